@@ -1,0 +1,11 @@
+//! One module per subcommand.
+
+pub mod ablate;
+pub mod config;
+pub mod encode;
+pub mod llm;
+pub mod niah;
+pub mod plot;
+pub mod run;
+pub mod train;
+pub mod video;
