@@ -407,38 +407,44 @@ impl Default for GenerationConfig {
     }
 }
 
-/// A staged schedule's (layers, ratios, rule per stage, positions), for building plans.
-pub fn staged(cfg: &DropoutConfig) -> Option<(Vec<usize>, Vec<f64>, Vec<KeepRule>, PositionMode)> {
+/// A schedule's stages in one normal form: after `layers[s]`, keep `ratios[s+1]` of the
+/// original visual count, ranked by `rules[s]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stages {
+    /// 1-based layers after which to drop.
+    pub layers: Vec<usize>,
+    /// Fractions of the original count, `layers.len() + 1` of them, from 1.0.
+    pub ratios: Vec<f64>,
+    /// Ranking rule of each stage.
+    pub rules: Vec<KeepRule>,
+    /// Position handling.
+    pub positions: PositionMode,
+}
+
+/// The stages of a dropout config (`None` for `kind = "none"`).
+pub fn staged(cfg: &DropoutConfig) -> Option<Stages> {
     use KeepRule::*;
-    let rules = |n: usize, first: KeepRule, rest: KeepRule| -> Vec<KeepRule> {
-        (0..n).map(|i| if i == 0 { first } else { rest }).collect()
+    let make = |s: &StagedDrop, first: KeepRule, rest: KeepRule| Stages {
+        layers: s.layers.clone(),
+        ratios: s.ratios.clone(),
+        rules: (0..s.layers.len())
+            .map(|i| if i == 0 { first } else { rest })
+            .collect(),
+        positions: s.positions,
     };
     match cfg {
         DropoutConfig::None => None,
-        DropoutConfig::Uniform(s) => Some((
-            s.layers.clone(),
-            s.ratios.clone(),
-            rules(s.layers.len(), Uniform, Uniform),
-            s.positions,
-        )),
-        DropoutConfig::Attention(s) | DropoutConfig::Pyramid(s) => Some((
-            s.layers.clone(),
-            s.ratios.clone(),
-            rules(s.layers.len(), Attention, Attention),
-            s.positions,
-        )),
-        DropoutConfig::Uniform0Attention(s) => Some((
-            s.layers.clone(),
-            s.ratios.clone(),
-            rules(s.layers.len(), Uniform, Attention),
-            s.positions,
-        )),
-        DropoutConfig::Fastv(f) => Some((
-            vec![f.layer],
-            vec![1.0, 1.0 - f.ratio],
-            vec![Attention],
-            f.positions,
-        )),
+        DropoutConfig::Uniform(s) => Some(make(s, Uniform, Uniform)),
+        DropoutConfig::Attention(s) | DropoutConfig::Pyramid(s) => {
+            Some(make(s, Attention, Attention))
+        }
+        DropoutConfig::Uniform0Attention(s) => Some(make(s, Uniform, Attention)),
+        DropoutConfig::Fastv(f) => Some(Stages {
+            layers: vec![f.layer],
+            ratios: vec![1.0, 1.0 - f.ratio],
+            rules: vec![Attention],
+            positions: f.positions,
+        }),
     }
 }
 
@@ -581,7 +587,7 @@ impl PipelineConfig {
             return Err(bad("video.clip_len", "must be at least 1".into()));
         }
         let patch = self.vision.patch_size;
-        if patch == 0 || v.size % patch != 0 {
+        if patch == 0 || !v.size.is_multiple_of(patch) {
             return Err(bad(
                 "video.size",
                 format!(
@@ -590,7 +596,7 @@ impl PipelineConfig {
                 ),
             ));
         }
-        if self.vision.width % self.vision.heads.max(1) != 0 || self.vision.heads == 0 {
+        if self.vision.heads == 0 || !self.vision.width.is_multiple_of(self.vision.heads) {
             return Err(bad(
                 "vision.heads",
                 format!(
@@ -630,7 +636,7 @@ impl PipelineConfig {
                 min_frames,
                 max_frames,
             } => {
-                if !(*fps > 0.0) {
+                if fps.is_nan() || *fps <= 0.0 {
                     return Err(bad("sampler.fps", format!("{fps} must be > 0")));
                 }
                 if min_frames > max_frames {
@@ -677,15 +683,15 @@ impl PipelineConfig {
                 }
             }
         }
-        if let DropoutConfig::Fastv(f) = &self.dropout {
-            if !(0.0..1.0).contains(&f.ratio) {
-                return Err(bad(
-                    "dropout.ratio",
-                    format!("{} must be in [0, 1)", f.ratio),
-                ));
-            }
+        if let DropoutConfig::Fastv(f) = &self.dropout
+            && !(0.0..1.0).contains(&f.ratio)
+        {
+            return Err(bad(
+                "dropout.ratio",
+                format!("{} must be in [0, 1)", f.ratio),
+            ));
         }
-        if let Some((layers, ratios, _, _)) = staged(&self.dropout) {
+        if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
             if ratios.len() != layers.len() + 1 {
                 return Err(bad(
                     "dropout.ratios",
