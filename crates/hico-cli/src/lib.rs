@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod cmd;
+pub mod progress;
 
 use std::process::ExitCode;
 

@@ -1,1 +1,27 @@
-//! hico-model
+//! # hico-model
+//!
+//! Composes the five components into one video LLM and runs it:
+//!
+//! ```text
+//! FrameReader ─Sampler─▶ frames, clip by clip ─UmtEncoder─▶ [L·h·w, Dv] per clip
+//!   ─ClipCompressor─▶ k tokens per clip (+ provenance) ─Connector─▶ [N, Dllm]
+//!   ─spliced into the chat prompt─▶ Qwen2 prefill (executing the DropPlan) ─▶ generate
+//! ```
+//!
+//! - [`VideoLlm`]: the weights (encoder, connector, LLM) as one burn module, so one code
+//!   path serves inference and training (`B: AutodiffBackend`).
+//! - [`Pipeline`]: the weights plus the weightless components (sampler, compressor,
+//!   dropout schedule, tokenizer) built from a [`PipelineConfig`](hico_core::config::PipelineConfig).
+//! - [`RunOutput`]: what a run produced; [`RunOutput::write_dir`] writes the run directory
+//!   that `hico plot` reads (config.json, summary.json, provenance.json, retention.json,
+//!   attention.json, ledger.json).
+
+mod error;
+mod model;
+mod output;
+mod pipeline;
+
+pub use error::ModelError;
+pub use model::{VideoLlm, VisualEmbeds};
+pub use output::{RunOutput, StageCounts};
+pub use pipeline::{EncodedVideo, Pipeline, Prompt};

@@ -1,10 +1,17 @@
-//! `hico run`: answer a question about a video (pipeline wired in hico-model).
+//! `hico run`: answer a question about a video with a pipeline config; print the answer
+//! (streamed), the stage token counts and the ledger; write the run directory.
 
-use std::path::PathBuf;
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
+use burn::tensor::{Device, backend::AutodiffBackend};
+use hico_core::config::PipelineConfig;
+use hico_model::Pipeline;
 
-use crate::backend::DeviceArg;
+use crate::backend::{DeviceArg, Job, dispatch};
 
 /// Arguments of `hico run`.
 #[derive(Debug, clap::Args)]
@@ -18,12 +25,71 @@ pub struct Args {
     /// The question.
     #[arg(long)]
     pub question: String,
-    /// Output directory for the resolved config, traces and summary.
+    /// Run directory for the resolved config, traces and summary
+    /// (default: runs/<config name>-<video stem>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// 1-based decoder layers whose attention (per frame) to capture, e.g. `--capture 1,2`.
+    #[arg(long, value_delimiter = ',')]
+    pub capture: Vec<usize>,
 }
 
 /// Run `hico run`.
-pub fn run(_args: Args, _device: DeviceArg) -> Result<()> {
-    bail!("`hico run` is being wired (issue 2)")
+pub fn run(args: Args, device: DeviceArg) -> Result<()> {
+    let cfg = PipelineConfig::load(&args.config)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&cfg, &args.video));
+    dispatch(device, RunJob { args, cfg, out })
+}
+
+fn default_out(cfg: &PipelineConfig, video: &Path) -> PathBuf {
+    let stem = video
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = if cfg.name.is_empty() {
+        "run"
+    } else {
+        &cfg.name
+    };
+    PathBuf::from("runs").join(format!("{name}-{stem}"))
+}
+
+struct RunJob {
+    args: Args,
+    cfg: PipelineConfig,
+    out: PathBuf,
+}
+
+impl Job for RunJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        // Inference needs no gradients: run on the inner backend.
+        let pipe = Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)
+            .with_context(|| format!("building the pipeline of {}", self.args.config.display()))?;
+        let pb = crate::progress::bar("encoding clips");
+        let video = pipe.encode_video(&self.args.video, Some(&pb))?;
+        pb.finish_and_clear();
+        let mut stdout = std::io::stdout();
+        print!("answer: ");
+        let tok = &pipe.tokenizer;
+        let out = pipe.answer(
+            &video,
+            &self.args.question,
+            self.args.capture.clone(),
+            |t| {
+                print!("{}", tok.decode(&[t]));
+                let _ = stdout.flush();
+            },
+        );
+        println!();
+        println!("answer token ids: {:?}", out.answer_tokens);
+        print!("{}", out.summary());
+        out.write_dir(&self.out, &self.cfg)?;
+        println!("run directory: {}", self.out.display());
+        Ok(())
+    }
 }

@@ -1,0 +1,65 @@
+//! [`VideoLlm`]: encoder + connector + LLM as one module. Weightless steps (compression)
+//! are passed in, so training and inference share these functions.
+
+use burn::{module::Module, prelude::*};
+use hico_core::{ClipCompressor, PatchGrid, VisionEncoder, VisualToken};
+use hico_llm::Qwen2;
+use hico_vision::{Connector, UmtEncoder};
+
+/// The trainable parts of a hico model. Field names are the parts' names in stage configs
+/// and checkpoints (`encoder`, `connector`, `llm`).
+#[derive(Module, Debug)]
+pub struct VideoLlm<B: Backend> {
+    /// Space-time vision encoder.
+    pub encoder: UmtEncoder<B>,
+    /// Vision width → LLM width.
+    pub connector: Connector<B>,
+    /// Decoder.
+    pub llm: Qwen2<B>,
+}
+
+/// Visual embeddings of some clips, ready to splice into the LLM input.
+#[derive(Debug, Clone)]
+pub struct VisualEmbeds<B: Backend> {
+    /// `[n_tokens, llm_hidden]`.
+    pub embeds: Tensor<B, 2>,
+    /// Provenance of each row, clips numbered from `first_clip`.
+    pub tokens: Vec<VisualToken>,
+    /// Encoder tokens before compression (for stage summaries).
+    pub encoder_tokens: usize,
+}
+
+impl<B: Backend> VideoLlm<B> {
+    /// Encode, compress and connect clips.
+    ///
+    /// # Shapes
+    /// - `clips`: `[n_clips, L, 3, H, W]` normalised pixels
+    /// - returns embeds `[n_clips · k, llm_hidden]`
+    pub fn visual_embeds(
+        &self,
+        clips: Tensor<B, 5>,
+        compressor: &dyn ClipCompressor<B>,
+        first_clip: usize,
+    ) -> VisualEmbeds<B> {
+        let [n_clips, l, _, h, w] = clips.dims();
+        let grid: PatchGrid = self.encoder.grid(l, h, w);
+        let feats = self.encoder.encode(clips); // [n_clips, L·h·w, Dv]
+        let encoder_tokens = n_clips * grid.per_clip();
+        let compressed = compressor.compress(feats, &grid); // [n_clips, k, Dv]
+        let [_, k, dv] = compressed.features.dims();
+        let flat = compressed.features.reshape([n_clips * k, dv]);
+        let embeds = self.connector.forward(flat);
+        let tokens = compressed
+            .members
+            .into_iter()
+            .enumerate()
+            .flat_map(|(c, clip)| {
+                clip.into_iter().map(move |members| VisualToken {
+                    clip: (first_clip + c) as u32,
+                    members,
+                })
+            })
+            .collect();
+        VisualEmbeds { embeds, tokens, encoder_tokens }
+    }
+}

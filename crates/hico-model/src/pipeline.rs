@@ -1,0 +1,251 @@
+//! [`Pipeline`]: a [`VideoLlm`] plus the weightless components, built from a config, and the
+//! inference path: stream clips through encoder and compressor (bounded memory whatever the
+//! video length), splice the visual tokens into the chat prompt, prefill with the dropout
+//! plan, decode.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use hico_core::{
+    ClipCompressor, DropoutSchedule, FramePlan, LanguageModel, PrefillInput, PrefillOutput,
+    Provenance, Sampler, VideoInfo, VisionEncoder, aggregate_attention, config::PipelineConfig,
+    ledger::ledger,
+};
+use hico_llm::{HicoTokenizer, chat_prompt, generate};
+use hico_video::{FrameReader, frames_to_tensor, timestamp_prompt};
+use hico_vision::{Connector, UmtEncoder, build_compressor};
+use indicatif::ProgressBar;
+
+use crate::{ModelError, RunOutput, StageCounts, VideoLlm};
+
+/// Clips encoded per encoder call: bounds activation memory on long videos.
+const CLIPS_PER_BATCH: usize = 4;
+
+/// A runnable pipeline.
+pub struct Pipeline<B: Backend> {
+    /// The resolved config.
+    pub cfg: PipelineConfig,
+    /// Weights.
+    pub model: VideoLlm<B>,
+    /// Frame sampler.
+    pub sampler: Box<dyn Sampler>,
+    /// Clip compressor.
+    pub compressor: Box<dyn ClipCompressor<B>>,
+    /// Dropout schedule.
+    pub schedule: Box<dyn DropoutSchedule>,
+    /// Tokenizer of the LLM.
+    pub tokenizer: HicoTokenizer,
+    /// Where tensors live.
+    pub device: Device<B>,
+}
+
+/// A video after the vision side: LLM-width visual tokens and their provenance.
+#[derive(Debug, Clone)]
+pub struct EncodedVideo<B: Backend> {
+    /// Facts of the file.
+    pub info: VideoInfo,
+    /// The sampled frames.
+    pub plan: FramePlan,
+    /// `[n_visual, llm_hidden]`.
+    pub embeds: Tensor<B, 2>,
+    /// Which clip/frames/patches each visual token covers.
+    pub provenance: Provenance,
+    /// Patch tokens the encoder produced (before compression).
+    pub encoder_tokens: usize,
+}
+
+/// Token ids of the chat prompt around the video placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// Ids before the visual tokens.
+    pub before: Vec<u32>,
+    /// Ids after the visual tokens (timestamp sentence, question, assistant header).
+    pub after: Vec<u32>,
+}
+
+impl<B: Backend> Pipeline<B> {
+    /// Build every component from `cfg`: weights from checkpoints where the config names
+    /// them, otherwise random (seeded by `cfg.seed`).
+    pub fn new(cfg: PipelineConfig, device: &Device<B>) -> Result<Self, ModelError> {
+        B::seed(device, cfg.seed);
+        let encoder = match &cfg.vision.checkpoint {
+            Some(path) => UmtEncoder::load(&cfg.vision, path, device)?,
+            None => UmtEncoder::new(&cfg.vision, device),
+        };
+        let (llm, tokenizer) = hico_llm::load_llm(&cfg.llm, device)?;
+        let hidden = llm.shape().hidden;
+        let connector = Connector::new(&cfg.connector, cfg.vision.width, hidden, device);
+        let model = VideoLlm { encoder, connector, llm };
+        Ok(Self::with_model(cfg, model, tokenizer, device))
+    }
+
+    /// Wrap existing weights (e.g. a trained model) with the components `cfg` names.
+    pub fn with_model(
+        cfg: PipelineConfig,
+        model: VideoLlm<B>,
+        tokenizer: HicoTokenizer,
+        device: &Device<B>,
+    ) -> Self {
+        Self {
+            sampler: hico_video::build_sampler(&cfg.sampler, cfg.video.clip_len),
+            compressor: build_compressor::<B>(&cfg.compressor),
+            schedule: hico_llm::build_schedule(&cfg.dropout),
+            cfg,
+            model,
+            tokenizer,
+            device: device.clone(),
+        }
+    }
+
+    /// Decode, sample, encode, compress and connect a video, a few clips at a time.
+    pub fn encode_video(
+        &self,
+        path: &Path,
+        progress: Option<&ProgressBar>,
+    ) -> Result<EncodedVideo<B>, ModelError> {
+        let mut reader = FrameReader::open(path)?;
+        let info = *reader.info();
+        let plan = self.sampler.sample(&info)?;
+        let (l, size) = (self.cfg.video.clip_len, self.cfg.video.size);
+        if plan.is_empty() || plan.len() % l != 0 {
+            return Err(ModelError::Invalid(format!(
+                "{}: sampler chose {} frames, not a positive multiple of clip_len {l}",
+                path.display(),
+                plan.len()
+            )));
+        }
+        let n_clips = plan.len() / l;
+        if let Some(pb) = progress {
+            pb.set_length(n_clips as u64);
+        }
+        let (mut parts, mut tokens, mut encoder_tokens) = (Vec::new(), Vec::new(), 0);
+        for c0 in (0..n_clips).step_by(CLIPS_PER_BATCH) {
+            let c1 = (c0 + CLIPS_PER_BATCH).min(n_clips);
+            let frames = reader.read(&plan.indices[c0 * l..c1 * l], size)?;
+            let pixels = frames_to_tensor::<B>(
+                &frames,
+                self.cfg.video.mean,
+                self.cfg.video.std,
+                &self.device,
+            );
+            let clips = pixels.reshape([c1 - c0, l, 3, size, size]);
+            let v = self.model.visual_embeds(clips, &*self.compressor, c0);
+            parts.push(v.embeds);
+            tokens.extend(v.tokens);
+            encoder_tokens += v.encoder_tokens;
+            if let Some(pb) = progress {
+                pb.set_position(c1 as u64);
+            }
+        }
+        let provenance = Provenance {
+            grid: self.model.encoder.grid(l, size, size),
+            frame_indices: plan.indices.clone(),
+            frame_times: plan.timestamps.clone(),
+            tokens,
+        };
+        Ok(EncodedVideo {
+            info,
+            plan,
+            embeds: Tensor::cat(parts, 0),
+            provenance,
+            encoder_tokens,
+        })
+    }
+
+    /// The chat prompt for a question about a video sampled as `plan`: the timestamp
+    /// sentence (DESIGN.md) follows the video placeholder, then the question.
+    pub fn prompt(&self, plan: &FramePlan, question: &str) -> Prompt {
+        let ts = timestamp_prompt(plan, self.cfg.prompt.timestamps);
+        let (before, after) = chat_prompt(&self.cfg.prompt.system, &format!("\n{ts}{question}"));
+        Prompt {
+            before: self.tokenizer.encode(&before),
+            after: self.tokenizer.encode(&after),
+        }
+    }
+
+    /// Splice visual embeddings into the prompt and attach the dropout plan.
+    ///
+    /// # Shapes
+    /// - `visual`: `[n_visual, hidden]`; the returned embeds are `[1, before + n_visual + after, hidden]`
+    pub fn prefill_input(
+        &self,
+        prompt: &Prompt,
+        visual: Tensor<B, 2>,
+        capture_layers: Vec<usize>,
+    ) -> PrefillInput<B> {
+        let n_visual = visual.dims()[0];
+        let ids = |v: &[u32]| {
+            let data: Vec<i64> = v.iter().map(|&t| t as i64).collect();
+            Tensor::<B, 1, Int>::from_data(TensorData::new(data, [v.len()]), &self.device)
+                .unsqueeze::<2>()
+        };
+        let embeds = Tensor::cat(
+            vec![
+                self.model.llm.embed(ids(&prompt.before)),
+                visual.unsqueeze::<3>(),
+                self.model.llm.embed(ids(&prompt.after)),
+            ],
+            1,
+        );
+        let total = prompt.before.len() + n_visual + prompt.after.len();
+        PrefillInput {
+            embeds,
+            visual_start: prompt.before.len(),
+            visual_len: n_visual,
+            plan: self.schedule.plan(self.model.llm.shape().layers, n_visual),
+            queries: vec![total - 1],
+            capture_layers,
+        }
+    }
+
+    /// Prefill only (e.g. to score answer options by their first-token logits).
+    pub fn prefill(
+        &self,
+        video: &EncodedVideo<B>,
+        question: &str,
+        capture_layers: Vec<usize>,
+    ) -> PrefillOutput<B> {
+        let prompt = self.prompt(&video.plan, question);
+        let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
+        self.model.llm.prefill(input).0
+    }
+
+    /// Answer a question about a video: the whole pipeline, with the run's records.
+    pub fn answer(
+        &self,
+        video: &EncodedVideo<B>,
+        question: &str,
+        capture_layers: Vec<usize>,
+        on_token: impl FnMut(u32),
+    ) -> RunOutput {
+        let prompt = self.prompt(&video.plan, question);
+        let prompt_tokens = prompt.before.len() + prompt.after.len();
+        let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
+        let stop = self.tokenizer.stop_ids();
+        let gen = generate(&self.model.llm, input, &self.cfg.generation, &stop, on_token);
+        let shape = self.model.llm.shape();
+        let counts = StageCounts {
+            frames: video.plan.len(),
+            clips: video.plan.len() / self.cfg.video.clip_len,
+            encoder_tokens: video.encoder_tokens,
+            compressed_tokens: video.provenance.tokens.len(),
+            connector_tokens: video.embeds.dims()[0],
+            prompt_tokens,
+            visual_per_layer: gen.prefill.trace.counts(),
+            seq_len_per_layer: gen.prefill.seq_lens.clone(),
+        };
+        let attention = (!gen.prefill.attention.is_empty())
+            .then(|| aggregate_attention(&gen.prefill.attention, &video.provenance));
+        RunOutput {
+            answer: self.tokenizer.decode(&gen.tokens),
+            answer_tokens: gen.tokens,
+            counts,
+            ledger: ledger(&shape, &gen.prefill.seq_lens, 4),
+            trace: gen.prefill.trace,
+            attention,
+            provenance: video.provenance.clone(),
+            info: video.info,
+            plan: video.plan.clone(),
+        }
+    }
+}
