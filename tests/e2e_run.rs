@@ -6,7 +6,9 @@ use std::{path::Path, process::Command};
 fn make_video(path: &Path, seconds: u32, fps: u32) {
     let status = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size=160x120:rate={fps}:duration={seconds}"))
+        .arg(format!(
+            "testsrc2=size=160x120:rate={fps}:duration={seconds}"
+        ))
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12"])
         .arg(path)
         .status()
@@ -30,7 +32,13 @@ fn tiny_run_on_real_video_counts_follow_config() {
     let out = dir.path().join("run");
     let res = hico()
         .current_dir(root())
-        .args(["run", "--config", "configs/tiny.toml", "--question", "What colour is the ball?"])
+        .args([
+            "run",
+            "--config",
+            "configs/tiny.toml",
+            "--question",
+            "What colour is the ball?",
+        ])
         .arg("--video")
         .arg(&video)
         .arg("--out")
@@ -39,7 +47,11 @@ fn tiny_run_on_real_video_counts_follow_config() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&res.stdout);
-    assert!(res.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     assert!(stdout.contains("answer token ids:"), "{stdout}");
 
     let summary: serde_json::Value =
@@ -59,20 +71,37 @@ fn tiny_run_on_real_video_counts_follow_config() {
     assert_eq!(n("compressed_tokens"), v);
     assert_eq!(n("connector_tokens"), v);
     // uniform0_attention, layers [1, 3], ratios [1, .5, .25]; 4 decoder layers.
-    let per_layer: Vec<usize> =
-        c["visual_per_layer"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let per_layer: Vec<usize> = c["visual_per_layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
     assert_eq!(per_layer, vec![v, v / 2, v / 2, v / 4]);
-    let seq: Vec<usize> =
-        c["seq_len_per_layer"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let seq: Vec<usize> = c["seq_len_per_layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
     let text = n("prompt_tokens");
     assert_eq!(seq, per_layer.iter().map(|p| p + text).collect::<Vec<_>>());
 
     // The run directory holds everything `hico plot` reads.
-    for f in ["config.json", "provenance.json", "retention.json", "ledger.json", "attention.json"] {
+    for f in [
+        "config.json",
+        "provenance.json",
+        "retention.json",
+        "ledger.json",
+        "attention.json",
+    ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     let answer_tokens = summary["answer_tokens"].as_array().unwrap();
-    assert!(!answer_tokens.is_empty() && answer_tokens.len() <= 8, "{answer_tokens:?}");
+    assert!(
+        !answer_tokens.is_empty() && answer_tokens.len() <= 8,
+        "{answer_tokens:?}"
+    );
 }
 
 #[test]
@@ -84,10 +113,21 @@ fn config_check_reports_typos() {
     let res = hico().args(["config", "check"]).arg(&bad).output().unwrap();
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(err.contains("bad.toml") && err.contains("compressor.kind") && err.contains("tomee"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("compressor.kind") && err.contains("tomee"),
+        "{err}"
+    );
 
-    let ok = hico().current_dir(root()).args(["config", "check", "configs/tiny.toml"]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = hico()
+        .current_dir(root())
+        .args(["config", "check", "configs/tiny.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[test]
@@ -97,19 +137,40 @@ fn device_not_compiled_in_is_a_clear_error() {
     }
     let res = hico()
         .current_dir(root())
-        .args(["--device", "cuda", "run", "--config", "configs/tiny.toml", "--video", "x.mp4", "--question", "q"])
+        .args([
+            "--device",
+            "cuda",
+            "run",
+            "--config",
+            "configs/tiny.toml",
+            "--video",
+            "x.mp4",
+            "--question",
+            "q",
+        ])
         .output()
         .unwrap();
     assert!(!res.status.success());
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(err.contains("built without CUDA") && err.contains("--features cuda"), "{err}");
+    assert!(
+        err.contains("built without CUDA") && err.contains("--features cuda"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_video_names_the_file() {
     let res = hico()
         .current_dir(root())
-        .args(["run", "--config", "configs/tiny.toml", "--video", "no/such/video.mp4", "--question", "q"])
+        .args([
+            "run",
+            "--config",
+            "configs/tiny.toml",
+            "--video",
+            "no/such/video.mp4",
+            "--question",
+            "q",
+        ])
         .output()
         .unwrap();
     assert!(!res.status.success());

@@ -60,6 +60,10 @@ impl<B: Backend> VideoLlm<B> {
                 })
             })
             .collect();
-        VisualEmbeds { embeds, tokens, encoder_tokens }
+        VisualEmbeds {
+            embeds,
+            tokens,
+            encoder_tokens,
+        }
     }
 }

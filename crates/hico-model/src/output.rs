@@ -92,7 +92,10 @@ impl RunOutput {
     /// Write the run directory: `config.json`, `summary.json`, `provenance.json`,
     /// `retention.json`, `ledger.json` and, when captured, `attention.json`.
     pub fn write_dir(&self, dir: &Path, cfg: &PipelineConfig) -> Result<(), ModelError> {
-        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+            path: dir.into(),
+            source,
+        })?;
         cfg.write_json(&dir.join("config.json"))?;
         let summary = serde_json::json!({
             "answer": self.answer,
@@ -113,6 +116,10 @@ impl RunOutput {
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ModelError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| ModelError::Invalid(format!("{}: {e}", path.display())))?;
-    std::fs::write(path, text).map_err(|source| ModelError::Io { path: path.into(), source })
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| ModelError::Invalid(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, text).map_err(|source| ModelError::Io {
+        path: path.into(),
+        source,
+    })
 }

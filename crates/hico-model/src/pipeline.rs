@@ -75,7 +75,11 @@ impl<B: Backend> Pipeline<B> {
         let (llm, tokenizer) = hico_llm::load_llm(&cfg.llm, device)?;
         let hidden = llm.shape().hidden;
         let connector = Connector::new(&cfg.connector, cfg.vision.width, hidden, device);
-        let model = VideoLlm { encoder, connector, llm };
+        let model = VideoLlm {
+            encoder,
+            connector,
+            llm,
+        };
         Ok(Self::with_model(cfg, model, tokenizer, device))
     }
 
@@ -222,7 +226,13 @@ impl<B: Backend> Pipeline<B> {
         let prompt_tokens = prompt.before.len() + prompt.after.len();
         let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
         let stop = self.tokenizer.stop_ids();
-        let gen = generate(&self.model.llm, input, &self.cfg.generation, &stop, on_token);
+        let generation = generate(
+            &self.model.llm,
+            input,
+            &self.cfg.generation,
+            &stop,
+            on_token,
+        );
         let shape = self.model.llm.shape();
         let counts = StageCounts {
             frames: video.plan.len(),
@@ -231,17 +241,17 @@ impl<B: Backend> Pipeline<B> {
             compressed_tokens: video.provenance.tokens.len(),
             connector_tokens: video.embeds.dims()[0],
             prompt_tokens,
-            visual_per_layer: gen.prefill.trace.counts(),
-            seq_len_per_layer: gen.prefill.seq_lens.clone(),
+            visual_per_layer: generation.prefill.trace.counts(),
+            seq_len_per_layer: generation.prefill.seq_lens.clone(),
         };
-        let attention = (!gen.prefill.attention.is_empty())
-            .then(|| aggregate_attention(&gen.prefill.attention, &video.provenance));
+        let attention = (!generation.prefill.attention.is_empty())
+            .then(|| aggregate_attention(&generation.prefill.attention, &video.provenance));
         RunOutput {
-            answer: self.tokenizer.decode(&gen.tokens),
-            answer_tokens: gen.tokens,
+            answer: self.tokenizer.decode(&generation.tokens),
+            answer_tokens: generation.tokens,
             counts,
-            ledger: ledger(&shape, &gen.prefill.seq_lens, 4),
-            trace: gen.prefill.trace,
+            ledger: ledger(&shape, &generation.prefill.seq_lens, 4),
+            trace: generation.prefill.trace,
             attention,
             provenance: video.provenance.clone(),
             info: video.info,
