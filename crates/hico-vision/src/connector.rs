@@ -1,0 +1,82 @@
+//! Connectors from the vision width to the LLM width: the paper's `mlp2x_gelu`
+//! (Linear, GELU, Linear) and a single `linear` layer. Checkpoint keys of the reference
+//! projector (`mm_projector.mlp.0` / `.2`) map to `linear_1` / `linear_2`.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor, activation::gelu, backend::Backend};
+use hico_core::config::ConnectorConfig;
+
+/// Linear(d_in → d_out), exact GELU, Linear(d_out → d_out).
+#[derive(Module, Debug)]
+pub struct Mlp2xGelu<B: Backend> {
+    /// First layer, `d_in → d_out`.
+    pub linear_1: Linear<B>,
+    /// Second layer, `d_out → d_out`.
+    pub linear_2: Linear<B>,
+}
+
+/// A connector module, chosen by [`ConnectorConfig`].
+#[derive(Module, Debug)]
+pub enum Connector<B: Backend> {
+    /// Linear, GELU, Linear (the paper's).
+    Mlp2xGelu(Mlp2xGelu<B>),
+    /// One Linear layer.
+    Linear(Linear<B>),
+}
+
+impl<B: Backend> Connector<B> {
+    /// A randomly initialised connector of the configured kind.
+    pub fn new(cfg: &ConnectorConfig, d_in: usize, d_out: usize, device: &Device<B>) -> Self {
+        match cfg {
+            ConnectorConfig::Mlp2xGelu => Self::Mlp2xGelu(Mlp2xGelu {
+                linear_1: LinearConfig::new(d_in, d_out).init(device),
+                linear_2: LinearConfig::new(d_out, d_out).init(device),
+            }),
+            ConnectorConfig::Linear => Self::Linear(LinearConfig::new(d_in, d_out).init(device)),
+        }
+    }
+
+    /// Map visual tokens to the LLM width.
+    ///
+    /// # Shapes
+    /// - `x`: `[..., d_in]`
+    /// - returns `[..., d_out]`
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Self::Mlp2xGelu(m) => m.linear_2.forward(gelu(m.linear_1.forward(x))),
+            Self::Linear(l) => l.forward(x),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hico_core::backend::{Cpu, cpu_device};
+
+    #[test]
+    fn shapes_and_gelu() {
+        let dev = cpu_device();
+        let c = Connector::<Cpu>::new(&ConnectorConfig::Mlp2xGelu, 8, 5, &dev);
+        let y = c.forward(Tensor::<Cpu, 3>::ones([2, 3, 8], &dev));
+        assert_eq!(y.dims(), [2, 3, 5]);
+        let Connector::Mlp2xGelu(m) = &c else {
+            panic!("wrong variant")
+        };
+        // Against a hand-written Linear → GELU → Linear.
+        let x = Tensor::<Cpu, 2>::ones([1, 8], &dev);
+        let h = x.clone().matmul(m.linear_1.weight.val())
+            + m.linear_1.bias.as_ref().unwrap().val().unsqueeze();
+        let want = gelu(h).matmul(m.linear_2.weight.val())
+            + m.linear_2.bias.as_ref().unwrap().val().unsqueeze();
+        let got = c.forward(x);
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::default());
+        let l = Connector::<Cpu>::new(&ConnectorConfig::Linear, 8, 5, &dev);
+        assert_eq!(
+            l.forward(Tensor::<Cpu, 2>::ones([4, 8], &dev)).dims(),
+            [4, 5]
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! One pre-norm transformer block of UMT (`umt/vit.py`, `Block`): LayerNorm (eps from the
+//! config, 1e-6 for UMT-L), multi-head self-attention over every token of the clip, a
+//! GELU MLP, no layer scale (`init_values = 0` in the reference). The qkv projection has no
+//! bias of its own; the reference adds `cat(q_bias, 0, v_bias)` (no key bias).
+
+use burn::module::{Module, Param};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{
+    Device, Tensor,
+    activation::{gelu, softmax},
+    backend::Backend,
+};
+
+/// Self-attention with the reference's `q_bias` / `v_bias` layout.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// Fused q, k, v projection `[D, 3D]` without bias.
+    pub qkv: Linear<B>,
+    /// Query bias `[D]`.
+    pub q_bias: Param<Tensor<B, 1>>,
+    /// Value bias `[D]`.
+    pub v_bias: Param<Tensor<B, 1>>,
+    /// Output projection `[D, D]` with bias.
+    pub proj: Linear<B>,
+    /// Number of heads.
+    pub heads: usize,
+}
+
+impl<B: Backend> Attention<B> {
+    /// Random init (biases zero, as the reference).
+    pub fn new(width: usize, heads: usize, device: &Device<B>) -> Self {
+        Self {
+            qkv: LinearConfig::new(width, 3 * width)
+                .with_bias(false)
+                .init(device),
+            q_bias: Param::from_tensor(Tensor::zeros([width], device)),
+            v_bias: Param::from_tensor(Tensor::zeros([width], device)),
+            proj: LinearConfig::new(width, width).init(device),
+            heads,
+        }
+    }
+
+    /// # Shapes
+    /// - `x`: `[B, N, D]`; returns `[B, N, D]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, n, d] = x.dims();
+        let (h, hd) = (self.heads, d / self.heads);
+        let zeros = Tensor::zeros([d], &x.device());
+        let bias = Tensor::cat(vec![self.q_bias.val(), zeros, self.v_bias.val()], 0);
+        let qkv = self.qkv.forward(x) + bias.unsqueeze::<3>();
+        // [B, N, 3, H, hd] → three [B, H, N, hd]
+        let qkv = qkv.reshape([b, n, 3, h, hd]);
+        let part = |i: usize| {
+            qkv.clone()
+                .slice([0..b, 0..n, i..i + 1, 0..h, 0..hd])
+                .reshape([b, n, h, hd])
+                .swap_dims(1, 2)
+        };
+        let (q, k, v) = (part(0), part(1), part(2));
+        let scores = q
+            .mul_scalar((hd as f64).powf(-0.5))
+            .matmul(k.swap_dims(2, 3));
+        let out = softmax(scores, 3).matmul(v); // [B, H, N, hd]
+        self.proj.forward(out.swap_dims(1, 2).reshape([b, n, d]))
+    }
+}
+
+/// The MLP: `fc1` (D → ratio·D), exact GELU, `fc2` (back to D).
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// First layer.
+    pub fc1: Linear<B>,
+    /// Second layer.
+    pub fc2: Linear<B>,
+}
+
+/// A pre-norm block: `x + attn(norm1(x))`, then `x + mlp(norm2(x))`.
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    /// Norm before attention.
+    pub norm1: LayerNorm<B>,
+    /// Attention.
+    pub attn: Attention<B>,
+    /// Norm before the MLP.
+    pub norm2: LayerNorm<B>,
+    /// The MLP.
+    pub mlp: Mlp<B>,
+}
+
+impl<B: Backend> Block<B> {
+    /// Random init.
+    pub fn new(width: usize, heads: usize, hidden: usize, eps: f64, device: &Device<B>) -> Self {
+        let norm = || LayerNormConfig::new(width).with_epsilon(eps).init(device);
+        Self {
+            norm1: norm(),
+            attn: Attention::new(width, heads, device),
+            norm2: norm(),
+            mlp: Mlp {
+                fc1: LinearConfig::new(width, hidden).init(device),
+                fc2: LinearConfig::new(hidden, width).init(device),
+            },
+        }
+    }
+
+    /// # Shapes
+    /// - `x`: `[B, N, D]`; returns `[B, N, D]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = x.clone() + self.attn.forward(self.norm1.forward(x));
+        let h = self
+            .mlp
+            .fc2
+            .forward(gelu(self.mlp.fc1.forward(self.norm2.forward(x.clone()))));
+        x + h
+    }
+}
