@@ -1,1 +1,16 @@
-//! hico-eval
+//! # hico-eval
+//!
+//! Benchmarks and ablations for hico pipelines:
+//!
+//! - [`bench`]: needle-in-a-video-haystack sets (single needle and multi-hop), built as real
+//!   mp4 files with a JSON manifest and LLaVA-style training JSON (see README.md for the
+//!   construction);
+//! - scoring: teacher-forced comparison of the option letters' logits (as the reference),
+//!   plus free-form exact match, aggregated per depth × haystack length;
+//! - the ablation runner behind `hico ablate`: a base config, a benchmark, optional training,
+//!   and a grid over dotted config keys, resumable cell by cell.
+
+pub mod bench;
+mod error;
+
+pub use error::{EvalError, read_json, write_json};

@@ -1,0 +1,14 @@
+//! Benchmark construction: synthetic haystacks, needle clips drawn with a built-in font,
+//! mp4 files through ffmpeg, and the question manifest (NIAH and multi-hop NIAH).
+
+pub mod build;
+pub mod canvas;
+pub mod font;
+pub mod haystack;
+pub mod manifest;
+pub mod spec;
+pub mod writer;
+
+pub use build::build_set;
+pub use manifest::{ANSWER_INSTRUCTION, LETTERS, Manifest, Needle, NeedleRole, Sample};
+pub use spec::{BenchSpec, MhNiahSpec, NiahSpec};

@@ -1,0 +1,219 @@
+//! Benchmark specifications (the `[benchmark]` table of an experiment, or `hico niah build`
+//! flags): which haystack lengths and needle depths, how many questions, the needle layout.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::EvalError;
+
+/// Which benchmark to build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BenchSpec {
+    /// One needle clip per haystack.
+    Niah(NiahSpec),
+    /// A chain of 5–7 needle clips with clues, distractors and decoys.
+    MhNiah(MhNiahSpec),
+}
+
+/// Single-needle NIAH.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NiahSpec {
+    /// Haystack lengths in frames (multiples of `needle_frames`).
+    pub frames: Vec<usize>,
+    /// Needle depths in `[0, 1]` (0 = first clip, 1 = last clip).
+    #[serde(default = "default_depths")]
+    pub depths: Vec<f64>,
+    /// Questions per (frames, depth) cell.
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// Frame side in pixels.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Frame rate of the written videos.
+    #[serde(default = "default_fps")]
+    pub fps: f64,
+    /// Frames per needle clip.
+    #[serde(default = "default_needle_frames")]
+    pub needle_frames: usize,
+    /// Shuffle the options per question (else a fixed canonical order).
+    #[serde(default = "yes")]
+    pub shuffle_options: bool,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Multi-hop NIAH.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MhNiahSpec {
+    /// Haystack lengths in frames (multiples of `needle_frames`).
+    pub frames: Vec<usize>,
+    /// Depths in `[0, 1]` of the FINAL hop (the first is always at frame 0).
+    #[serde(default = "default_depths")]
+    pub depths: Vec<f64>,
+    /// Questions per (frames, depth) cell.
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// Fewest needles in a chain (first and final included).
+    #[serde(default = "default_min_hops")]
+    pub min_hops: usize,
+    /// Most needles in a chain.
+    #[serde(default = "default_max_hops")]
+    pub max_hops: usize,
+    /// Distractor needles off the chain with a `NEXT` clue.
+    #[serde(default = "two")]
+    pub distractors: usize,
+    /// Distractor needles off the chain that look final (`END` and a shape of another colour).
+    #[serde(default = "one")]
+    pub decoys: usize,
+    /// Frame side in pixels.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Frame rate of the written videos.
+    #[serde(default = "default_fps")]
+    pub fps: f64,
+    /// Frames per needle clip.
+    #[serde(default = "default_needle_frames")]
+    pub needle_frames: usize,
+    /// Shuffle the four colour options per question (else RED, GREEN, BLUE, YELLOW).
+    #[serde(default)]
+    pub shuffle_options: bool,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_depths() -> Vec<f64> {
+    vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+}
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn yes() -> bool {
+    true
+}
+fn default_size() -> usize {
+    64
+}
+fn default_fps() -> f64 {
+    1.0
+}
+fn default_needle_frames() -> usize {
+    4
+}
+fn default_min_hops() -> usize {
+    5
+}
+fn default_max_hops() -> usize {
+    7
+}
+
+impl BenchSpec {
+    /// The `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Niah(_) => "niah",
+            Self::MhNiah(_) => "mh_niah",
+        }
+    }
+
+    /// The same spec with another seed and repeat count (e.g. training data).
+    pub fn reseeded(&self, seed: u64, repeats: usize) -> Self {
+        let mut s = self.clone();
+        match &mut s {
+            Self::Niah(n) => (n.seed, n.repeats) = (seed, repeats),
+            Self::MhNiah(m) => (m.seed, m.repeats) = (seed, repeats),
+        }
+        s
+    }
+
+    /// Check the spec; errors name `path` (the file it came from) and the key.
+    pub fn validate(&self, path: &Path) -> Result<(), EvalError> {
+        let bad = |key: &str, message: String| EvalError::Spec {
+            path: path.into(),
+            key: format!("benchmark.{key}"),
+            message,
+        };
+        let (frames, depths, repeats, size, fps, nf) = match self {
+            Self::Niah(n) => (
+                &n.frames,
+                &n.depths,
+                n.repeats,
+                n.size,
+                n.fps,
+                n.needle_frames,
+            ),
+            Self::MhNiah(m) => (
+                &m.frames,
+                &m.depths,
+                m.repeats,
+                m.size,
+                m.fps,
+                m.needle_frames,
+            ),
+        };
+        if nf == 0 {
+            return Err(bad("needle_frames", "must be at least 1".into()));
+        }
+        if frames.is_empty() || frames.iter().any(|f| *f == 0 || f % nf != 0) {
+            return Err(bad(
+                "frames",
+                format!("{frames:?}: need positive multiples of needle_frames = {nf}"),
+            ));
+        }
+        if depths.is_empty() || depths.iter().any(|d| !(0.0..=1.0).contains(d)) {
+            return Err(bad("depths", format!("{depths:?}: need values in [0, 1]")));
+        }
+        if repeats == 0 {
+            return Err(bad("repeats", "must be at least 1".into()));
+        }
+        if size < 16 {
+            return Err(bad(
+                "size",
+                format!("{size} px is too small to draw a needle"),
+            ));
+        }
+        if fps.is_nan() || fps <= 0.0 {
+            return Err(bad("fps", format!("{fps} must be > 0")));
+        }
+        if let Self::MhNiah(m) = self {
+            if m.min_hops < 2 || m.min_hops > m.max_hops {
+                return Err(bad(
+                    "min_hops",
+                    format!(
+                        "need 2 <= min_hops <= max_hops, got {} and {}",
+                        m.min_hops, m.max_hops
+                    ),
+                ));
+            }
+            let needles = m.max_hops + m.distractors + m.decoys;
+            if needles > super::canvas::BACKGROUNDS.len() {
+                return Err(bad(
+                    "max_hops",
+                    format!(
+                        "{needles} needles need as many background colours; there are {}",
+                        super::canvas::BACKGROUNDS.len()
+                    ),
+                ));
+            }
+            let slots = frames.iter().min().copied().unwrap_or(0) / nf;
+            if needles > slots {
+                return Err(bad(
+                    "frames",
+                    format!(
+                        "the shortest haystack has {slots} needle slots of {nf} frames, \
+                         fewer than max_hops + distractors + decoys = {needles}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
