@@ -1,0 +1,78 @@
+//! Encoder parity: a tiny UMT encoder loaded with `UmtEncoder::load` from weights saved
+//! under the reference key names must reproduce the PyTorch re-implementation's output
+//! (`scripts/make_vision_fixtures.py`, itself checked against `umt/vit.py`) within 1e-4,
+//! at the native position grid and with bicubic interpolation (3 × 4 patches from 2 × 2).
+
+mod common;
+
+use burn::tensor::{Tensor, TensorData};
+use common::{Fixture, fixture, max_diff};
+use hico_core::VisionEncoder;
+use hico_core::backend::{Cpu, cpu_device};
+use hico_core::config::VisionConfig;
+use hico_vision::{UmtEncoder, VisionError};
+
+fn cfg() -> VisionConfig {
+    VisionConfig {
+        width: 32,
+        depth: 3,
+        heads: 2,
+        mlp_ratio: 4.0,
+        patch_size: 16,
+        output_blocks: 2,
+        ln_eps: 1e-6,
+        pos_grid: 2,
+        checkpoint: None,
+    }
+}
+
+#[test]
+fn encoder_matches_pytorch() {
+    let enc = UmtEncoder::<Cpu>::load(
+        &cfg(),
+        &fixture("encoder_weights.safetensors"),
+        &cpu_device(),
+    )
+    .expect("load");
+    assert_eq!(enc.blocks.len(), 2);
+    let io = Fixture::open("encoder_io.safetensors");
+    for name in ["native", "interp"] {
+        let (shape, input) = io.f32(&format!("{name}.input"));
+        let (want_shape, want) = io.f32(&format!("{name}.output"));
+        let dims: [usize; 5] = shape.try_into().unwrap();
+        let x = Tensor::<Cpu, 5>::from_data(TensorData::new(input, dims), &cpu_device());
+        let y = enc.encode(x);
+        assert_eq!(y.dims().to_vec(), want_shape, "{name}");
+        let got = y.into_data().into_vec::<f32>().unwrap();
+        let diff = max_diff(&got, &want);
+        assert!(diff < 1e-4, "{name}: max |diff| {diff}");
+    }
+}
+
+#[test]
+fn load_errors_name_the_tensor() {
+    let path = fixture("encoder_weights.safetensors");
+    let mut wide = cfg();
+    wide.width = 64;
+    wide.heads = 4;
+    let err = UmtEncoder::<Cpu>::load(&wide, &path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, VisionError::Shape { .. }), "{err}");
+    assert!(
+        err.to_string().contains("encoder.patch_embed.proj.weight"),
+        "{err}"
+    );
+    let mut deep = cfg();
+    deep.depth = 5;
+    deep.output_blocks = 4;
+    let err = UmtEncoder::<Cpu>::load(&deep, &path, &cpu_device()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("missing tensor `encoder.blocks.3.norm1.weight`"),
+        "{err}"
+    );
+    let mut shallow = cfg();
+    shallow.depth = 2;
+    let err = UmtEncoder::<Cpu>::load(&shallow, &path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, VisionError::Unexpected { .. }), "{err}");
+    assert!(err.to_string().contains("encoder.blocks.2."), "{err}");
+}
