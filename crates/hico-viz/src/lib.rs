@@ -32,14 +32,18 @@
 
 mod attention;
 mod bench;
+pub mod demo;
 mod figure;
+mod heatmap;
 mod retention;
 mod run_dir;
 
 pub use attention::attention_heatmap;
 pub use bench::{NiahCell, TokenPoint, accuracy_vs_tokens, niah_heatmap};
-pub use retention::{drop_pattern, drop_pattern_grid, retention_lines};
-pub use run_dir::{load_json, plot_run_dir, read_niah_csv, read_results_csv};
+pub use retention::{drop_pattern, retention_lines};
+pub use run_dir::{
+    ResultRow, load_json, plot_run_dir, read_niah_csv, read_results_csv, token_points,
+};
 
 pub use hico_core::trace::{AttentionCapture, RetentionTrace};
 

@@ -1,0 +1,339 @@
+//! Reading a run or ablation directory and drawing every plot its files allow (the layout
+//! is documented in the crate header).
+
+use std::path::{Path, PathBuf};
+
+use hico_core::provenance::Provenance;
+use hico_core::trace::{AttentionCapture, RetentionTrace};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    NiahCell, TokenPoint, VizError, accuracy_vs_tokens, attention_heatmap, drop_pattern,
+    niah_heatmap, retention_lines,
+};
+
+/// One row of an ablation's `results.csv` (the columns this crate reads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// Cell name (its directory under `cells/`).
+    pub cell: String,
+    /// Compressor label.
+    pub compressor: String,
+    /// Visual tokens per frame after compression.
+    pub tokens_per_frame: f64,
+    /// Dropout-schedule label.
+    pub dropout: String,
+    /// Accuracy, `None` if the cell failed (empty or unparsable field).
+    pub accuracy: Option<f64>,
+    /// Visual tokens entering the LLM, `None` if not recorded.
+    pub visual_tokens: Option<f64>,
+}
+
+/// Read and parse a JSON file; errors name the file.
+pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, VizError> {
+    let text = std::fs::read_to_string(path).map_err(|source| VizError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| VizError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Split one CSV line into fields (double-quoted fields may hold commas and `""`).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().unwrap().push(c),
+        }
+    }
+    out.into_iter().map(|s| s.trim().to_string()).collect()
+}
+
+/// Read a CSV file as rows of the named columns (in the order of `cols`).
+fn read_csv(path: &Path, cols: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
+    let csv_err = |msg: String| VizError::Csv {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| VizError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = split_csv(lines.next().ok_or_else(|| csv_err("empty file".into()))?);
+    let idx: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            header
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| csv_err(format!("no column `{c}` in header")))
+        })
+        .collect::<Result<_, _>>()?;
+    lines
+        .enumerate()
+        .map(|(n, line)| {
+            let f = split_csv(line);
+            idx.iter()
+                .map(|&i| {
+                    f.get(i).cloned().ok_or_else(|| {
+                        csv_err(format!(
+                            "row {}: {} fields, header has {}",
+                            n + 2,
+                            f.len(),
+                            header.len()
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Read an ablation's `results.csv` (columns found by header name).
+pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
+    let cols = [
+        "cell",
+        "compressor",
+        "tokens_per_frame",
+        "dropout",
+        "accuracy",
+        "visual_tokens",
+    ];
+    read_csv(path, &cols)?
+        .into_iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let tokens_per_frame = r[2].parse().map_err(|_| VizError::Csv {
+                path: path.to_path_buf(),
+                msg: format!("row {}: tokens_per_frame `{}` is not a number", n + 2, r[2]),
+            })?;
+            Ok(ResultRow {
+                cell: r[0].clone(),
+                compressor: r[1].clone(),
+                tokens_per_frame,
+                dropout: r[3].clone(),
+                accuracy: r[4].parse().ok().filter(|a: &f64| a.is_finite()),
+                visual_tokens: r[5].parse().ok(),
+            })
+        })
+        .collect()
+}
+
+/// Read a `niah.csv` with columns `depth,frames,accuracy`.
+pub fn read_niah_csv(path: &Path) -> Result<Vec<NiahCell>, VizError> {
+    read_csv(path, &["depth", "frames", "accuracy"])?
+        .into_iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let bad = |col: &str, v: &str| VizError::Csv {
+                path: path.to_path_buf(),
+                msg: format!("row {}: {col} `{v}` is not a number", n + 2),
+            };
+            Ok(NiahCell {
+                depth: r[0].parse().map_err(|_| bad("depth", &r[0]))?,
+                frames: r[1].parse().map_err(|_| bad("frames", &r[1]))?,
+                accuracy: r[2].parse().map_err(|_| bad("accuracy", &r[2]))?,
+            })
+        })
+        .collect()
+}
+
+/// Mean accuracy per (compressor, tokens per frame), averaged over the other grid axes;
+/// failed cells (no accuracy) are left out.
+pub fn token_points(rows: &[ResultRow]) -> Vec<TokenPoint> {
+    let mut acc: Vec<(String, f64, f64, usize)> = Vec::new();
+    for r in rows {
+        let Some(a) = r.accuracy else { continue };
+        match acc
+            .iter_mut()
+            .find(|e| e.0 == r.compressor && e.1 == r.tokens_per_frame)
+        {
+            Some(e) => {
+                e.2 += a;
+                e.3 += 1;
+            }
+            None => acc.push((r.compressor.clone(), r.tokens_per_frame, a, 1)),
+        }
+    }
+    acc.into_iter()
+        .map(|(series, tokens_per_frame, s, n)| TokenPoint {
+            series,
+            tokens_per_frame,
+            accuracy: s / n as f64,
+        })
+        .collect()
+}
+
+/// Single-run plots of `dir` (needs `retention.json` and `provenance.json`; `attention.json`
+/// optional) into `out`, titled with `name`.
+fn plot_single(dir: &Path, out: &Path, name: &str) -> Result<Vec<PathBuf>, VizError> {
+    let trace: RetentionTrace = load_json(&dir.join("retention.json"))?;
+    let prov: Provenance = load_json(&dir.join("provenance.json"))?;
+    let mut files = retention_lines(
+        &[(name.to_string(), trace.clone())],
+        &format!("Visual tokens kept per layer: {name}"),
+        &out.join("retention"),
+    )?;
+    files.extend(drop_pattern(
+        &trace,
+        &prov,
+        &format!("Frames' visual tokens kept per layer: {name}"),
+        &out.join("drop_pattern"),
+    )?);
+    let att = dir.join("attention.json");
+    if att.exists() {
+        let cap: AttentionCapture = load_json(&att)?;
+        files.extend(attention_heatmap(
+            &cap,
+            &format!("Query attention over video time: {name}"),
+            &out.join("attention"),
+        )?);
+    }
+    Ok(files)
+}
+
+/// Ablation plots of `dir` (which holds `results.csv`) into `out`.
+fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
+    let rows = read_results_csv(&dir.join("results.csv"))?;
+    let mut files = Vec::new();
+    let points = token_points(&rows);
+    if !points.is_empty() {
+        files.extend(accuracy_vs_tokens(
+            &points,
+            "Accuracy vs visual tokens per frame (mean over dropout schedules)",
+            &out.join("accuracy_vs_tokens"),
+        )?);
+    }
+    let mut compressors: Vec<&str> = Vec::new();
+    for r in &rows {
+        if !compressors.contains(&r.compressor.as_str()) {
+            compressors.push(&r.compressor);
+        }
+    }
+    for comp in compressors {
+        let mut traces = Vec::new();
+        for r in rows.iter().filter(|r| r.compressor == comp) {
+            let path = dir.join("cells").join(&r.cell).join("retention.json");
+            if path.exists() {
+                traces.push((r.dropout.clone(), load_json::<RetentionTrace>(&path)?));
+            }
+        }
+        if !traces.is_empty() {
+            files.extend(retention_lines(
+                &traces,
+                &format!("Visual tokens kept per layer by dropout schedule ({comp})"),
+                &out.join(format!("retention_{}", file_safe(comp))),
+            )?);
+        }
+    }
+    for r in &rows {
+        let cell = dir.join("cells").join(&r.cell);
+        if cell.join("retention.json").exists() && cell.join("provenance.json").exists() {
+            let sub = out.join("cells").join(file_safe(&r.cell));
+            files.extend(plot_single(&cell, &sub, &r.cell)?);
+        }
+    }
+    let niah = dir.join("niah.csv");
+    if niah.exists() {
+        files.extend(niah_heatmap(
+            &read_niah_csv(&niah)?,
+            "Needle in a haystack: accuracy",
+            &out.join("niah"),
+        )?);
+    }
+    Ok(files)
+}
+
+/// A label made safe as a file name (anything but `[A-Za-z0-9._-]` becomes `_`).
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Draw every plot that the files present in a run dir allow, into `dir/plots/`; returns
+/// the files written. An ablation dir (`results.csv`) takes precedence over a single run.
+pub fn plot_run_dir(dir: &Path) -> Result<Vec<PathBuf>, VizError> {
+    let out = dir.join("plots");
+    if dir.join("results.csv").exists() {
+        plot_ablation(dir, &out)
+    } else if dir.join("retention.json").exists() {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        let mut files = plot_single(dir, &out, &name)?;
+        let niah = dir.join("niah.csv");
+        if niah.exists() {
+            files.extend(niah_heatmap(
+                &read_niah_csv(&niah)?,
+                "Needle in a haystack: accuracy",
+                &out.join("niah"),
+            )?);
+        }
+        Ok(files)
+    } else if dir.join("niah.csv").exists() {
+        niah_heatmap(
+            &read_niah_csv(&dir.join("niah.csv"))?,
+            "Needle in a haystack: accuracy",
+            &out.join("niah"),
+        )
+    } else {
+        Err(VizError::NothingToPlot {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_with_quotes() {
+        assert_eq!(
+            split_csv(r#"a,"b,c","d""e",  f "#),
+            ["a", "b,c", "d\"e", "f"]
+        );
+    }
+
+    #[test]
+    fn points_average_over_dropout() {
+        let row = |c: &str, t: f64, a: Option<f64>| ResultRow {
+            cell: "x".into(),
+            compressor: c.into(),
+            tokens_per_frame: t,
+            dropout: "d".into(),
+            accuracy: a,
+            visual_tokens: None,
+        };
+        let rows = [
+            row("tome", 16.0, Some(0.5)),
+            row("tome", 16.0, Some(1.0)),
+            row("tome", 16.0, None),
+            row("pool", 64.0, Some(0.25)),
+        ];
+        let p = token_points(&rows);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].accuracy, 0.75);
+        assert_eq!(p[1].series, "pool");
+    }
+}
