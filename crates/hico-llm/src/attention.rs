@@ -1,0 +1,133 @@
+//! Causal softmax attention that never holds an L×L score matrix: queries are processed in
+//! blocks of [`BLOCK`] rows and keys in blocks of [`BLOCK`] columns with an online softmax
+//! (running max and normaliser, as in FlashAttention). Peak extra memory per call is
+//! `heads × BLOCK × BLOCK` scores plus `heads × BLOCK × head_dim` accumulators, whatever L is.
+
+use burn::tensor::{Bool, Tensor, TensorData, backend::Backend};
+
+/// Query and key block size.
+pub const BLOCK: usize = 256;
+
+/// A finite stand-in for −∞ (keeps `exp(m_old − m_new)` free of NaN).
+const NEG: f32 = -1.0e30;
+
+/// Repeat key/value heads for grouped-query attention (`repeat_kv` in HF: query head `j`
+/// uses key head `j / n_rep`).
+///
+/// # Shapes
+/// - `x`: `[1, kv_heads, L, d]` → `[1, kv_heads·n_rep, L, d]`
+pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
+    if n_rep == 1 {
+        return x;
+    }
+    let [b, kv, l, d] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([b, kv, n_rep, l, d])
+        .reshape([b, kv * n_rep, l, d])
+}
+
+/// Causal mask block: true (masked) where key index `> ` query index.
+fn mask<B: Backend>(
+    q0: usize,
+    nq: usize,
+    k0: usize,
+    nk: usize,
+    device: &B::Device,
+) -> Tensor<B, 2, Bool> {
+    let v: Vec<bool> = (0..nq)
+        .flat_map(|i| (0..nk).map(move |j| k0 + j > q0 + i))
+        .collect();
+    Tensor::from_data(TensorData::new(v, [nq, nk]), device)
+}
+
+/// Causal attention of `q` over `k`, `v`; query row `i` sits at key index `offset + i`.
+///
+/// # Shapes
+/// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, heads, Lk, d]` (heads already repeated),
+///   `offset + Lq == Lk` for a prefill or a decode step
+/// - returns `[1, heads, Lq, d]`
+pub fn causal_attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    offset: usize,
+) -> Tensor<B, 4> {
+    let [_, h, lq, d] = q.dims();
+    let lk = k.dims()[2];
+    let device = q.device();
+    let scale = 1.0 / (d as f64).sqrt();
+    let mut outs = Vec::new();
+    for q0 in (0..lq).step_by(BLOCK) {
+        let nq = BLOCK.min(lq - q0);
+        let qb = q
+            .clone()
+            .slice([0..1, 0..h, q0..q0 + nq, 0..d])
+            .mul_scalar(scale);
+        let last_key = (offset + q0 + nq).min(lk); // keys beyond are masked for every row
+        let mut m: Tensor<B, 4> = Tensor::full([1, h, nq, 1], NEG, &device);
+        let mut l: Tensor<B, 4> = Tensor::zeros([1, h, nq, 1], &device);
+        let mut acc: Tensor<B, 4> = Tensor::zeros([1, h, nq, d], &device);
+        for k0 in (0..last_key).step_by(BLOCK) {
+            let nk = BLOCK.min(last_key - k0);
+            let kb = k.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
+            let vb = v.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
+            let mut s = qb.clone().matmul(kb.swap_dims(2, 3)); // [1, h, nq, nk]
+            if k0 + nk > offset + q0 + 1 {
+                let mk = mask::<B>(offset + q0, nq, k0, nk, &device)
+                    .unsqueeze::<4>()
+                    .expand([1, h, nq, nk]);
+                s = s.mask_fill(mk, NEG);
+            }
+            let m_new = m.clone().max_pair(s.clone().max_dim(3));
+            let p = (s - m_new.clone()).exp();
+            let corr = (m - m_new.clone()).exp();
+            l = l * corr.clone() + p.clone().sum_dim(3);
+            acc = acc * corr + p.matmul(vb);
+            m = m_new;
+        }
+        outs.push(acc / l);
+    }
+    Tensor::cat(outs, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, activation::softmax};
+    use hico_core::backend::Cpu;
+
+    /// Plain attention with the full matrix, for comparison.
+    fn naive(
+        q: Tensor<Cpu, 4>,
+        k: Tensor<Cpu, 4>,
+        v: Tensor<Cpu, 4>,
+        offset: usize,
+    ) -> Tensor<Cpu, 4> {
+        let [_, h, lq, d] = q.dims();
+        let lk = k.dims()[2];
+        let s = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (d as f64).sqrt());
+        let mk = mask::<Cpu>(offset, lq, 0, lk, &Default::default())
+            .unsqueeze::<4>()
+            .expand([1, h, lq, lk]);
+        softmax(s.mask_fill(mk, f32::NEG_INFINITY), 3).matmul(v)
+    }
+
+    #[test]
+    fn blocked_equals_naive_across_block_edges() {
+        let dev = Default::default();
+        let (h, lk, d) = (2, BLOCK + 37, 8);
+        let r = |l| Tensor::<Cpu, 4>::random([1, h, l, d], Distribution::Normal(0.0, 1.0), &dev);
+        let (k, v) = (r(lk), r(lk));
+        for lq in [lk, 1, 40] {
+            let q = r(lq);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+            let want = naive(q, k.clone(), v.clone(), lk - lq);
+            got.into_data().assert_approx_eq::<f32>(
+                &want.into_data(),
+                burn::tensor::Tolerance::absolute(1e-5),
+            );
+        }
+    }
+}

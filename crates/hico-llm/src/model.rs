@@ -1,0 +1,331 @@
+//! The Qwen2 / Qwen2.5 decoder (Qwen Team, "Qwen2 Technical Report", arXiv 2407.10671):
+//! RMSNorm, half-split rotary embedding, grouped-query attention with biases on q/k/v (not
+//! o), SwiGLU MLP, tied or untied output head. Struct fields are named after the HF
+//! checkpoint keys (`model.layers.N.self_attn.q_proj`, ...), so loading needs no remap.
+//! Written once over `B: Backend`; runs under `Autodiff` for training.
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::tensor::{Distribution, Int, Tensor, activation::silu, backend::Backend};
+
+use crate::Qwen2Config;
+use crate::attention::{causal_attention, repeat_kv};
+use crate::cache::LayerKv;
+use crate::rotary::Rope;
+
+/// Self-attention of one decoder layer.
+#[derive(Module, Debug)]
+pub struct Qwen2Attention<B: Backend> {
+    /// `[hidden → heads·head_dim]`, with bias.
+    pub q_proj: Linear<B>,
+    /// `[hidden → kv_heads·head_dim]`, with bias.
+    pub k_proj: Linear<B>,
+    /// `[hidden → kv_heads·head_dim]`, with bias.
+    pub v_proj: Linear<B>,
+    /// `[heads·head_dim → hidden]`, no bias.
+    pub o_proj: Linear<B>,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads.
+    pub kv_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+/// SwiGLU feed-forward.
+#[derive(Module, Debug)]
+pub struct Qwen2Mlp<B: Backend> {
+    /// `[hidden → intermediate]`.
+    pub gate_proj: Linear<B>,
+    /// `[hidden → intermediate]`.
+    pub up_proj: Linear<B>,
+    /// `[intermediate → hidden]`.
+    pub down_proj: Linear<B>,
+}
+
+/// One pre-norm decoder layer.
+#[derive(Module, Debug)]
+pub struct Qwen2Layer<B: Backend> {
+    /// Attention.
+    pub self_attn: Qwen2Attention<B>,
+    /// Feed-forward.
+    pub mlp: Qwen2Mlp<B>,
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm<B>,
+}
+
+/// The decoder stack (`model.*` in checkpoints).
+#[derive(Module, Debug)]
+pub struct Qwen2Model<B: Backend> {
+    /// Token embeddings `[vocab, hidden]`.
+    pub embed_tokens: Embedding<B>,
+    /// Decoder layers.
+    pub layers: Vec<Qwen2Layer<B>>,
+    /// Final norm.
+    pub norm: RmsNorm<B>,
+}
+
+/// A Qwen2 causal language model.
+#[derive(Module, Debug)]
+pub struct Qwen2<B: Backend> {
+    /// The decoder stack.
+    pub model: Qwen2Model<B>,
+    /// Output head; `None` when tied to `model.embed_tokens`.
+    pub lm_head: Option<Linear<B>>,
+    /// The HF config it was built from.
+    #[module(skip)]
+    pub config: Qwen2Config,
+}
+
+/// Supplies a parameter by checkpoint key and HF shape, as a flat tensor.
+pub(crate) type Source<'a, B> = dyn FnMut(&str, &[usize]) -> Tensor<B, 1> + 'a;
+
+fn param<B: Backend, const D: usize>(
+    src: &mut Source<'_, B>,
+    name: &str,
+    shape: [usize; D],
+) -> Tensor<B, D> {
+    src(name, &shape).reshape(shape)
+}
+
+/// A Linear from HF's `[out, in]` weight (burn stores `[in, out]`).
+fn linear<B: Backend>(
+    src: &mut Source<'_, B>,
+    name: &str,
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+) -> Linear<B> {
+    let w: Tensor<B, 2> = param(src, &format!("{name}.weight"), [d_out, d_in]);
+    Linear {
+        weight: Param::from_tensor(w.transpose()),
+        bias: bias.then(|| Param::from_tensor(param(src, &format!("{name}.bias"), [d_out]))),
+    }
+}
+
+fn rms<B: Backend>(src: &mut Source<'_, B>, name: &str, d: usize, eps: f64) -> RmsNorm<B> {
+    RmsNorm {
+        gamma: Param::from_tensor(param(src, &format!("{name}.weight"), [d])),
+        epsilon: eps,
+    }
+}
+
+impl<B: Backend> Qwen2<B> {
+    /// Random init as HF does: normal(0, 0.02) matrices, zero biases, unit norms.
+    pub fn new(cfg: &Qwen2Config, device: &B::Device) -> Self {
+        let mut src = |name: &str, shape: &[usize]| -> Tensor<B, 1> {
+            let n: usize = shape.iter().product();
+            if name.ends_with("norm.weight") {
+                Tensor::ones([n], device)
+            } else if name.ends_with(".bias") {
+                Tensor::zeros([n], device)
+            } else {
+                Tensor::random([n], Distribution::Normal(0.0, 0.02), device)
+            }
+        };
+        Self::build(cfg, &mut src)
+    }
+
+    /// Build from a parameter source (random init or a checkpoint).
+    pub(crate) fn build(cfg: &Qwen2Config, src: &mut Source<'_, B>) -> Self {
+        let (h, hd) = (cfg.hidden_size, cfg.head_dim());
+        let (nh, nkv) = (cfg.num_attention_heads, cfg.kv_heads());
+        let eps = cfg.rms_norm_eps;
+        let embed = Embedding {
+            weight: Param::from_tensor(param(
+                src,
+                "model.embed_tokens.weight",
+                [cfg.vocab_size, h],
+            )),
+        };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let p = format!("model.layers.{i}");
+                Qwen2Layer {
+                    self_attn: Qwen2Attention {
+                        q_proj: linear(src, &format!("{p}.self_attn.q_proj"), h, nh * hd, true),
+                        k_proj: linear(src, &format!("{p}.self_attn.k_proj"), h, nkv * hd, true),
+                        v_proj: linear(src, &format!("{p}.self_attn.v_proj"), h, nkv * hd, true),
+                        o_proj: linear(src, &format!("{p}.self_attn.o_proj"), nh * hd, h, false),
+                        heads: nh,
+                        kv_heads: nkv,
+                        head_dim: hd,
+                    },
+                    mlp: Qwen2Mlp {
+                        gate_proj: linear(
+                            src,
+                            &format!("{p}.mlp.gate_proj"),
+                            h,
+                            cfg.intermediate_size,
+                            false,
+                        ),
+                        up_proj: linear(
+                            src,
+                            &format!("{p}.mlp.up_proj"),
+                            h,
+                            cfg.intermediate_size,
+                            false,
+                        ),
+                        down_proj: linear(
+                            src,
+                            &format!("{p}.mlp.down_proj"),
+                            cfg.intermediate_size,
+                            h,
+                            false,
+                        ),
+                    },
+                    input_layernorm: rms(src, &format!("{p}.input_layernorm"), h, eps),
+                    post_attention_layernorm: rms(
+                        src,
+                        &format!("{p}.post_attention_layernorm"),
+                        h,
+                        eps,
+                    ),
+                }
+            })
+            .collect();
+        let norm = rms(src, "model.norm", h, eps);
+        let lm_head =
+            (!cfg.tie_word_embeddings).then(|| linear(src, "lm_head", h, cfg.vocab_size, false));
+        Self {
+            model: Qwen2Model {
+                embed_tokens: embed,
+                layers,
+                norm,
+            },
+            lm_head,
+            config: cfg.clone(),
+        }
+    }
+
+    /// Every parameter by checkpoint key in HF layout (`[out, in]` matrices), in build order.
+    pub(crate) fn visit(&self, f: &mut dyn FnMut(String, Tensor<B, 2>)) {
+        let lin = |f: &mut dyn FnMut(String, Tensor<B, 2>), name: String, l: &Linear<B>| {
+            f(format!("{name}.weight"), l.weight.val().transpose());
+            if let Some(b) = &l.bias {
+                f(format!("{name}.bias"), b.val().unsqueeze());
+            }
+        };
+        f(
+            "model.embed_tokens.weight".into(),
+            self.model.embed_tokens.weight.val(),
+        );
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            let p = format!("model.layers.{i}");
+            let a = &layer.self_attn;
+            lin(f, format!("{p}.self_attn.q_proj"), &a.q_proj);
+            lin(f, format!("{p}.self_attn.k_proj"), &a.k_proj);
+            lin(f, format!("{p}.self_attn.v_proj"), &a.v_proj);
+            lin(f, format!("{p}.self_attn.o_proj"), &a.o_proj);
+            lin(f, format!("{p}.mlp.gate_proj"), &layer.mlp.gate_proj);
+            lin(f, format!("{p}.mlp.up_proj"), &layer.mlp.up_proj);
+            lin(f, format!("{p}.mlp.down_proj"), &layer.mlp.down_proj);
+            f(
+                format!("{p}.input_layernorm.weight"),
+                layer.input_layernorm.gamma.val().unsqueeze(),
+            );
+            f(
+                format!("{p}.post_attention_layernorm.weight"),
+                layer.post_attention_layernorm.gamma.val().unsqueeze(),
+            );
+        }
+        f(
+            "model.norm.weight".into(),
+            self.model.norm.gamma.val().unsqueeze(),
+        );
+        if let Some(head) = &self.lm_head {
+            lin(f, "lm_head".into(), head);
+        }
+    }
+
+    /// Token embeddings: `[1, L]` ids → `[1, L, hidden]`.
+    pub fn embed_ids(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.model.embed_tokens.forward(ids)
+    }
+
+    /// Final norm and output head: `[1, L, hidden]` → `[1, L, vocab]`.
+    pub fn head(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.model.norm.forward(h);
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => h.matmul(self.model.embed_tokens.weight.val().transpose().unsqueeze()),
+        }
+    }
+}
+
+impl<B: Backend> Qwen2Attention<B> {
+    /// Query heads at the rows of `x`, rotated: `[1, L, hidden]` → `[1, heads, L, head_dim]`.
+    pub fn queries(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> Tensor<B, 4> {
+        let l = x.dims()[1];
+        rope.apply(
+            self.q_proj
+                .forward(x)
+                .reshape([1, l, self.heads, self.head_dim])
+                .swap_dims(1, 2),
+        )
+    }
+
+    /// Rotated keys and values: `[1, L, hidden]` → two `[1, kv_heads, L, head_dim]`.
+    pub fn keys_values(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let l = x.dims()[1];
+        let shape = [1, l, self.kv_heads, self.head_dim];
+        let k = rope.apply(
+            self.k_proj
+                .forward(x.clone())
+                .reshape(shape)
+                .swap_dims(1, 2),
+        );
+        let v = self.v_proj.forward(x).reshape(shape).swap_dims(1, 2);
+        (k, v)
+    }
+
+    /// Causal self-attention, appending to `cache` when given.
+    ///
+    /// # Shapes
+    /// - `x`: `[1, L, hidden]` (normed), `rope` at the L new positions → `[1, L, hidden]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &Rope<B>,
+        cache: Option<&mut LayerKv<B>>,
+    ) -> Tensor<B, 3> {
+        let l = x.dims()[1];
+        let q = self.queries(x.clone(), rope);
+        let (mut k, mut v) = self.keys_values(x, rope);
+        let mut offset = 0;
+        if let Some(c) = cache {
+            (k, v, offset) = c.append(k, v);
+        }
+        let rep = self.heads / self.kv_heads;
+        let o = causal_attention(q, repeat_kv(k, rep), repeat_kv(v, rep), offset);
+        self.o_proj.forward(
+            o.swap_dims(1, 2)
+                .reshape([1, l, self.heads * self.head_dim]),
+        )
+    }
+}
+
+impl<B: Backend> Qwen2Layer<B> {
+    /// One decoder layer.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L, hidden]`
+    pub fn forward(
+        &self,
+        h: Tensor<B, 3>,
+        rope: &Rope<B>,
+        cache: Option<&mut LayerKv<B>>,
+    ) -> Tensor<B, 3> {
+        let h = h.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(h), rope, cache);
+        let x = self.post_attention_layernorm.forward(h.clone());
+        let m = &self.mlp;
+        h + m
+            .down_proj
+            .forward(silu(m.gate_proj.forward(x.clone())) * m.up_proj.forward(x))
+    }
+}
