@@ -1,1 +1,49 @@
-//! hico-video
+//! hico-video: the video input of the pipeline.
+//!
+//! - [`probe`] / [`FrameReader`]: decode real files (mp4/H.264, webm/VP9, mkv, avi/mpeg4) with
+//!   FFmpeg through `ffmpeg-next`; exact frames by index, resized without crop (bicubic) to
+//!   `size × size` RGB.
+//! - [`build_sampler`]: the `duration` (paper), `uniform` and `fps` samplers behind
+//!   [`hico_core::Sampler`].
+//! - [`frames_to_tensor`]: normalised `[T, 3, size, size]` tensors for the vision encoder.
+//! - [`timestamp_prompt`]: the sentence after the video placeholder.
+//! - [`synth`] + [`font`]: procedural test videos with known content and needles.
+
+mod error;
+pub mod font;
+mod probe;
+mod prompt;
+mod reader;
+mod sampler;
+pub mod synth;
+mod tensor;
+
+pub use error::VideoError;
+pub use hico_core::{FramePlan, VideoInfo};
+pub use probe::{BatchReport, MAX_SIDE, probe, probe_many};
+pub use prompt::timestamp_prompt;
+pub use reader::{FrameReader, Strategy, decode_all};
+pub use sampler::{
+    DurationSampler, FpsSampler, UniformSampler, build_sampler, segment_middles,
+};
+pub use tensor::frames_to_tensor;
+
+/// RGB frames resized without crop to `size × size`, row-major, 3 bytes per pixel,
+/// frame after frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frames {
+    /// Side in pixels.
+    pub size: usize,
+    /// Number of frames.
+    pub count: usize,
+    /// `count · size · size · 3` bytes.
+    pub data: Vec<u8>,
+}
+
+impl Frames {
+    /// The bytes of frame `k`.
+    pub fn frame(&self, k: usize) -> &[u8] {
+        let n = 3 * self.size * self.size;
+        &self.data[k * n..(k + 1) * n]
+    }
+}

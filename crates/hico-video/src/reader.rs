@@ -1,0 +1,368 @@
+//! Exact frame access: [`FrameReader`] returns, for each requested index, the frame a full
+//! sequential decode shows at that index, resized without crop to `size × size` RGB.
+//!
+//! Frame `i` is identified by its presentation time snapped to the frame grid:
+//! `i = round((pts − start) · time_base · fps)`. For each target (sorted, deduplicated) the
+//! reader either keeps decoding forward from where it is, or seeks to the keyframe before
+//! the target (via the container's index) and decodes forward from there, whichever
+//! decodes fewer frames; dense targets therefore become one sequential pass.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next as ff;
+use hico_core::VideoInfo;
+
+use crate::probe::{Opened, open};
+use crate::{Frames, VideoError};
+
+/// How [`FrameReader::read`] reaches its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Per target, whichever of seeking and decoding forward decodes fewer frames.
+    #[default]
+    Auto,
+    /// Always seek to the keyframe before each target not already reached.
+    Seek,
+    /// Never seek forward: decode every frame from the current position.
+    Sequential,
+}
+
+/// Decoded frames kept between targets: the last frame at or before the position.
+struct Last {
+    index: usize,
+    frame: ff::frame::Video,
+}
+
+/// A video opened once for repeated exact reads.
+pub struct FrameReader {
+    path: PathBuf,
+    opened: Opened,
+    decoder: ff::decoder::Video,
+    /// Index of the next frame the decoder will output, when known.
+    next: Option<usize>,
+    last: Option<Last>,
+    eof: bool,
+    scaler: Option<(ff::format::Pixel, u32, u32, usize, ff::software::scaling::Context)>,
+    strategy: Strategy,
+    /// Frames decoded so far (for benchmarks and tests).
+    pub decoded: usize,
+    /// Seeks performed so far.
+    pub seeks: usize,
+}
+
+impl FrameReader {
+    /// Open `path` and prepare a decoder for its best video stream.
+    pub fn open(path: &Path) -> Result<Self, VideoError> {
+        let opened = open(path)?;
+        let stream = opened.input.stream(opened.stream).expect("stream index from open");
+        let err = |e: ff::Error| VideoError::Open {
+            path: path.to_path_buf(),
+            message: format!("cannot open the video decoder: {e}"),
+        };
+        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
+        ctx.set_threading(ff::codec::threading::Config {
+            kind: ff::codec::threading::Type::Frame,
+            count: 0,
+            ..Default::default()
+        });
+        let decoder = ctx.decoder().video().map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            opened,
+            decoder,
+            next: Some(0),
+            last: None,
+            eof: false,
+            scaler: None,
+            strategy: Strategy::Auto,
+            decoded: 0,
+            seeks: 0,
+        })
+    }
+
+    /// What the header (or a packet count) says about the video.
+    pub fn info(&self) -> &VideoInfo {
+        &self.opened.info
+    }
+
+    /// Choose how targets are reached (default [`Strategy::Auto`]).
+    pub fn set_strategy(&mut self, strategy: Strategy) {
+        self.strategy = strategy;
+    }
+
+    fn err(&self, context: impl Into<String>, message: impl std::fmt::Display) -> VideoError {
+        VideoError::Decode {
+            path: self.path.clone(),
+            context: context.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Stream timestamp of frame `i` on the frame grid.
+    fn ts_of(&self, i: usize) -> i64 {
+        let o = &self.opened;
+        o.start + (i as f64 / (o.info.fps * o.time_base)).round() as i64
+    }
+
+    /// Frame index of stream timestamp `ts`.
+    fn index_of(&self, ts: i64) -> usize {
+        let o = &self.opened;
+        ((ts - o.start) as f64 * o.time_base * o.info.fps).round().max(0.0) as usize
+    }
+
+    /// Index of the keyframe at or before frame `i`, from the container's index (if any).
+    fn keyframe_before(&mut self, i: usize) -> Option<usize> {
+        let ts = self.ts_of(i);
+        let idx = self.opened.stream;
+        // SAFETY: the stream pointer is valid while `input` lives; the entry pointer is
+        // read immediately and not kept.
+        let entry_ts = unsafe {
+            let st = *(*self.opened.input.as_mut_ptr()).streams.add(idx);
+            let e = ff::ffi::avformat_index_get_entry_from_timestamp(
+                st,
+                ts,
+                ff::ffi::AVSEEK_FLAG_BACKWARD,
+            );
+            if e.is_null() {
+                return None;
+            }
+            (*e).timestamp
+        };
+        Some(self.index_of(entry_ts).min(i))
+    }
+
+    /// Seek so that decoding resumes at the keyframe at or before frame `i`.
+    fn seek(&mut self, i: usize) -> Result<(), VideoError> {
+        let ts = self.ts_of(i);
+        // SAFETY: plain FFI call on the live format context.
+        let r = unsafe {
+            ff::ffi::av_seek_frame(
+                self.opened.input.as_mut_ptr(),
+                self.opened.stream as i32,
+                ts,
+                ff::ffi::AVSEEK_FLAG_BACKWARD,
+            )
+        };
+        if r < 0 {
+            return Err(self.err(format!("seek to frame {i}"), ff::Error::from(r)));
+        }
+        self.decoder.flush();
+        self.seeks += 1;
+        self.next = None;
+        self.last = None;
+        self.eof = false;
+        Ok(())
+    }
+
+    /// Decode one more frame into `self.last`; `Ok(false)` at the end of the stream.
+    fn step(&mut self) -> Result<bool, VideoError> {
+        let mut frame = ff::frame::Video::empty();
+        let mut packet = ff::Packet::empty();
+        loop {
+            match self.decoder.receive_frame(&mut frame) {
+                Ok(()) => {
+                    let index = match (frame.timestamp(), self.next) {
+                        (Some(ts), _) => self.index_of(ts),
+                        (None, Some(n)) => n,
+                        (None, None) => return Err(self.err("decode", "frame without timestamp")),
+                    };
+                    self.decoded += 1;
+                    self.next = Some(index + 1);
+                    self.last = Some(Last { index, frame });
+                    return Ok(true);
+                }
+                Err(ff::Error::Eof) => return Ok(false),
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(e) => return Err(self.err("receive frame", e)),
+            }
+            if self.eof {
+                return Ok(false);
+            }
+            match packet.read(&mut self.opened.input) {
+                Ok(()) if packet.stream() == self.opened.stream => {
+                    // Corrupt packets are skipped, as the ffmpeg CLI does.
+                    let _ = self.decoder.send_packet(&packet);
+                }
+                Ok(()) => {}
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(_) => {
+                    // End of file (or a truncated tail): drain the decoder.
+                    self.eof = true;
+                    let _ = self.decoder.send_eof();
+                }
+            }
+        }
+    }
+
+    /// Decode forward until the last frame at or before `i` is in `self.last` and the
+    /// next frame is past `i`.
+    fn advance_to(&mut self, i: usize) -> Result<(), VideoError> {
+        loop {
+            if let Some(last) = &self.last
+                && last.index == i
+            {
+                return Ok(());
+            }
+            let before = self.last.as_ref().map(|l| l.index);
+            if !self.step()? {
+                return match before {
+                    Some(b) if b <= i && i < self.opened.info.n_frames => {
+                        // The stream ends before `i`: the header over-counted.
+                        Err(self.err(
+                            format!("frame {i}"),
+                            format!("the stream ends at frame {b} (truncated file?)"),
+                        ))
+                    }
+                    _ => Err(self.err(format!("frame {i}"), "end of stream before the frame")),
+                };
+            }
+            let now = self.last.as_ref().map(|l| l.index).unwrap_or(0);
+            if now > i {
+                // Jumped past `i` (a gap in timestamps): the frame shown at `i` is the
+                // previous one, if we have it.
+                return Err(self.err(
+                    format!("frame {i}"),
+                    format!("decoding resumed at frame {now}, past the target"),
+                ));
+            }
+        }
+    }
+
+    /// Whether reaching `i` by seeking decodes fewer frames than decoding forward.
+    fn should_seek(&mut self, i: usize) -> bool {
+        let Some(next) = self.next.filter(|_| !self.eof) else {
+            return true;
+        };
+        let cur = self.last.as_ref().map(|l| l.index);
+        if cur == Some(i) {
+            return false;
+        }
+        if i < next {
+            return true;
+        }
+        match self.strategy {
+            Strategy::Sequential => false,
+            Strategy::Seek => i > next,
+            Strategy::Auto => {
+                let forward = i - next;
+                // Without an index, assume a 250-frame GOP (x264's default keyint).
+                let via_seek = self.keyframe_before(i).map(|k| i - k).unwrap_or(250) + 8;
+                forward > via_seek
+            }
+        }
+    }
+
+    /// Reach frame `i`: seek if worth it, then decode forward; retry from further back
+    /// if a seek landed after `i`.
+    fn goto(&mut self, i: usize) -> Result<(), VideoError> {
+        if self.should_seek(i) {
+            let mut back = 0usize;
+            loop {
+                let target = i.saturating_sub(back);
+                if target == 0 {
+                    self.seek(0)?;
+                    self.next = Some(0);
+                    return self.advance_to(i);
+                }
+                self.seek(target)?;
+                if !self.step()? {
+                    return Err(self.err(format!("frame {i}"), "nothing decodes after seeking"));
+                }
+                let landed = self.last.as_ref().map(|l| l.index).unwrap_or(usize::MAX);
+                if landed <= i {
+                    break;
+                }
+                back = (back * 2).max(32);
+            }
+        }
+        self.advance_to(i)
+    }
+
+    /// Convert the current frame to `size × size` RGB and append it to `out`.
+    fn convert_last(&mut self, size: usize, out: &mut Vec<u8>) -> Result<(), VideoError> {
+        let last = self.last.as_ref().expect("a decoded frame");
+        let (fmt, w, h) = (last.frame.format(), last.frame.width(), last.frame.height());
+        let stale = !matches!(&self.scaler, Some((f, sw, sh, s, _)) if *f == fmt && *sw == w && *sh == h && *s == size);
+        if stale {
+            let ctx = ff::software::scaling::Context::get(
+                fmt,
+                w,
+                h,
+                ff::format::Pixel::RGB24,
+                size as u32,
+                size as u32,
+                ff::software::scaling::Flags::BICUBIC,
+            )
+            .map_err(|e| self.err("resize", e))?;
+            self.scaler = Some((fmt, w, h, size, ctx));
+        }
+        let mut rgb = ff::frame::Video::empty();
+        let (.., scaler) = self.scaler.as_mut().expect("scaler set above");
+        let last = self.last.as_ref().expect("a decoded frame");
+        scaler
+            .run(&last.frame, &mut rgb)
+            .map_err(|e| VideoError::Decode {
+                path: self.path.clone(),
+                context: format!("resize frame {}", last.index),
+                message: e.to_string(),
+            })?;
+        let stride = rgb.stride(0);
+        let data = rgb.data(0);
+        for y in 0..size {
+            out.extend_from_slice(&data[y * stride..y * stride + 3 * size]);
+        }
+        Ok(())
+    }
+
+    /// Read frames `indices` (any order, repeats allowed) as `size × size` RGB.
+    ///
+    /// May be called repeatedly; increasing chunks continue where the last call stopped.
+    pub fn read(&mut self, indices: &[usize], size: usize) -> Result<Frames, VideoError> {
+        let n = self.opened.info.n_frames;
+        if size == 0 || size > crate::probe::MAX_SIDE as usize {
+            return Err(VideoError::Invalid {
+                path: self.path.clone(),
+                message: format!("output size {size} must be in 1..={}", crate::probe::MAX_SIDE),
+            });
+        }
+        if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(VideoError::OutOfRange {
+                path: self.path.clone(),
+                index: bad,
+                n_frames: n,
+            });
+        }
+        let mut order: Vec<usize> = indices.to_vec();
+        order.sort_unstable();
+        order.dedup();
+        let frame_bytes = 3 * size * size;
+        let mut unique = Vec::with_capacity(order.len() * frame_bytes);
+        for &i in &order {
+            self.goto(i)?;
+            self.convert_last(size, &mut unique)?;
+        }
+        let mut data = Vec::with_capacity(indices.len() * frame_bytes);
+        for i in indices {
+            let k = order.binary_search(i).expect("index in order");
+            data.extend_from_slice(&unique[k * frame_bytes..(k + 1) * frame_bytes]);
+        }
+        Ok(Frames {
+            size,
+            count: indices.len(),
+            data,
+        })
+    }
+}
+
+/// Decode every frame of `path` in order (the sequential reference): frame `k` of the
+/// result is the `k`-th frame the decoder outputs, with no timestamp logic at all.
+pub fn decode_all(path: &Path, size: usize) -> Result<Frames, VideoError> {
+    let mut r = FrameReader::open(path)?;
+    let mut data = Vec::new();
+    let mut count = 0;
+    while r.step()? {
+        r.convert_last(size, &mut data)?;
+        count += 1;
+    }
+    Ok(Frames { size, count, data })
+}

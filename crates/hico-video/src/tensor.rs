@@ -1,0 +1,61 @@
+//! Frames to the vision encoder's input tensor.
+
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+
+use crate::Frames;
+
+/// Normalise RGB frames into a tensor.
+///
+/// # Shapes
+/// - `frames`: `count` frames of `size × size × 3` bytes (HWC)
+/// - returns `[count, 3, size, size]` f32, `(x/255 − mean[c]) / std[c]` per channel
+pub fn frames_to_tensor<B: Backend>(
+    frames: &Frames,
+    mean: [f32; 3],
+    std: [f32; 3],
+    device: &burn::tensor::Device<B>,
+) -> Tensor<B, 4> {
+    let (t, s) = (frames.count, frames.size);
+    let plane = s * s;
+    let mut out = vec![0f32; t * 3 * plane];
+    for k in 0..t {
+        let src = frames.frame(k);
+        let dst = &mut out[k * 3 * plane..(k + 1) * 3 * plane];
+        for c in 0..3 {
+            let (m, inv) = (mean[c], 1.0 / std[c]);
+            for p in 0..plane {
+                dst[c * plane + p] = (f32::from(src[3 * p + c]) / 255.0 - m) * inv;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [t, 3, s, s]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    #[test]
+    fn normalises_per_channel_in_chw_order() {
+        // one 2x2 frame: pixel p has RGB (10p, 100, 255)
+        let data: Vec<u8> = (0..4u8).flat_map(|p| [10 * p, 100, 255]).collect();
+        let frames = Frames {
+            size: 2,
+            count: 1,
+            data,
+        };
+        let t = frames_to_tensor::<Flex>(&frames, [0.5, 0.0, 1.0], [0.5, 1.0, 2.0], &Default::default());
+        assert_eq!(t.dims(), [1, 3, 2, 2]);
+        let v = t.into_data().to_vec::<f32>().unwrap();
+        let want = [
+            (30.0 / 255.0 - 0.5) / 0.5,
+            100.0 / 255.0,
+            0.0,
+        ];
+        assert!((v[3] - want[0]).abs() < 1e-6, "R of pixel 3: {}", v[3]);
+        assert!((v[4 + 2] - want[1]).abs() < 1e-6);
+        assert!((v[8 + 1] - want[2]).abs() < 1e-6);
+        assert!((v[0] + 1.0).abs() < 1e-6);
+    }
+}
