@@ -135,8 +135,20 @@ impl Figure for AccuracyVsTokens<'_> {
         let xs = self.series.iter().flat_map(|(_, v)| v.iter().map(|p| p.0));
         let x_lo = xs.clone().fold(f64::INFINITY, f64::min);
         let x_hi = xs.fold(f64::NEG_INFINITY, f64::max);
-        let pad = ((x_hi - x_lo) * 0.08).max(x_hi.abs() * 0.1).max(0.5);
-        let x_range = (x_lo - pad).max(0.0)..x_hi + pad;
+        // Token budgets usually grow geometrically: use a log2 axis when they span ≥ 8×.
+        let log = x_lo > 0.0 && x_hi / x_lo >= 8.0;
+        let tx = |x: f64| if log { x.log2() } else { x };
+        let (a, b) = (tx(x_lo), tx(x_hi));
+        let pad = if log {
+            0.35
+        } else {
+            ((b - a) * 0.08).max(b.abs() * 0.1).max(0.5)
+        };
+        let x_range = if log {
+            a - pad..b + pad
+        } else {
+            (a - pad).max(0.0)..b + pad
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, font(24))
             .margin(15)
@@ -145,20 +157,34 @@ impl Figure for AccuracyVsTokens<'_> {
             .y_label_area_size(75)
             .build_cartesian_2d(x_range, 0.0..1.05)
             .map_err(err)?;
+        let x_label = |v: &f64| {
+            if !log {
+                fmt_num(*v)
+            } else if (v - v.round()).abs() < 1e-6 {
+                fmt_num(v.exp2())
+            } else {
+                String::new()
+            }
+        };
         chart
             .configure_mesh()
-            .x_desc("visual tokens per frame")
+            .x_desc(if log {
+                "visual tokens per frame (log scale)"
+            } else {
+                "visual tokens per frame"
+            })
             .y_desc("accuracy")
             .label_style(font(16))
             .axis_desc_style(font(18))
-            .x_label_formatter(&|v| fmt_num(*v))
+            .x_label_formatter(&x_label)
             .y_label_formatter(&|v| fmt_num(*v))
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(BLACK.mix(0.12))
             .draw()
             .map_err(err)?;
         for (i, (name, pts)) in self.series.iter().enumerate() {
-            marked_line(&mut chart, i, pts, name, 6)?;
+            let pts: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (tx(x), y)).collect();
+            marked_line(&mut chart, i, &pts, name, 6)?;
         }
         chart
             .configure_series_labels()

@@ -6,12 +6,13 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::figure::{DrawResult, Figure, color_bar, err, fmt_num, font, scale_color, text_on};
+use crate::figure::{DrawResult, Figure, color_bar, err, font, scale_color, text_on};
 
 /// Colour of cells without a value.
 const MISSING: RGBColor = RGBColor(215, 215, 215);
 
 /// A heatmap: `values[r][c]`, row 0 drawn at the bottom; `None` cells are grey.
+#[derive(Debug)]
 pub(crate) struct Heatmap {
     /// Caption above the plot.
     pub title: String,
@@ -133,7 +134,7 @@ impl Figure for Heatmap {
                             .color(text_on(&scale_color(v, lo, hi)))
                             .pos(centered);
                         Some(Text::new(
-                            fmt_num(v),
+                            format!("{v:.2}"),
                             (
                                 SegmentValue::CenterOf(c as i32),
                                 SegmentValue::CenterOf(r as i32),
