@@ -10,15 +10,24 @@
 //!   RNG), so `--resume` continues exactly.
 //! - [`metrics`]: JSONL metrics and a progress bar.
 //! - [`schedule`]: warm-up + cosine learning rate.
+//! - [`run_stage`]: the loop of one stage; [`load_trained`]: a trained model back as a
+//!   [`Pipeline`](hico_model::Pipeline); [`export`]: the final folder (burn record + HF LLM).
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 mod error;
+pub mod export;
+pub mod forward;
 pub mod loader;
 pub mod metrics;
 pub mod rng;
 pub mod schedule;
+pub mod sequence;
+pub mod synth_data;
+mod trainer;
 
 pub use config::StageConfig;
 pub use error::TrainError;
+pub use export::load_trained;
+pub use trainer::{RunOptions, TrainOutcome, run_stage, run_stage_with};
