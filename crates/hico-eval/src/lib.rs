@@ -10,7 +10,9 @@
 //! - the ablation runner behind `hico ablate`: a base config, a benchmark, optional training,
 //!   and a grid over dotted config keys, resumable cell by cell.
 
+pub mod ablate;
 pub mod bench;
 mod error;
+pub mod score;
 
 pub use error::{EvalError, read_json, write_json};

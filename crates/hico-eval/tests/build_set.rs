@@ -33,6 +33,7 @@ fn mh_niah_set_has_chains_from_frame_zero() {
         needle_frames: 4,
         shuffle_options: true,
         seed: 7,
+        haystack: Default::default(),
     });
     let m = build_set(&spec, "<test>".as_ref(), dir.path(), None).unwrap();
     assert_eq!(m.samples.len(), 4);
@@ -105,6 +106,7 @@ fn niah_needle_depths_and_validation() {
         needle_frames: 4,
         shuffle_options: true,
         seed: 1,
+        haystack: Default::default(),
     });
     let m = build_set(&spec, "<test>".as_ref(), dir.path(), None).unwrap();
     assert_eq!(m.samples.len(), 6);

@@ -9,9 +9,9 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 use super::{
     canvas::{ANSWER_COLOURS, BACKGROUNDS, Canvas, Named, Shape, ink_for},
-    haystack::haystack,
+    haystack::{haystack, video_haystack},
     manifest::{LETTERS, Manifest, Needle, NeedleRole, Sample, question_text},
-    spec::{BenchSpec, MhNiahSpec, NiahSpec},
+    spec::{BenchSpec, HaystackSource, MhNiahSpec, NiahSpec},
     writer::write_mp4,
 };
 use crate::EvalError;
@@ -56,7 +56,10 @@ pub fn build_set(
             .wrapping_mul(1_000_003)
             .wrapping_add(i as u64);
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut frames = haystack(n, spec_size(spec), seed);
+        let mut frames = match spec.haystack() {
+            HaystackSource::Synthetic => haystack(n, spec_size(spec), seed),
+            HaystackSource::Video { path } => video_haystack(path, n, spec_size(spec))?,
+        };
         let sample = match spec {
             BenchSpec::Niah(s) => niah_sample(s, &mut frames, depth, &mut rng),
             BenchSpec::MhNiah(s) => mh_sample(s, &mut frames, depth, &mut rng),

@@ -1,8 +1,8 @@
 //! [`Canvas`]: an RGB frame to draw needles and haystack frames on (fills, rectangles,
-//! discs, triangles, crosses, text in the built-in 5×7 font), and the named colours the
-//! benchmarks use.
+//! discs, triangles, crosses, text in hico-video's built-in 5×7 font), and the named
+//! colours the benchmarks use.
 
-use super::font::{GLYPH_H, GLYPH_W, glyph, pixel};
+use hico_video::font::{draw_text, text_width};
 
 /// An RGB colour.
 pub type Rgb = [u8; 3];
@@ -151,26 +151,14 @@ impl Canvas {
 
     /// Width in pixels of `text` at `scale`.
     pub fn text_width(text: &str, scale: usize) -> usize {
-        let n = text.chars().count();
-        (n * (GLYPH_W + 1)).saturating_sub(1) * scale
+        text_width(text, scale)
     }
 
     /// Draw `text` with its top-left corner at `(x, y)`, each font pixel a `scale × scale`
-    /// block. Characters the font lacks are drawn as blanks.
+    /// block (hico-video's font; clipped at the edges).
     pub fn text(&mut self, text: &str, x: i64, y: i64, scale: usize, c: Rgb) {
-        let s = scale as i64;
-        for (k, ch) in text.chars().enumerate() {
-            let Some(rows) = glyph(ch) else { continue };
-            let ox = x + k as i64 * (GLYPH_W as i64 + 1) * s;
-            for gy in 0..GLYPH_H {
-                for gx in 0..GLYPH_W {
-                    if pixel(&rows, gx, gy) {
-                        let (px, py) = (ox + gx as i64 * s, y + gy as i64 * s);
-                        self.rect(px, py, px + s, py + s, c);
-                    }
-                }
-            }
-        }
+        let (w, h) = (self.width, self.height);
+        draw_text(&mut self.data, w, h, x, y, text, scale, c);
     }
 
     /// Draw `text` centred horizontally with its top at `y`.

@@ -2,9 +2,33 @@
 //! deterministic in the seed. Muted colours keep the saturated needles distinguishable
 //! without making them trivially the only colour in the video.
 
+use std::path::Path;
+
+use hico_video::FrameReader;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::canvas::{Canvas, Rgb};
+use crate::EvalError;
+
+/// `n` frames of the video at `path`, resized to `size × size`, spread evenly over it.
+pub fn video_haystack(path: &Path, n: usize, size: usize) -> Result<Vec<Canvas>, EvalError> {
+    let err = |e: hico_video::VideoError| EvalError::Spec {
+        path: path.into(),
+        key: "benchmark.haystack.path".into(),
+        message: e.to_string(),
+    };
+    let mut reader = FrameReader::open(path).map_err(err)?;
+    let m = reader.info().n_frames.max(1);
+    let indices: Vec<usize> = (0..n).map(|i| i * m / n.max(1)).collect();
+    let frames = reader.read(&indices, size).map_err(err)?;
+    Ok((0..frames.count)
+        .map(|k| Canvas {
+            width: size,
+            height: size,
+            data: frames.frame(k).to_vec(),
+        })
+        .collect())
+}
 
 /// One scene: a vertical gradient between two muted colours and a block drifting across.
 #[derive(Debug, Clone, Copy)]

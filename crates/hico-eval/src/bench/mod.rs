@@ -3,7 +3,6 @@
 
 pub mod build;
 pub mod canvas;
-pub mod font;
 pub mod haystack;
 pub mod manifest;
 pub mod spec;
@@ -11,4 +10,4 @@ pub mod writer;
 
 pub use build::build_set;
 pub use manifest::{ANSWER_INSTRUCTION, LETTERS, Manifest, Needle, NeedleRole, Sample};
-pub use spec::{BenchSpec, MhNiahSpec, NiahSpec};
+pub use spec::{BenchSpec, HaystackSource, MhNiahSpec, NiahSpec};

@@ -17,6 +17,20 @@ pub enum BenchSpec {
     MhNiah(MhNiahSpec),
 }
 
+/// Where haystack frames come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HaystackSource {
+    /// Procedural muted scenes (see `haystack.rs`).
+    #[default]
+    Synthetic,
+    /// Frames of a real video, spread evenly over it (repeated when it is shorter).
+    Video {
+        /// The video file.
+        path: std::path::PathBuf,
+    },
+}
+
 /// Single-needle NIAH.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +58,9 @@ pub struct NiahSpec {
     /// Seed of everything random.
     #[serde(default)]
     pub seed: u64,
+    /// Haystack frames.
+    #[serde(default)]
+    pub haystack: HaystackSource,
 }
 
 /// Multi-hop NIAH.
@@ -85,6 +102,9 @@ pub struct MhNiahSpec {
     /// Seed of everything random.
     #[serde(default)]
     pub seed: u64,
+    /// Haystack frames.
+    #[serde(default)]
+    pub haystack: HaystackSource,
 }
 
 fn default_depths() -> Vec<f64> {
@@ -121,6 +141,14 @@ impl BenchSpec {
         match self {
             Self::Niah(_) => "niah",
             Self::MhNiah(_) => "mh_niah",
+        }
+    }
+
+    /// The haystack source.
+    pub fn haystack(&self) -> &HaystackSource {
+        match self {
+            Self::Niah(n) => &n.haystack,
+            Self::MhNiah(m) => &m.haystack,
         }
     }
 

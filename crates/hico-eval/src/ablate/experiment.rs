@@ -1,0 +1,261 @@
+//! An ablation experiment file: a base pipeline config, overrides, a benchmark, optional
+//! training, and a grid over dotted config keys; and its expansion into named cells, each
+//! with its resolved [`PipelineConfig`].
+//!
+//! ```toml
+//! name = "mh_niah_tiny"
+//! base = "configs/tiny.toml"            # relative paths: to the current directory
+//! [overrides]                           # dotted keys applied to the base first
+//! "sampler" = { kind = "uniform", frames = 48 }
+//! [benchmark]                           # a `BenchSpec`
+//! kind = "mh_niah"
+//! frames = [48, 96]
+//! [train]                               # optional: train once, cache the checkpoint
+//! stage = "experiments/mh_niah_tiny/stage.toml"
+//! data_repeats = 40
+//! [grid]                                # cartesian product, keys in sorted order
+//! "compressor" = [{ kind = "tome", tokens_per_frame = 4 }, { kind = "pool", tokens_per_frame = 4 }]
+//! "dropout" = [{ kind = "none" }, { kind = "uniform", layers = [2], ratios = [1.0, 0.25] }]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use hico_core::config::{PipelineConfig, from_value, load_toml, set_dotted};
+use serde::{Deserialize, Serialize};
+
+use crate::{EvalError, bench::BenchSpec};
+
+/// An experiment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Name (default output folder `runs/<name>`).
+    #[serde(default)]
+    pub name: String,
+    /// The base pipeline config (TOML).
+    pub base: PathBuf,
+    /// Output folder (default `runs/<name>`).
+    #[serde(default)]
+    pub out: Option<PathBuf>,
+    /// Dotted keys set on the base before any grid value.
+    #[serde(default)]
+    pub overrides: toml::Table,
+    /// The benchmark every cell runs on.
+    pub benchmark: BenchSpec,
+    /// Train a model once before the grid (absent: random initialisation).
+    #[serde(default)]
+    pub train: Option<TrainSpec>,
+    /// Scoring options.
+    #[serde(default)]
+    pub score: ScoreSpec,
+    /// Dotted key → list of values; every combination is a cell.
+    pub grid: toml::Table,
+}
+
+/// Training before the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// A hico-train stage config; its `data` is replaced by the generated training set.
+    pub stage: PathBuf,
+    /// Seed of the training set (must differ from the benchmark's).
+    #[serde(default = "default_data_seed")]
+    pub data_seed: u64,
+    /// Questions per (frames, depth) cell of the training set.
+    pub data_repeats: usize,
+}
+
+fn default_data_seed() -> u64 {
+    1_000
+}
+
+/// Scoring options of an experiment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreSpec {
+    /// Also generate answers and score them by exact match (slower).
+    pub free_form: bool,
+    /// Capture attention at every layer in each cell's recorded run (first question).
+    pub capture_attention: bool,
+}
+
+/// One grid cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Folder-safe name built from the values' labels.
+    pub name: String,
+    /// `(dotted key, value)` of this cell.
+    pub values: Vec<(String, toml::Value)>,
+    /// `(dotted key, label)` of this cell.
+    pub labels: Vec<(String, String)>,
+    /// The resolved, validated config.
+    pub config: PipelineConfig,
+}
+
+impl Experiment {
+    /// Load an experiment file; errors name the file and key.
+    pub fn load(path: &Path) -> Result<Self, EvalError> {
+        let exp: Self = load_toml(path)?;
+        exp.benchmark.validate(path)?;
+        for (key, v) in &exp.grid {
+            match v.as_array() {
+                Some(a) if !a.is_empty() => {}
+                _ => {
+                    return Err(EvalError::Spec {
+                        path: path.into(),
+                        key: format!("grid.{key}"),
+                        message: "must be a non-empty array of values".into(),
+                    });
+                }
+            }
+        }
+        Ok(exp)
+    }
+
+    /// The output folder.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let name = if self.name.is_empty() {
+                "ablation"
+            } else {
+                &self.name
+            };
+            PathBuf::from("runs").join(name)
+        })
+    }
+
+    /// The base config with the overrides applied (no grid value), validated.
+    pub fn base_config(&self, path: &Path) -> Result<PipelineConfig, EvalError> {
+        self.resolve(path, &[])
+    }
+
+    /// Every cell of the grid, configs resolved and validated; errors name the experiment
+    /// file and the key.
+    pub fn cells(&self, path: &Path) -> Result<Vec<Cell>, EvalError> {
+        let axes: Vec<(&String, &Vec<toml::Value>)> = self
+            .grid
+            .iter()
+            .map(|(k, v)| (k, v.as_array().expect("validated in load")))
+            .collect();
+        let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+        for (key, values) in &axes {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push(((*key).clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        let mut cells: Vec<Cell> = Vec::with_capacity(combos.len());
+        for values in combos {
+            let config = self.resolve(path, &values)?;
+            let labels: Vec<(String, String)> =
+                values.iter().map(|(k, v)| (k.clone(), label(v))).collect();
+            let mut name = labels
+                .iter()
+                .map(|(_, l)| sanitize(l))
+                .collect::<Vec<_>>()
+                .join("__");
+            if name.is_empty() {
+                name = "base".into();
+            }
+            if cells.iter().any(|c| c.name == name) {
+                name = format!("{name}__{}", cells.len());
+            }
+            cells.push(Cell {
+                name,
+                values,
+                labels,
+                config,
+            });
+        }
+        Ok(cells)
+    }
+
+    fn resolve(
+        &self,
+        path: &Path,
+        values: &[(String, toml::Value)],
+    ) -> Result<PipelineConfig, EvalError> {
+        let text = std::fs::read_to_string(&self.base).map_err(EvalError::io(&self.base))?;
+        let mut root: toml::Value = toml::from_str(&text).map_err(|e| {
+            EvalError::Config(hico_core::ConfigError::Parse {
+                path: self.base.clone(),
+                message: e.message().to_string(),
+            })
+        })?;
+        let overrides = self
+            .overrides
+            .iter()
+            .map(|(k, v)| (format!("overrides.{k}"), k, v));
+        let grid = values.iter().map(|(k, v)| (format!("grid.{k}"), k, v));
+        for (where_, key, v) in overrides.chain(grid) {
+            set_dotted(&mut root, key, v.clone()).map_err(|message| EvalError::Spec {
+                path: path.into(),
+                key: where_,
+                message,
+            })?;
+        }
+        let exp_text = std::fs::read_to_string(path).unwrap_or_default();
+        let cfg: PipelineConfig = from_value(root, &exp_text, path)?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+}
+
+/// A short label of a grid value: a table's `kind` then its other values, arrays joined
+/// by `_`, e.g. `{kind = "uniform", layers = [2], ratios = [1.0, 0.25]}` → `uniform-2-1_0.25`.
+pub fn label(v: &toml::Value) -> String {
+    use toml::Value::*;
+    match v {
+        String(s) => s.clone(),
+        Integer(i) => i.to_string(),
+        Float(f) => format!("{f}"),
+        Boolean(b) => b.to_string(),
+        Datetime(d) => d.to_string(),
+        Array(a) => a.iter().map(label).collect::<Vec<_>>().join("_"),
+        Table(t) => {
+            let kind = t.get("kind").map(label);
+            kind.into_iter()
+                .chain(
+                    t.iter()
+                        .filter(|(k, _)| *k != "kind")
+                        .map(|(_, x)| label(x)),
+                )
+                .collect::<Vec<_>>()
+                .join("-")
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_short_and_stable() {
+        let v: toml::Value = toml::from_str::<toml::Table>(
+            "x = { kind = \"uniform\", layers = [2], ratios = [1.0, 0.25] }",
+        )
+        .unwrap()["x"]
+            .clone();
+        assert_eq!(label(&v), "uniform-2-1_0.25");
+        assert_eq!(sanitize("a b/c"), "a_b_c");
+    }
+}

@@ -1,0 +1,273 @@
+//! Running a grid: build (or reuse) the benchmark set, then for every cell build its
+//! pipeline, score the set, and write the cell folder; skip cells already done; record a
+//! failing cell (error or panic) and go on; write the tables.
+//!
+//! Output folder:
+//! ```text
+//! OUT/experiment.json             the experiment as resolved
+//! OUT/bench/                      the benchmark set (manifest.json, llava.json, videos/)
+//! OUT/cells/<cell>/config.json    resolved config (and the first question's run record:
+//!                                 retention.json, ledger.json, provenance.json, summary.json)
+//! OUT/cells/<cell>/scores.json    per-question scores
+//! OUT/cells/<cell>/niah.csv       accuracy per depth × haystack length
+//! OUT/cells/<cell>/done.json      the cell's result row; present = skipped on re-run
+//! OUT/results.csv, results.md     one row per cell
+//! OUT/niah.csv                    accuracy per depth × haystack length, mean over cells
+//! ```
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use burn::prelude::*;
+use hico_core::config::{CompressorConfig, PipelineConfig};
+use hico_model::Pipeline;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::{
+    experiment::{Cell, Experiment},
+    report::{Row, mean_by_depth, write_csv, write_markdown},
+};
+use crate::{
+    EvalError,
+    bench::{Manifest, build_set},
+    read_json,
+    score::{ScoreOptions, score_set, write_niah_csv},
+    write_json,
+};
+
+/// What a grid run did.
+#[derive(Debug, Clone)]
+pub struct GridSummary {
+    /// The output folder.
+    pub out: PathBuf,
+    /// Cells run now.
+    pub ran: Vec<String>,
+    /// Cells skipped because `done.json` existed.
+    pub skipped: Vec<String>,
+    /// Cells that failed (recorded in the tables with their error).
+    pub failed: Vec<String>,
+    /// Every cell's row, in grid order.
+    pub rows: Vec<Row>,
+}
+
+/// A progress bar in the workspace's style, attached to `multi`.
+pub fn bar(multi: &MultiProgress, msg: &str) -> ProgressBar {
+    let pb = multi.add(ProgressBar::new(0));
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg.to_string());
+    pb
+}
+
+/// Build the benchmark set into `OUT/bench`, or reuse it when its manifest holds the same
+/// spec.
+pub fn prepare_benchmark(
+    exp: &Experiment,
+    exp_path: &Path,
+    out: &Path,
+    multi: &MultiProgress,
+) -> Result<(PathBuf, Manifest), EvalError> {
+    let dir = out.join("bench");
+    if let Ok(m) = Manifest::load(&dir)
+        && m.spec == exp.benchmark
+    {
+        return Ok((dir, m));
+    }
+    let pb = bar(multi, "benchmark");
+    let m = build_set(&exp.benchmark, exp_path, &dir, Some(&pb))?;
+    pb.finish_and_clear();
+    Ok((dir, m))
+}
+
+/// Run every cell of `exp` (file `exp_path`) on the set in `bench`, building each cell's
+/// pipeline with `build` (random init, or trained weights). Cells with a `done.json` are
+/// skipped. Returns what ran; writes the tables.
+pub fn run_grid<B: Backend>(
+    exp: &Experiment,
+    exp_path: &Path,
+    bench: &Path,
+    manifest: &Manifest,
+    build: impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,
+    multi: &MultiProgress,
+) -> Result<GridSummary, EvalError> {
+    let out = exp.out_dir();
+    std::fs::create_dir_all(out.join("cells")).map_err(EvalError::io(&out))?;
+    write_json(&out.join("experiment.json"), exp)?;
+    let cells = exp.cells(exp_path)?;
+    let dropout_label = dropout_labeler(&cells);
+    let opts = ScoreOptions {
+        free_form: exp.score.free_form,
+        capture_all_layers: exp.score.capture_attention,
+    };
+    let cells_bar = bar(multi, "cells");
+    cells_bar.set_length(cells.len() as u64);
+    let samples_bar = bar(multi, "questions");
+    let mut summary = GridSummary {
+        out: out.clone(),
+        ran: Vec::new(),
+        skipped: Vec::new(),
+        failed: Vec::new(),
+        rows: Vec::new(),
+    };
+    for cell in &cells {
+        let dir = out.join("cells").join(&cell.name);
+        let done = dir.join("done.json");
+        if done.exists() {
+            let row: Row = read_json(&done)?;
+            summary.skipped.push(cell.name.clone());
+            summary.rows.push(row);
+            cells_bar.inc(1);
+            continue;
+        }
+        cells_bar.set_message(cell.name.clone());
+        std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
+        let mut row = empty_row(cell, dropout_label(cell));
+        let t0 = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            run_cell(
+                cell,
+                &dir,
+                bench,
+                manifest,
+                &build,
+                opts,
+                &samples_bar,
+                &mut row,
+            )
+        }));
+        row.seconds = t0.elapsed().as_secs_f64();
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
+        };
+        match error {
+            None => {
+                write_json(&done, &row)?;
+                summary.ran.push(cell.name.clone());
+            }
+            Some(e) => {
+                std::fs::write(dir.join("error.txt"), &e).map_err(EvalError::io(&dir))?;
+                row.error = Some(e);
+                summary.failed.push(cell.name.clone());
+            }
+        }
+        summary.rows.push(row);
+        cells_bar.inc(1);
+    }
+    samples_bar.finish_and_clear();
+    cells_bar.finish_and_clear();
+    write_csv(&out.join("results.csv"), &summary.rows)?;
+    let title = if exp.name.is_empty() {
+        "ablation"
+    } else {
+        &exp.name
+    };
+    write_markdown(&out.join("results.md"), title, &summary.rows)?;
+    write_niah_csv(&out.join("niah.csv"), &mean_by_depth(&summary.rows))?;
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cell<B: Backend>(
+    cell: &Cell,
+    dir: &Path,
+    bench: &Path,
+    manifest: &Manifest,
+    build: &impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,
+    opts: ScoreOptions,
+    pb: &ProgressBar,
+    row: &mut Row,
+) -> Result<(), String> {
+    cell.config
+        .write_json(&dir.join("config.json"))
+        .map_err(|e| e.to_string())?;
+    let pipe = build(&cell.config)?;
+    let scores = score_set(&pipe, bench, manifest, opts, Some(pb)).map_err(|e| e.to_string())?;
+    if let Some(run) = &scores.first_run {
+        run.write_dir(dir, &cell.config)
+            .map_err(|e| e.to_string())?;
+    }
+    write_json(&dir.join("scores.json"), &scores).map_err(|e| e.to_string())?;
+    write_niah_csv(&dir.join("niah.csv"), &scores.by_depth).map_err(|e| e.to_string())?;
+    let n = scores.samples.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&crate::score::SampleScore) -> f64| {
+        scores.samples.iter().map(f).sum::<f64>() / n
+    };
+    row.accuracy = Some(scores.accuracy);
+    row.exact_match = scores.exact_match;
+    row.visual_tokens = mean(&|s| s.visual_tokens as f64);
+    row.frames = mean(&|s| s.sampled_frames as f64);
+    row.prefill_gflop = mean(&|s| s.prefill_flops / 1e9);
+    row.kv_kib = mean(&|s| s.kv_bytes / 1024.0);
+    row.n = scores.samples.len();
+    row.predicted = scores.predicted_counts;
+    row.by_depth = scores.by_depth.clone();
+    Ok(())
+}
+
+fn empty_row(cell: &Cell, dropout: String) -> Row {
+    let c = &cell.config.compressor;
+    let tokens_per_frame = match c {
+        CompressorConfig::Identity => None,
+        CompressorConfig::Tome { tokens_per_frame }
+        | CompressorConfig::TomeOrdered { tokens_per_frame }
+        | CompressorConfig::Pool { tokens_per_frame }
+        | CompressorConfig::Temporal {
+            tokens_per_frame, ..
+        } => Some(*tokens_per_frame),
+    };
+    Row {
+        cell: cell.name.clone(),
+        compressor: c.kind().into(),
+        tokens_per_frame,
+        dropout,
+        labels: cell.labels.clone(),
+        accuracy: None,
+        exact_match: None,
+        visual_tokens: 0.0,
+        frames: 0.0,
+        prefill_gflop: 0.0,
+        kv_kib: 0.0,
+        seconds: 0.0,
+        n: 0,
+        predicted: [0; 4],
+        by_depth: Vec::new(),
+        error: None,
+    }
+}
+
+/// The dropout column: the schedule's kind, or the grid label of `dropout` when two cells
+/// share a kind with different settings.
+fn dropout_labeler(cells: &[Cell]) -> impl Fn(&Cell) -> String + use<> {
+    let grid_label = |c: &Cell| {
+        c.labels
+            .iter()
+            .find(|(k, _)| k == "dropout")
+            .map(|(_, l)| l.clone())
+    };
+    let mut pairs: Vec<(&str, Option<String>)> = cells
+        .iter()
+        .map(|c| (c.config.dropout.kind(), grid_label(c)))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    let ambiguous = pairs.windows(2).any(|w| w[0].0 == w[1].0);
+    move |c: &Cell| match (ambiguous, grid_label(c)) {
+        (true, Some(l)) => l,
+        _ => c.config.dropout.kind().to_string(),
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -1,0 +1,258 @@
+//! Scoring a pipeline on a built set: teacher-forced comparison of the option letters (the
+//! reference's rule: the logits of `A`, `B`, `C`, `D` at the last prompt position, after a
+//! prompt that ends with the options and the answer instruction), plus free-form exact
+//! match of the generated answer; accuracy per (needle depth, haystack length).
+
+use std::{path::Path, time::Instant};
+
+use burn::prelude::*;
+use hico_core::{LanguageModel, ledger::ledger};
+use hico_model::{Pipeline, RunOutput};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    EvalError,
+    bench::{LETTERS, Manifest, Sample},
+};
+
+/// What to score besides the letter logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScoreOptions {
+    /// Also generate an answer for every sample and check it by exact match.
+    pub free_form: bool,
+    /// 1-based layers whose attention to capture in the first sample's run record (the one
+    /// returned as [`SetScore::first_run`]).
+    pub capture_all_layers: bool,
+}
+
+/// The score of one question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleScore {
+    /// Sample id.
+    pub id: String,
+    /// Haystack length in frames.
+    pub frames: usize,
+    /// Needle depth.
+    pub depth: f64,
+    /// Correct letter.
+    pub answer: String,
+    /// Letter with the highest logit.
+    pub predicted: String,
+    /// `predicted == answer`.
+    pub correct: bool,
+    /// Logits of `A`..`D` at the last prompt position.
+    pub letter_logits: [f32; 4],
+    /// Generated answer (when free-form scoring is on).
+    pub generated: Option<String>,
+    /// Exact match of the generated answer (letter, option text or `X. text`).
+    pub exact_match: Option<bool>,
+    /// Frames the sampler chose.
+    pub sampled_frames: usize,
+    /// Visual tokens entering the LLM.
+    pub visual_tokens: usize,
+    /// Visual tokens at each decoder layer's input.
+    pub visual_per_layer: Vec<usize>,
+    /// Prefill FLOPs (analytic ledger).
+    pub prefill_flops: f64,
+    /// KV-cache bytes after the prefill (f32).
+    pub kv_bytes: f64,
+    /// Wall-clock seconds (decode, encode, prefill and generation).
+    pub seconds: f64,
+}
+
+/// Accuracy of one (depth, haystack length) cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepthAccuracy {
+    /// Needle depth.
+    pub depth: f64,
+    /// Haystack length in frames.
+    pub frames: usize,
+    /// Questions in the cell.
+    pub n: usize,
+    /// Fraction answered correctly by letter logits.
+    pub accuracy: f64,
+}
+
+/// The score of a whole set.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetScore {
+    /// Per question.
+    pub samples: Vec<SampleScore>,
+    /// Fraction correct by letter logits.
+    pub accuracy: f64,
+    /// Fraction correct by exact match (when generated).
+    pub exact_match: Option<f64>,
+    /// Per (depth, frames), sorted by frames then depth.
+    pub by_depth: Vec<DepthAccuracy>,
+    /// How often each letter was predicted (`A`..`D`).
+    pub predicted_counts: [usize; 4],
+    /// The first sample's full run record (retention, ledger, provenance, attention).
+    #[serde(skip)]
+    pub first_run: Option<RunOutput>,
+}
+
+/// Token ids of the four option letters in `pipe`'s tokenizer.
+pub fn letter_ids<B: Backend>(pipe: &Pipeline<B>) -> Result<[u32; 4], EvalError> {
+    let mut ids = [0u32; 4];
+    for (k, l) in LETTERS.iter().enumerate() {
+        match pipe.tokenizer.encode(l).as_slice() {
+            [id] => ids[k] = *id,
+            other => {
+                return Err(EvalError::Model {
+                    sample: "<tokenizer>".into(),
+                    message: format!("option letter {l:?} is not one token: {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Whether a generated answer matches: the letter, the option text, or `X. text`
+/// (case-insensitive, surrounding spaces and a trailing period ignored).
+pub fn exact_match(generated: &str, sample: &Sample) -> bool {
+    let norm = |s: &str| s.trim().trim_end_matches('.').trim().to_uppercase();
+    let g = norm(generated);
+    g == norm(&sample.answer)
+        || g == norm(&sample.answer_text)
+        || g == norm(&format!("{}. {}", sample.answer, sample.answer_text))
+}
+
+/// Score one question of the set in `dir`. Returns the score and, when `record` is set,
+/// the full run record (from generation, with attention captured at every layer if asked).
+pub fn score_sample<B: Backend>(
+    pipe: &Pipeline<B>,
+    dir: &Path,
+    sample: &Sample,
+    letters: [u32; 4],
+    opts: ScoreOptions,
+    record: bool,
+) -> Result<(SampleScore, Option<RunOutput>), EvalError> {
+    let model_err = |message: String| EvalError::Model {
+        sample: sample.id.clone(),
+        message,
+    };
+    let t0 = Instant::now();
+    let video = pipe
+        .encode_video(&dir.join(&sample.video), None)
+        .map_err(|e| model_err(e.to_string()))?;
+    let pre = pipe.prefill(&video, &sample.question, Vec::new());
+    let logits: Vec<f32> = pre.last_logits.into_data().iter::<f32>().collect();
+    let letter_logits = letters.map(|id| logits.get(id as usize).copied().unwrap_or(f32::MIN));
+    let best = (0..4).fold(0, |b, k| {
+        if letter_logits[k] > letter_logits[b] {
+            k
+        } else {
+            b
+        }
+    });
+    let predicted = LETTERS[best].to_string();
+    let shape = pipe.model.llm.shape();
+    let cost = ledger(&shape, &pre.seq_lens, 4);
+    let run = (opts.free_form || record).then(|| {
+        let capture = if record && opts.capture_all_layers {
+            (1..=shape.layers).collect()
+        } else {
+            Vec::new()
+        };
+        pipe.answer(&video, &sample.question, capture, |_| {})
+    });
+    let generated = opts
+        .free_form
+        .then(|| run.as_ref().map(|r| r.answer.clone()).unwrap_or_default());
+    let score = SampleScore {
+        id: sample.id.clone(),
+        frames: sample.frames,
+        depth: sample.depth,
+        correct: predicted == sample.answer,
+        answer: sample.answer.clone(),
+        predicted,
+        letter_logits,
+        exact_match: generated.as_deref().map(|g| exact_match(g, sample)),
+        generated,
+        sampled_frames: video.plan.len(),
+        visual_tokens: video.embeds.dims()[0],
+        visual_per_layer: pre.trace.counts(),
+        prefill_flops: cost.total_flops,
+        kv_bytes: cost.total_kv_bytes,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    Ok((score, if record { run } else { None }))
+}
+
+/// Score every question of the set in `dir` (its manifest already loaded).
+pub fn score_set<B: Backend>(
+    pipe: &Pipeline<B>,
+    dir: &Path,
+    manifest: &Manifest,
+    opts: ScoreOptions,
+    progress: Option<&ProgressBar>,
+) -> Result<SetScore, EvalError> {
+    let letters = letter_ids(pipe)?;
+    if let Some(pb) = progress {
+        pb.set_length(manifest.samples.len() as u64);
+        pb.set_position(0);
+    }
+    let mut samples = Vec::with_capacity(manifest.samples.len());
+    let mut first_run = None;
+    for (i, s) in manifest.samples.iter().enumerate() {
+        let (score, run) = score_sample(pipe, dir, s, letters, opts, i == 0)?;
+        if i == 0 {
+            first_run = run;
+        }
+        samples.push(score);
+        if let Some(pb) = progress {
+            pb.inc(1);
+        }
+    }
+    Ok(aggregate(samples, first_run))
+}
+
+/// Accuracy overall and per (depth, frames) from per-question scores.
+pub fn aggregate(samples: Vec<SampleScore>, first_run: Option<RunOutput>) -> SetScore {
+    let frac = |k: usize, n: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let correct = samples.iter().filter(|s| s.correct).count();
+    let em: Vec<bool> = samples.iter().filter_map(|s| s.exact_match).collect();
+    let mut keys: Vec<(usize, f64)> = samples.iter().map(|s| (s.frames, s.depth)).collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    keys.dedup();
+    let by_depth = keys
+        .into_iter()
+        .map(|(frames, depth)| {
+            let cell: Vec<&SampleScore> = samples
+                .iter()
+                .filter(|s| s.frames == frames && s.depth == depth)
+                .collect();
+            DepthAccuracy {
+                depth,
+                frames,
+                n: cell.len(),
+                accuracy: frac(cell.iter().filter(|s| s.correct).count(), cell.len()),
+            }
+        })
+        .collect();
+    let mut predicted_counts = [0; 4];
+    for s in &samples {
+        if let Some(k) = LETTERS.iter().position(|l| *l == s.predicted) {
+            predicted_counts[k] += 1;
+        }
+    }
+    SetScore {
+        accuracy: frac(correct, samples.len()),
+        exact_match: (!em.is_empty()).then(|| frac(em.iter().filter(|&&b| b).count(), em.len())),
+        by_depth,
+        predicted_counts,
+        samples,
+        first_run,
+    }
+}
+
+/// Write `niah.csv` (`depth,frames,accuracy`) for `scores`.
+pub fn write_niah_csv(path: &Path, by_depth: &[DepthAccuracy]) -> Result<(), EvalError> {
+    let mut text = String::from("depth,frames,accuracy,n\n");
+    for c in by_depth {
+        text += &format!("{},{},{:.4},{}\n", c.depth, c.frames, c.accuracy, c.n);
+    }
+    std::fs::write(path, text).map_err(EvalError::io(path))
+}
