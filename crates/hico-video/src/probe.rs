@@ -65,12 +65,55 @@ fn rational(r: ff::Rational) -> Option<f64> {
     (r.numerator() > 0 && r.denominator() > 0).then(|| f64::from(r))
 }
 
+/// `avformat_open_input`, then refuse oversized video headers BEFORE
+/// `avformat_find_stream_info` (which decodes frames and would allocate them).
+fn open_input(path: &Path) -> Result<ff::format::context::Input, VideoError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| open_err(path, "path contains a NUL byte"))?;
+    // SAFETY: standard libavformat open sequence; `ps` is closed on every error path and
+    // otherwise owned by the returned `Input`.
+    unsafe {
+        let mut ps = std::ptr::null_mut();
+        let r = ff::ffi::avformat_open_input(
+            &mut ps,
+            c_path.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null_mut(),
+        );
+        if r < 0 {
+            return Err(open_err(path, ff::Error::from(r)));
+        }
+        for k in 0..(*ps).nb_streams as usize {
+            let par = (*(*(*ps).streams.add(k))).codecpar;
+            let (w, h) = ((*par).width.max(0) as u32, (*par).height.max(0) as u32);
+            if (*par).codec_type == ff::ffi::AVMediaType::AVMEDIA_TYPE_VIDEO
+                && (w > MAX_SIDE || h > MAX_SIDE)
+            {
+                ff::ffi::avformat_close_input(&mut ps);
+                return Err(VideoError::FrameSize {
+                    path: path.to_path_buf(),
+                    width: w,
+                    height: h,
+                    max: MAX_SIDE,
+                });
+            }
+        }
+        let r = ff::ffi::avformat_find_stream_info(ps, std::ptr::null_mut());
+        if r < 0 {
+            ff::ffi::avformat_close_input(&mut ps);
+            return Err(open_err(path, ff::Error::from(r)));
+        }
+        Ok(ff::format::context::Input::wrap(ps))
+    }
+}
+
 /// Open `path`, pick its best video stream and establish its timing.
 pub(crate) fn open(path: &Path) -> Result<Opened, VideoError> {
     init();
     check_path(path)?;
     let p: PathBuf = path.to_path_buf();
-    let mut input = ff::format::input(&path).map_err(|e| open_err(path, e))?;
+    let mut input = open_input(path)?;
     let Some(stream) = input.streams().best(ff::media::Type::Video) else {
         let streams: Vec<String> = input
             .streams()
