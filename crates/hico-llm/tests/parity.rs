@@ -86,4 +86,8 @@ fn save_then_reload_is_lossless() {
         assert_eq!(back.config.tie_word_embeddings, name == "gqa");
     }
     assert!(fixture("gqa").join("model.safetensors").exists());
+    // `scripts/llm_check_saved.py DIR` checks that transformers loads what save_hf wrote.
+    if let Ok(out) = std::env::var("HICO_LLM_SAVE_TO") {
+        model("untied").save_hf(std::path::Path::new(&out)).unwrap();
+    }
 }

@@ -1,8 +1,15 @@
-//! `hico llm generate`: owned by issue 4, not built yet.
+//! `hico llm generate`: text-only generation with a Hugging Face Qwen2 directory, streaming
+//! tokens to the terminal as they are decoded.
 
-use anyhow::{Result, bail};
+use std::io::Write;
 
-use crate::backend::DeviceArg;
+use anyhow::{Context, Result};
+use burn::tensor::{Device, backend::AutodiffBackend};
+use hico_core::LanguageModel;
+use hico_core::config::GenerationConfig;
+use hico_llm::{HicoTokenizer, Qwen2, chat_prompt, generate, ids_tensor, text_input};
+
+use crate::backend::{DeviceArg, Job, dispatch};
 
 /// `hico llm` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -15,10 +22,72 @@ pub enum Command {
         /// The prompt.
         #[arg(long)]
         prompt: String,
+        /// System message of the chat template.
+        #[arg(long, default_value = "You are a helpful assistant.")]
+        system: String,
+        /// Feed the prompt as is, without the chat template.
+        #[arg(long)]
+        raw: bool,
+        /// Tokens to generate at most.
+        #[arg(long, default_value_t = 128)]
+        max_new_tokens: usize,
+        /// Sampling temperature (0 = greedy).
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        /// Nucleus mass.
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
+struct Generate(Command);
+
+impl Job for Generate {
+    type Output = ();
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let Command::Generate { model, prompt, system, raw, max_new_tokens, temperature, top_p, seed } = self.0;
+        let start = std::time::Instant::now();
+        // Inference needs no autodiff: run on the inner backend.
+        let m: Qwen2<B::InnerBackend> =
+            Qwen2::load_hf(&model, &device).with_context(|| format!("loading {}", model.display()))?;
+        let tok = HicoTokenizer::from_file(&model.join("tokenizer.json"))?;
+        let text = if raw {
+            prompt
+        } else {
+            let (before, after) = chat_prompt(&system, &prompt);
+            before + &after
+        };
+        let ids = tok.encode(&text);
+        eprintln!("loaded {} in {:.1}s; prompt {} tokens", model.display(), start.elapsed().as_secs_f64(), ids.len());
+        let cfg = GenerationConfig { max_new_tokens, temperature, top_p, seed };
+        let stop = tok.stop_ids();
+        let (mut out, mut shown) = (Vec::new(), 0usize);
+        let t0 = std::time::Instant::now();
+        let embeds = m.embed(ids_tensor(&ids, &device));
+        let g = generate(&m, text_input(embeds), &cfg, &stop, |t| {
+            if stop.contains(&t) {
+                return;
+            }
+            out.push(t);
+            let s = tok.decode(&out);
+            // Print only complete characters (a byte-level token may end mid-character).
+            if !s.ends_with('\u{fffd}') {
+                print!("{}", &s[shown.min(s.len())..]);
+                let _ = std::io::stdout().flush();
+                shown = s.len();
+            }
+        });
+        println!();
+        let secs = t0.elapsed().as_secs_f64();
+        eprintln!("{} tokens in {secs:.2}s ({:.1} tok/s)", g.tokens.len(), g.tokens.len() as f64 / secs);
+        Ok(())
+    }
+}
+
 /// Run `hico llm`.
-pub fn run(_c: Command, _device: DeviceArg) -> Result<()> {
-    bail!("`hico llm` is not implemented yet (issue 4)")
+pub fn run(c: Command, device: DeviceArg) -> Result<()> {
+    dispatch(device, Generate(c))
 }
