@@ -2,7 +2,6 @@
 //! on the right), used by the attention, drop-pattern and NIAH plots.
 
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -50,12 +49,14 @@ impl Heatmap {
     }
 }
 
-/// Index of a segmented-axis position (the segment it falls in).
-fn seg_index(v: &SegmentValue<i32>) -> Option<usize> {
-    match v {
-        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i).ok(),
-        SegmentValue::Last => None,
+/// Label of the cell centred at integer `v` (cell `i` spans `i - 0.5 .. i + 0.5`); ticks
+/// that plotters puts between cell centres get no label.
+fn label_at(labels: &[String], v: f64) -> String {
+    let r = v.round();
+    if (v - r).abs() > 1e-6 || r < 0.0 {
+        return String::new();
     }
+    labels.get(r as usize).cloned().unwrap_or_default()
 }
 
 impl Figure for Heatmap {
@@ -67,28 +68,18 @@ impl Figure for Heatmap {
         let body = root.titled(&self.title, font(24)).map_err(err)?;
         let (w, _) = body.dim_in_pixel();
         let (main, bar) = body.split_horizontally(w.saturating_sub(130));
-        let n_rows = self.values.len() as i32;
-        let n_cols = self.n_cols as i32;
         let mut chart = ChartBuilder::on(&main)
             .margin(10)
             .margin_right(20)
             .x_label_area_size(60)
             .y_label_area_size(80)
             .build_cartesian_2d(
-                (0..n_cols - 1).into_segmented(),
-                (0..n_rows - 1).into_segmented(),
+                -0.5..self.n_cols as f64 - 0.5,
+                -0.5..self.values.len() as f64 - 0.5,
             )
             .map_err(err)?;
-        let col_label = |v: &SegmentValue<i32>| {
-            seg_index(v)
-                .and_then(|i| self.col_labels.get(i).cloned())
-                .unwrap_or_default()
-        };
-        let row_label = |v: &SegmentValue<i32>| {
-            seg_index(v)
-                .and_then(|i| self.row_labels.get(i).cloned())
-                .unwrap_or_default()
-        };
+        let col_label = |v: &f64| label_at(&self.col_labels, *v);
+        let row_label = |v: &f64| label_at(&self.row_labels, *v);
         chart
             .configure_mesh()
             .disable_mesh()
@@ -105,16 +96,8 @@ impl Figure for Heatmap {
         let (lo, hi) = self.range;
         let cell = |r: usize, c: usize, v: Option<f64>| {
             let color = v.map_or(MISSING, |v| scale_color(v, lo, hi));
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(c as i32), SegmentValue::Exact(r as i32)),
-                    (
-                        SegmentValue::Exact(c as i32 + 1),
-                        SegmentValue::Exact(r as i32 + 1),
-                    ),
-                ],
-                color.filled(),
-            )
+            let (x, y) = (c as f64, r as f64);
+            Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], color.filled())
         };
         chart
             .draw_series(
@@ -133,18 +116,25 @@ impl Figure for Heatmap {
                         let style = font(17)
                             .color(text_on(&scale_color(v, lo, hi)))
                             .pos(centered);
-                        Some(Text::new(
-                            format!("{v:.2}"),
-                            (
-                                SegmentValue::CenterOf(c as i32),
-                                SegmentValue::CenterOf(r as i32),
-                            ),
-                            style,
-                        ))
+                        Some(Text::new(format!("{v:.2}"), (c as f64, r as f64), style))
                     })
                 }))
                 .map_err(err)?;
         }
         color_bar(&bar, lo, hi, &self.bar_desc, 10, 70)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cell_centres_are_labelled() {
+        let l = ["a".to_string(), "b".to_string()];
+        assert_eq!(label_at(&l, 1.0), "b");
+        assert_eq!(label_at(&l, 0.5), "");
+        assert_eq!(label_at(&l, -0.5), "");
+        assert_eq!(label_at(&l, 2.0), "");
     }
 }

@@ -208,3 +208,33 @@ fn results_csv_missing_column_is_named() {
         "{e}"
     );
 }
+
+/// Writes edge-case pictures to `$HICO_VIZ_LOOK` for looking at (no-op when unset).
+#[test]
+fn edge_cases_render() {
+    let Some(out) = std::env::var_os("HICO_VIZ_LOOK").map(PathBuf::from) else {
+        let dir = tempfile::tempdir().unwrap();
+        return edge_cases(dir.path());
+    };
+    edge_cases(&out);
+}
+
+fn edge_cases(out: &Path) {
+    let one = [NiahCell {
+        depth: 0.5,
+        frames: 32,
+        accuracy: 0.5,
+    }];
+    hico_viz::niah_heatmap(&one, "one cell", &out.join("niah_one")).unwrap();
+    let prov = demo::provenance(1, 2, 1, 1.0);
+    let t = demo::trace(&prov, 1, &[], 0, 0);
+    hico_viz::drop_pattern(&t, &prov, "one layer, two frames", &out.join("drop_tiny")).unwrap();
+    let cap = demo::attention(&[5], 1, 1.0, 0);
+    hico_viz::attention_heatmap(&cap, "one layer, one frame", &out.join("att_tiny")).unwrap();
+    let pts = [TokenPoint {
+        series: "only".into(),
+        tokens_per_frame: 8.0,
+        accuracy: 1.0,
+    }];
+    hico_viz::accuracy_vs_tokens(&pts, "single point", &out.join("acc_one")).unwrap();
+}
