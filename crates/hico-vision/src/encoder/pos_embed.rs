@@ -13,10 +13,13 @@
 
 /// The 1-D sinusoid table, `n × d` row-major, computed in f64 like the reference (numpy).
 pub fn sinusoid_table(n: usize, d: usize) -> Vec<f64> {
+    let denom: Vec<f64> = (0..d)
+        .map(|j| 10000f64.powf(2.0 * (j / 2) as f64 / d as f64))
+        .collect();
     let mut out = vec![0.0; n * d];
     for pos in 0..n {
-        for j in 0..d {
-            let angle = pos as f64 / 10000f64.powf(2.0 * (j / 2) as f64 / d as f64);
+        for (j, den) in denom.iter().enumerate() {
+            let angle = pos as f64 / den;
             out[pos * d + j] = if j % 2 == 0 { angle.sin() } else { angle.cos() };
         }
     }
