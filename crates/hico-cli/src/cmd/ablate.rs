@@ -1,17 +1,96 @@
-//! `hico ablate`: owned by issue 8, not built yet.
+//! `hico ablate EXPERIMENT.toml`: build (or reuse) the experiment's benchmark, train once
+//! if it asks (cached), run every grid cell (resumable: finished cells are skipped), write
+//! `results.csv`, `results.md`, `niah.csv` and the cell folders, then draw the plots.
 
-use anyhow::{Result, bail};
+use std::path::PathBuf;
 
-use crate::backend::DeviceArg;
+use anyhow::{Context, Result};
+use burn::tensor::{Device, backend::AutodiffBackend};
+use hico_core::config::PipelineConfig;
+use hico_eval::ablate::{Experiment, ensure_trained, prepare_benchmark, run_grid};
+use hico_model::Pipeline;
+use indicatif::MultiProgress;
+
+use crate::backend::{DeviceArg, Job, dispatch};
 
 /// Arguments of `hico ablate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
-    pub input: Option<std::path::PathBuf>,
+    /// The experiment file (e.g. `experiments/mh_niah_tiny.toml`).
+    pub experiment: PathBuf,
+    /// Output folder (default: the experiment's `out`, else `runs/<name>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Run `hico ablate`.
-pub fn run(_args: Args, _device: DeviceArg) -> Result<()> {
-    bail!("`hico ablate` is not implemented yet (issue 8)")
+pub fn run(args: Args, device: DeviceArg) -> Result<()> {
+    let mut exp = Experiment::load(&args.experiment)?;
+    if let Some(out) = args.out {
+        exp.out = Some(out);
+    }
+    dispatch(
+        device,
+        AblateJob {
+            exp,
+            path: args.experiment,
+        },
+    )
+}
+
+struct AblateJob {
+    exp: Experiment,
+    path: PathBuf,
+}
+
+impl Job for AblateJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let (exp, path) = (&self.exp, &self.path);
+        let out = exp.out_dir();
+        let multi = MultiProgress::new();
+        let (bench, manifest) = prepare_benchmark(exp, path, &out, &multi)?;
+        eprintln!(
+            "benchmark: {} questions in {}",
+            manifest.samples.len(),
+            bench.display()
+        );
+        let trained = ensure_trained::<B>(exp, path, &out, &multi, &device)?;
+        if let Some(t) = &trained {
+            eprintln!(
+                "model: {} ({} steps on {} questions, final loss {:.4})",
+                t.checkpoint.display(),
+                t.steps,
+                t.samples,
+                t.final_loss
+            );
+        } else {
+            eprintln!("model: random initialisation (the experiment has no [train])");
+        }
+        let build = |cfg: &PipelineConfig| -> Result<Pipeline<B::InnerBackend>, String> {
+            match &trained {
+                Some(t) => hico_train::load_trained::<B::InnerBackend>(cfg, &t.checkpoint, &device)
+                    .map_err(|e| e.to_string()),
+                None => Pipeline::new(cfg.clone(), &device).map_err(|e| e.to_string()),
+            }
+        };
+        let summary = run_grid(exp, path, &bench, &manifest, build, &multi)?;
+        print!(
+            "{}",
+            std::fs::read_to_string(out.join("results.md")).context("reading results.md")?
+        );
+        eprintln!(
+            "cells: {} run, {} skipped (already done), {} failed",
+            summary.ran.len(),
+            summary.skipped.len(),
+            summary.failed.len()
+        );
+        match hico_viz::plot_run_dir(&out) {
+            Ok(files) => eprintln!("plots: {} files in {}", files.len(), out.join("plots").display()),
+            Err(e) => eprintln!("warning: plotting {} failed: {e}", out.display()),
+        }
+        eprintln!("results: {}", out.join("results.md").display());
+        Ok(())
+    }
 }

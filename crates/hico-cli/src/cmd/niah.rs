@@ -1,25 +1,207 @@
-//! `hico niah build|eval`: owned by issue 8, not built yet.
+//! `hico niah build|eval`: build a needle-in-a-video-haystack set (single needle or
+//! multi-hop) as mp4 files plus `manifest.json` / `llava.json`, and score a pipeline on one
+//! (option-letter logits, optional free-form exact match, accuracy per depth × length).
 
-use anyhow::{Result, bail};
+use std::path::PathBuf;
 
-use crate::backend::DeviceArg;
+use anyhow::{Context, Result};
+use burn::tensor::{Device, backend::AutodiffBackend};
+use hico_core::config::PipelineConfig;
+use hico_eval::{
+    bench::{BenchSpec, HaystackSource, Manifest, MhNiahSpec, NiahSpec, build_set},
+    score::{ScoreOptions, score_set, write_niah_csv},
+    write_json,
+};
+use hico_model::Pipeline;
+
+use crate::backend::{DeviceArg, Job, dispatch};
+
+/// Which benchmark to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// One needle clip per haystack.
+    Niah,
+    /// A chain of clue needles with distractors and decoys.
+    MhNiah,
+}
 
 /// `hico niah` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Build a needle-in-a-haystack set.
+    /// Build a needle-in-a-haystack set into OUT.
     Build {
         /// Output directory.
-        out: std::path::PathBuf,
+        out: PathBuf,
+        /// Benchmark kind.
+        #[arg(long, value_enum, default_value = "niah")]
+        kind: Kind,
+        /// Haystack lengths in frames (multiples of 4).
+        #[arg(long, value_delimiter = ',', default_value = "64")]
+        frames: Vec<usize>,
+        /// Needle depths in [0, 1] (multi-hop: of the final hop).
+        #[arg(long, value_delimiter = ',', default_value = "0,0.2,0.4,0.6,0.8,1")]
+        depths: Vec<f64>,
+        /// Questions per (frames, depth).
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
+        /// Frame side in pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Frame rate of the written videos.
+        #[arg(long, default_value_t = 1.0)]
+        fps: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Take haystack frames from this video instead of the synthetic generator.
+        #[arg(long)]
+        haystack: Option<PathBuf>,
     },
-    /// Evaluate a model on a set.
+    /// Score a pipeline on a set.
     Eval {
-        /// Set directory.
-        set: std::path::PathBuf,
+        /// Set directory (holds manifest.json).
+        set: PathBuf,
+        /// Pipeline config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Trained model folder (hico-train output); random weights when absent.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Also generate answers and score exact match.
+        #[arg(long)]
+        free_form: bool,
+        /// Output folder (default SET/eval-<config name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
 /// Run `hico niah`.
-pub fn run(_c: Command, _device: DeviceArg) -> Result<()> {
-    bail!("`hico niah` is not implemented yet (issue 8)")
+pub fn run(c: Command, device: DeviceArg) -> Result<()> {
+    match c {
+        Command::Build {
+            out,
+            kind,
+            frames,
+            depths,
+            repeats,
+            size,
+            fps,
+            seed,
+            haystack,
+        } => {
+            let haystack = haystack.map_or(HaystackSource::Synthetic, |path| {
+                HaystackSource::Video { path }
+            });
+            let spec = match kind {
+                Kind::Niah => BenchSpec::Niah(NiahSpec {
+                    frames,
+                    depths,
+                    repeats,
+                    size,
+                    fps,
+                    needle_frames: 4,
+                    shuffle_options: true,
+                    seed,
+                    haystack,
+                }),
+                Kind::MhNiah => BenchSpec::MhNiah(MhNiahSpec {
+                    frames,
+                    depths,
+                    repeats,
+                    min_hops: 5,
+                    max_hops: 7,
+                    distractors: 2,
+                    decoys: 1,
+                    size,
+                    fps,
+                    needle_frames: 4,
+                    shuffle_options: true,
+                    seed,
+                    haystack,
+                }),
+            };
+            let pb = crate::progress::bar("videos");
+            let m = build_set(&spec, "<command line>".as_ref(), &out, Some(&pb))?;
+            pb.finish_and_clear();
+            println!("{} questions in {}", m.samples.len(), out.display());
+            Ok(())
+        }
+        Command::Eval {
+            set,
+            config,
+            checkpoint,
+            free_form,
+            out,
+        } => {
+            let cfg = PipelineConfig::load(&config)?;
+            let manifest = Manifest::load(&set)?;
+            let name = if cfg.name.is_empty() { "run" } else { &cfg.name };
+            let out = out.unwrap_or_else(|| set.join(format!("eval-{name}")));
+            dispatch(
+                device,
+                EvalJob {
+                    set,
+                    cfg,
+                    checkpoint,
+                    free_form,
+                    out,
+                    manifest,
+                },
+            )
+        }
+    }
+}
+
+struct EvalJob {
+    set: PathBuf,
+    cfg: PipelineConfig,
+    checkpoint: Option<PathBuf>,
+    free_form: bool,
+    out: PathBuf,
+    manifest: Manifest,
+}
+
+impl Job for EvalJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let pipe = match &self.checkpoint {
+            Some(ck) => hico_train::load_trained::<B::InnerBackend>(&self.cfg, ck, &device)?,
+            None => Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)?,
+        };
+        let opts = ScoreOptions {
+            free_form: self.free_form,
+            capture_all_layers: true,
+        };
+        let pb = crate::progress::bar("questions");
+        let s = score_set(&pipe, &self.set, &self.manifest, opts, Some(&pb))?;
+        pb.finish_and_clear();
+        std::fs::create_dir_all(&self.out)
+            .with_context(|| format!("creating {}", self.out.display()))?;
+        write_json(&self.out.join("scores.json"), &s)?;
+        write_niah_csv(&self.out.join("niah.csv"), &s.by_depth)?;
+        if let Some(run) = &s.first_run {
+            run.write_dir(&self.out, &self.cfg)?;
+        }
+        println!("frames  depth  n  accuracy");
+        for c in &s.by_depth {
+            println!("{:>6}  {:>5.2}  {}  {:.3}", c.frames, c.depth, c.n, c.accuracy);
+        }
+        println!(
+            "accuracy (letter logits): {:.3} over {} questions; predicted A/B/C/D: {:?}",
+            s.accuracy,
+            s.samples.len(),
+            s.predicted_counts
+        );
+        if let Some(em) = s.exact_match {
+            println!("exact match (free-form): {em:.3}");
+        }
+        match hico_viz::plot_run_dir(&self.out) {
+            Ok(files) => eprintln!("plots: {} files", files.len()),
+            Err(e) => eprintln!("warning: plotting failed: {e}"),
+        }
+        println!("wrote {}", self.out.display());
+        Ok(())
+    }
 }

@@ -17,9 +17,8 @@ use super::{
 use crate::EvalError;
 
 /// The stem of every multi-hop question.
-pub const MH_STEM: &str = "Start at the clip at the beginning of the video. Each clue \
-NEXT names the background colour of the next clip to visit, until a clip says END. What \
-colour is the shape in that last clip?";
+pub const MH_STEM: &str = "From the first clip, follow each NEXT colour to the clip of that \
+background until END. What colour is the shape there?";
 
 /// The stem of every single-needle question.
 pub const NIAH_STEM: &str = "What is shown in the inserted clip?";
