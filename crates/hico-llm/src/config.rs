@@ -105,6 +105,16 @@ impl Qwen2Config {
                 cfg.kv_heads()
             )));
         }
+        if cfg
+            .extra
+            .get("use_sliding_window")
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
+            return Err(bad(
+                "use_sliding_window = true is not supported (full attention only)".into(),
+            ));
+        }
         Ok(cfg)
     }
 

@@ -1,0 +1,74 @@
+//! Prefill (512 and 2048 tokens) and per-token decode of a Qwen2-0.5B-shaped random model on
+//! the default CPU backend, with peak resident memory. `scripts/llm_bench_torch.py` measures
+//! the same in PyTorch eager and writes a JSON; pass its path in `HICO_TORCH_BENCH` to print
+//! the ratios. Threads: rayon's default (set `RAYON_NUM_THREADS` to match torch's).
+//!
+//! `cargo bench -p hico-llm --bench llm` (set `HICO_BENCH_SMALL=1` for a 4-layer model).
+
+use std::time::Instant;
+
+use hico_core::LanguageModel;
+use hico_core::backend::Cpu;
+use hico_llm::{Qwen2, Qwen2Config, ids_tensor, text_input};
+
+/// Peak resident set size in MiB (Linux `VmHWM`).
+fn peak_mib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let layers = if std::env::var("HICO_BENCH_SMALL").is_ok() {
+        4
+    } else {
+        24
+    };
+    let cfg = Qwen2Config::tiny(151_936, 896, 4864, layers, 14, 2, 1e6, 1e-6, true);
+    let dev = Default::default();
+    let m = Qwen2::<Cpu>::new(&cfg, &dev);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("Qwen2-0.5B-shaped ({layers} layers), burn flex, {threads} threads");
+    let mut rows: Vec<(String, f64)> = Vec::new();
+    for len in [512usize, 2048] {
+        let ids: Vec<u32> = (0..len).map(|i| (i * 7919 % 151_936) as u32).collect();
+        let t = Instant::now();
+        let (out, mut cache) = m.prefill(text_input(m.embed(ids_tensor(&ids, &dev))));
+        let _ = out.last_logits.into_data();
+        let prefill = t.elapsed().as_secs_f64();
+        rows.push((format!("prefill_{len}"), prefill));
+        if len == 512 {
+            let n = 8;
+            let t = Instant::now();
+            for i in 0..n {
+                let _ = m.decode_step(i as u32, &mut cache).into_data();
+            }
+            rows.push((
+                "decode_step_after_512".into(),
+                t.elapsed().as_secs_f64() / n as f64,
+            ));
+        }
+    }
+    let torch: Option<serde_json::Value> = std::env::var("HICO_TORCH_BENCH")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|s| serde_json::from_str(&s).ok());
+    println!(
+        "{:<24} {:>10} {:>10} {:>8}",
+        "case", "hico (s)", "torch (s)", "ratio"
+    );
+    for (name, secs) in &rows {
+        let tt = torch.as_ref().and_then(|t| t[name].as_f64());
+        match tt {
+            Some(tt) => println!("{name:<24} {secs:>10.3} {tt:>10.3} {:>8.2}", secs / tt),
+            None => println!("{name:<24} {secs:>10.3} {:>10} {:>8}", "-", "-"),
+        }
+    }
+    let tp = torch
+        .as_ref()
+        .and_then(|t| t["peak_mib"].as_f64())
+        .unwrap_or(f64::NAN);
+    println!("peak RSS: hico {:.0} MiB, torch {tp:.0} MiB", peak_mib());
+}
