@@ -6,12 +6,12 @@
 //! 1. **Static content.** Temporal edges `(t, y, x) – (t+1, y, x)` whose patch features
 //!    have similarity above `threshold` are joined, most similar first.
 //! 2. **More time.** If still above budget, the remaining temporal edges are re-scored
-//!    between the *groups* formed so far (cosine of group means) and joined, most similar
-//!    first. The threshold therefore matters: it decides which groups exist when the
+//!    between the *groups* formed so far (cosine of group means, once at the start of the
+//!    phase) and joined, most similar first. The threshold therefore matters: it decides which groups exist when the
 //!    weaker temporal links are ranked.
 //! 3. **Space.** If still above budget (at most `h·w` tokens can remain after 1–2), the
 //!    spatial edges `(t, y, x) – (t, y, x+1)` and `(t, y, x) – (t, y+1, x)` are re-scored
-//!    between the groups formed so far and joined, most similar first.
+//!    between the groups formed so far (once) and joined, most similar first.
 //!
 //! Each phase stops as soon as the budget is reached; ties break by edge order (time,
 //! then row, then column). A merged token is the mean of its patches (size-weighted);
@@ -163,5 +163,46 @@ impl<B: Backend> ClipCompressor<B> for Temporal {
             features: mean_of_groups(tokens, &groups),
             members: groups,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit vector at `deg` degrees in the plane of dims `(i, i+1)` of 4.
+    fn at(i: usize, deg: f32) -> [f32; 4] {
+        let mut v = [0.0; 4];
+        v[i] = deg.to_radians().cos();
+        v[i + 1] = deg.to_radians().sin();
+        v
+    }
+
+    #[test]
+    fn threshold_changes_which_temporal_links_win() {
+        // 3 frames of 1 × 2 patches: A (ids 0, 2, 4) and B (ids 1, 3, 5). Raw temporal
+        // similarities: A01 0.95, B01 0.8, A12 0.7, B12 0.6; budget 3 = three joins.
+        let (a1, a2) = (0.95f32.acos().to_degrees(), 0.7f32.acos().to_degrees());
+        let (b1, b2) = (0.8f32.acos().to_degrees(), 0.6f32.acos().to_degrees());
+        let rows = [
+            at(0, 0.0),
+            at(2, 0.0),
+            at(0, a1),
+            at(2, b1),
+            at(0, a1 + a2),
+            at(2, b1 + b2),
+        ];
+        let x: Vec<f32> = rows.iter().flatten().copied().collect();
+        let grid = PatchGrid {
+            frames: 3,
+            h: 1,
+            w: 2,
+        };
+        // No pair over the threshold: the three best raw links win.
+        let plain = Temporal::new(1, 1.0).groups(&x, 4, &grid, 3);
+        assert_eq!(plain, vec![vec![0, 2, 4], vec![1, 3], vec![5]]);
+        // A0–A1 joins first; re-scored against the group mean, A1–A2 falls to 0.58 < 0.6.
+        let thr = Temporal::new(1, 0.9).groups(&x, 4, &grid, 3);
+        assert_eq!(thr, vec![vec![0, 2], vec![1, 3, 5], vec![4]]);
     }
 }
