@@ -26,16 +26,37 @@ pub trait Job {
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<Self::Output>;
 }
 
+/// Floating-point precision of the backend's tensors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// 32-bit floats (parity and CPU default).
+    #[default]
+    F32,
+    /// bfloat16 (GPU inference and benchmarks).
+    Bf16,
+}
+
 /// Run `job` on the backend named by `device`, or fail naming the cargo feature to enable.
 pub fn dispatch<J: Job>(device: DeviceArg, job: J) -> Result<J::Output> {
-    match device {
-        DeviceArg::Cpu => {
-            job.run::<burn::backend::Autodiff<burn::backend::Flex>>(Default::default())
+    dispatch_with(device, Precision::F32, job)
+}
+
+/// [`dispatch`] with a choice of float precision.
+pub fn dispatch_with<J: Job>(device: DeviceArg, precision: Precision, job: J) -> Result<J::Output> {
+    use burn::backend::{Autodiff, Flex};
+    match (device, precision) {
+        (DeviceArg::Cpu, Precision::F32) => job.run::<Autodiff<Flex>>(Default::default()),
+        (DeviceArg::Cpu, Precision::Bf16) => {
+            bail!("--precision bf16 needs a GPU backend (--device cuda)")
         }
-        DeviceArg::Cuda => {
+        (DeviceArg::Cuda, _p) => {
             #[cfg(feature = "cuda")]
             {
-                job.run::<burn::backend::Autodiff<burn::backend::Cuda>>(Default::default())
+                use burn::backend::Cuda;
+                match _p {
+                    Precision::F32 => job.run::<Autodiff<Cuda>>(Default::default()),
+                    Precision::Bf16 => job.run::<Autodiff<Cuda<half::bf16>>>(Default::default()),
+                }
             }
             #[cfg(not(feature = "cuda"))]
             {
@@ -44,10 +65,14 @@ pub fn dispatch<J: Job>(device: DeviceArg, job: J) -> Result<J::Output> {
                 )
             }
         }
-        DeviceArg::Wgpu => {
+        (DeviceArg::Wgpu, _p) => {
             #[cfg(feature = "wgpu")]
             {
-                job.run::<burn::backend::Autodiff<burn::backend::Wgpu>>(Default::default())
+                use burn::backend::Wgpu;
+                match _p {
+                    Precision::F32 => job.run::<Autodiff<Wgpu>>(Default::default()),
+                    Precision::Bf16 => bail!("--precision bf16 is not supported on wgpu"),
+                }
             }
             #[cfg(not(feature = "wgpu"))]
             {

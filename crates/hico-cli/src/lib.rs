@@ -50,6 +50,9 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Timings and peak memory of model stages (JSON lines).
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
 }
 
 /// Entry point of the binary: parse, dispatch, print errors with their causes.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Ablate(a) => cmd::ablate::run(a, device),
         Command::Plot(a) => cmd::plot::run(a),
         Command::Config(c) => cmd::config::run(c),
+        Command::Bench(c) => cmd::bench::run(c, device),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,11 +110,27 @@ impl<B: Backend> Pipeline<B> {
         let mut reader = FrameReader::open(path)?;
         let info = *reader.info();
         let plan = self.sampler.sample(&info)?;
+        let (mean, std, size) = (self.cfg.video.mean, self.cfg.video.std, self.cfg.video.size);
+        self.encode_frames(info, plan, progress, |indices| {
+            let frames = reader.read(indices, size)?;
+            Ok(frames_to_tensor::<B>(&frames, mean, std, &self.device))
+        })
+    }
+
+    /// Encode the frames of `plan`, asking `read` for a few clips' frames at a time
+    /// (`[n, 3, size, size]` normalised pixels for the given source indices): memory stays
+    /// bounded by one batch of clips plus the compressed tokens, whatever the video length.
+    pub fn encode_frames(
+        &self,
+        info: VideoInfo,
+        plan: FramePlan,
+        progress: Option<&ProgressBar>,
+        mut read: impl FnMut(&[usize]) -> Result<Tensor<B, 4>, ModelError>,
+    ) -> Result<EncodedVideo<B>, ModelError> {
         let (l, size) = (self.cfg.video.clip_len, self.cfg.video.size);
         if plan.is_empty() || plan.len() % l != 0 {
             return Err(ModelError::Invalid(format!(
-                "{}: sampler chose {} frames, not a positive multiple of clip_len {l}",
-                path.display(),
+                "sampler chose {} frames, not a positive multiple of clip_len {l}",
                 plan.len()
             )));
         }
@@ -125,13 +141,7 @@ impl<B: Backend> Pipeline<B> {
         let (mut parts, mut tokens, mut encoder_tokens) = (Vec::new(), Vec::new(), 0);
         for c0 in (0..n_clips).step_by(CLIPS_PER_BATCH) {
             let c1 = (c0 + CLIPS_PER_BATCH).min(n_clips);
-            let frames = reader.read(&plan.indices[c0 * l..c1 * l], size)?;
-            let pixels = frames_to_tensor::<B>(
-                &frames,
-                self.cfg.video.mean,
-                self.cfg.video.std,
-                &self.device,
-            );
+            let pixels = read(&plan.indices[c0 * l..c1 * l])?;
             let clips = pixels.reshape([c1 - c0, l, 3, size, size]);
             let v = self.model.visual_embeds(clips, &*self.compressor, c0);
             parts.push(v.embeds);

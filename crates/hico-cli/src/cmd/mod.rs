@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod ablate;
+pub mod bench;
 pub mod config;
 pub mod encode;
 pub mod llm;

@@ -1,0 +1,218 @@
+//! `hico bench`: timings and peak memory of the model stages, printed as JSON lines so that
+//! scripts can put them side by side with their references (`scripts/torch_llm_bench.py`,
+//! `scripts/long_video_bench.sh`, `scripts/gpu-check.sh`). Numbers, never assertions.
+
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Distribution, Tensor, backend::AutodiffBackend, backend::Backend};
+use hico_core::{
+    FramePlan, LanguageModel, VideoInfo, config::PipelineConfig, config::SamplerConfig,
+};
+use hico_llm::{Qwen2, Qwen2Config, ids_tensor, text_input};
+use hico_model::Pipeline;
+use serde_json::json;
+
+use crate::backend::{DeviceArg, Job, Precision, dispatch_with};
+
+/// `hico bench` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Prefill and per-token decode of a randomly initialised Qwen2 of a released shape.
+    Llm {
+        /// Shape: qwen2_5_0_5b, qwen2_5_1_5b or small.
+        #[arg(long, default_value = "qwen2_5_0_5b")]
+        shape: String,
+        /// Prefill lengths, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "512,2048")]
+        prefill: Vec<usize>,
+        /// Decode steps timed after each prefill.
+        #[arg(long, default_value_t = 16)]
+        decode: usize,
+        /// Timed repetitions (after one warm-up); the median is printed.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Float precision.
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Precision,
+    },
+    /// The whole inference path on a long video: clips streamed through encoder and
+    /// compressor, then prefill and one decode step. Prints time and peak memory.
+    LongVideo {
+        /// Pipeline config; its sampler is replaced by `uniform` with `--frames`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Frames to sample.
+        #[arg(long)]
+        frames: usize,
+        /// A real video to decode; without it, frames are random pixels (no decoding).
+        #[arg(long)]
+        video: Option<PathBuf>,
+        /// Float precision.
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Precision,
+    },
+}
+
+/// Run `hico bench`.
+pub fn run(c: Command, device: DeviceArg) -> Result<()> {
+    match c {
+        Command::Llm { precision, .. } => {
+            dispatch_with(device, precision, BenchJob { cmd: c, device })
+        }
+        Command::LongVideo { precision, .. } => {
+            dispatch_with(device, precision, BenchJob { cmd: c, device })
+        }
+    }
+}
+
+/// HF config numbers of the released Qwen2.5 models (random weights).
+pub fn shape_config(name: &str) -> Result<Qwen2Config> {
+    let (h, i, l, heads, kv, vocab) = match name {
+        "qwen2_5_0_5b" => (896, 4864, 24, 14, 2, 151_936),
+        "qwen2_5_1_5b" => (1536, 8960, 28, 12, 2, 151_936),
+        "small" => (256, 1024, 4, 4, 2, 4096),
+        other => bail!("unknown --shape `{other}` (expected qwen2_5_0_5b, qwen2_5_1_5b or small)"),
+    };
+    Ok(Qwen2Config::tiny(
+        vocab,
+        h,
+        i,
+        l,
+        heads,
+        kv,
+        1_000_000.0,
+        1e-6,
+        true,
+    ))
+}
+
+struct BenchJob {
+    cmd: Command,
+    device: DeviceArg,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn sync<B: Backend>(device: &Device<B>) {
+    let _ = B::sync(device);
+}
+
+impl Job for BenchJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        type I<B> = <B as AutodiffBackend>::InnerBackend;
+        let dev_name = format!("{:?}", self.device).to_lowercase();
+        match self.cmd {
+            Command::Llm {
+                shape,
+                prefill,
+                decode,
+                reps,
+                precision,
+            } => {
+                let cfg = shape_config(&shape)?;
+                I::<B>::seed(&device, 0);
+                let model = Qwen2::<I<B>>::new(&cfg, &device);
+                for n in prefill {
+                    let ids: Vec<u32> = (0..n as u32)
+                        .map(|i| (i * 7919) % cfg.vocab_size as u32)
+                        .collect();
+                    let (mut pre, mut dec) = (Vec::new(), Vec::new());
+                    for rep in 0..=reps {
+                        let embeds = model.embed_ids(ids_tensor(&ids, &device));
+                        sync::<I<B>>(&device);
+                        let t0 = Instant::now();
+                        let (out, mut cache) = model.prefill(text_input(embeds));
+                        let _ = out.last_logits.into_data();
+                        let t_pre = t0.elapsed().as_secs_f64();
+                        let t0 = Instant::now();
+                        for s in 0..decode {
+                            let logits = model.decode_step((s as u32 * 31) % 1000, &mut cache);
+                            let _ = logits.into_data();
+                        }
+                        let t_dec = t0.elapsed().as_secs_f64() / decode.max(1) as f64;
+                        if rep > 0 {
+                            pre.push(t_pre);
+                            dec.push(t_dec);
+                        }
+                    }
+                    println!(
+                        "{}",
+                        json!({"impl": "hico", "shape": shape, "dtype": format!("{precision:?}").to_lowercase(),
+                               "device": dev_name, "prefill": n, "prefill_ms": 1e3 * median(pre),
+                               "decode_ms": 1e3 * median(dec), "peak_rss_mib": peak_rss_mib()})
+                    );
+                }
+            }
+            Command::LongVideo {
+                config,
+                frames,
+                video,
+                precision,
+            } => {
+                let mut cfg = PipelineConfig::load(&config)?;
+                cfg.sampler = SamplerConfig::Uniform { frames };
+                cfg.validate(&config)?;
+                let pipe = Pipeline::<I<B>>::new(cfg.clone(), &device)?;
+                let t0 = Instant::now();
+                let encoded = match &video {
+                    Some(v) => pipe
+                        .encode_video(v, None)
+                        .with_context(|| v.display().to_string())?,
+                    None => {
+                        let fps = 1.0;
+                        let info = VideoInfo {
+                            n_frames: frames,
+                            fps,
+                            duration: frames as f64,
+                            width: 0,
+                            height: 0,
+                        };
+                        let plan = FramePlan {
+                            indices: (0..frames).collect(),
+                            timestamps: (0..frames).map(|i| i as f64).collect(),
+                            duration: frames as f64,
+                        };
+                        let s = cfg.video.size;
+                        pipe.encode_frames(info, plan, None, |idx| {
+                            Ok(Tensor::random(
+                                [idx.len(), 3, s, s],
+                                Distribution::Normal(0.0, 1.0),
+                                &device,
+                            ))
+                        })?
+                    }
+                };
+                sync::<I<B>>(&device);
+                let t_encode = t0.elapsed().as_secs_f64();
+                let t0 = Instant::now();
+                let out = pipe.answer(&encoded, "What happens in the video?", vec![], |_| {});
+                let t_answer = t0.elapsed().as_secs_f64();
+                println!(
+                    "{}",
+                    json!({"impl": "hico", "config": config, "frames": frames, "device": dev_name,
+                           "dtype": format!("{precision:?}").to_lowercase(),
+                           "visual_tokens": out.counts.compressed_tokens,
+                           "seq_len_layer1": out.counts.seq_len_per_layer.first(),
+                           "encode_s": t_encode, "prefill_and_decode_s": t_answer,
+                           "kv_cache_mib": out.ledger.total_kv_bytes / 1048576.0,
+                           "peak_rss_mib": peak_rss_mib()})
+                );
+            }
+        }
+        Ok(())
+    }
+}
