@@ -1,5 +1,6 @@
 //! Draw every plot from synthetic data: `cargo run -p hico-viz --example gallery -- OUT_DIR`.
-//! The pictures in the crate README were made this way.
+//! The pictures in the crate README were made this way. It also writes a sample ablation
+//! directory, `OUT_DIR/ablation/`, to try `hico plot OUT_DIR/ablation` on.
 
 use std::path::PathBuf;
 
@@ -78,8 +79,49 @@ fn main() -> Result<(), hico_viz::VizError> {
         "Accuracy vs visual tokens per frame",
         &out.join("accuracy_vs_tokens"),
     )?);
+    files.extend(write_ablation(&out.join("ablation"), &prov, &schedules)?);
     for f in files {
         println!("{}", f.display());
     }
     Ok(())
+}
+
+/// A sample ablation dir: `results.csv` over 2 compressors × the given schedules, and
+/// `cells/<cell>/{retention,provenance,attention}.json`. Returns the files written.
+fn write_ablation(
+    dir: &std::path::Path,
+    prov: &hico_viz::demo::Provenance,
+    schedules: &[(&str, &[(usize, f64)])],
+) -> Result<Vec<PathBuf>, hico_viz::VizError> {
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| hico_viz::VizError::Io { path, source }
+    };
+    let mut csv = String::from("cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens\n");
+    let mut files = Vec::new();
+    for (c, comp) in ["tome", "avg_pool"].iter().enumerate() {
+        for (d, (name, sched)) in schedules.iter().enumerate() {
+            let cell = format!("{comp}-{d}");
+            let cdir = dir.join("cells").join(&cell);
+            std::fs::create_dir_all(&cdir).map_err(io(&cdir))?;
+            let trace = demo::trace(prov, 24, sched, 170, 3 + c as u64);
+            let cap = demo::attention(&[4, 8, 12, 16, 20, 24], prov.n_frames(), 1.0, 170);
+            for (f, json) in [
+                ("retention.json", serde_json::to_string(&trace)),
+                ("provenance.json", serde_json::to_string(prov)),
+                ("attention.json", serde_json::to_string(&cap)),
+            ] {
+                let path = cdir.join(f);
+                std::fs::write(&path, json.expect("serialisable")).map_err(io(&path))?;
+                files.push(path);
+            }
+            let acc = 0.8 - 0.15 * c as f64 - 0.05 * d as f64;
+            let name = name.replace('"', "'");
+            csv += &format!("{cell},{comp},4,\"{name}\",{acc},{}\n", prov.tokens.len());
+        }
+    }
+    let path = dir.join("results.csv");
+    std::fs::write(&path, csv).map_err(io(&path))?;
+    files.push(path);
+    Ok(files)
 }

@@ -1,7 +1,8 @@
 //! Synthetic, deterministic plot inputs (a video with a "needle" frame that attention and
 //! dropout favour), for tests, the gallery example and trying the plots out.
 
-use hico_core::provenance::{PatchGrid, Provenance, VisualToken};
+pub use hico_core::provenance::Provenance;
+use hico_core::provenance::{PatchGrid, VisualToken};
 use hico_core::trace::{AttentionCapture, RetentionStage, RetentionTrace};
 
 /// Deterministic noise in `[0, 1)` from an integer (splitmix64 finaliser).
