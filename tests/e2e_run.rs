@@ -177,3 +177,37 @@ fn missing_video_names_the_file() {
     let err = String::from_utf8_lossy(&res.stderr);
     assert!(err.contains("no/such/video.mp4"), "{err}");
 }
+
+#[test]
+fn encode_writes_a_valid_provenance_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("clip.mp4");
+    make_video(&video, 6, 8); // 48 frames, 6 s -> 8 frames (t_min) in 2 clips
+    let prov = dir.path().join("prov.json");
+    let res = hico()
+        .current_dir(root())
+        .args(["encode", "--config", "configs/tiny.toml", "--video"])
+        .arg(&video)
+        .arg("--out")
+        .arg(&prov)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(
+        stdout.contains("encoder: 128 tokens (4x4 patches per frame)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("compressor (tome): 32 tokens (4.0 per frame)"),
+        "{stdout}"
+    );
+    let p: hico::core::Provenance =
+        serde_json::from_str(&std::fs::read_to_string(&prov).unwrap()).unwrap();
+    assert_eq!(p.tokens.len(), 32);
+    p.validate().unwrap();
+}
