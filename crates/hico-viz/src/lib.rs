@@ -22,7 +22,8 @@
 //! - **Ablation dir**: `results.csv` whose header holds at least
 //!   `cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens` (columns are found by
 //!   name; others are ignored; rows whose accuracy does not parse, e.g. failed cells, are
-//!   skipped) → `accuracy_vs_tokens` (series = compressor; accuracy averaged over the other
+//!   skipped; an empty `tokens_per_frame` falls back to `visual_tokens / frames` when a
+//!   `frames` column exists) → `accuracy_vs_tokens` (series = compressor; accuracy averaged over the other
 //!   grid axes, e.g. dropout, at each tokens-per-frame value), and one
 //!   `retention_<compressor>` plot per compressor with a line per cell read from
 //!   `cells/<cell>/retention.json`, labelled by the cell's `dropout` value. Each cell

@@ -19,8 +19,9 @@ pub struct ResultRow {
     pub cell: String,
     /// Compressor label.
     pub compressor: String,
-    /// Visual tokens per frame after compression.
-    pub tokens_per_frame: f64,
+    /// Visual tokens per frame after compression. An empty field falls back to
+    /// `visual_tokens / frames` when the CSV has a `frames` column; else `None`.
+    pub tokens_per_frame: Option<f64>,
     /// Dropout-schedule label.
     pub dropout: String,
     /// Accuracy, `None` if the cell failed (empty or unparsable field).
@@ -60,8 +61,9 @@ fn split_csv(line: &str) -> Vec<String> {
     out.into_iter().map(|s| s.trim().to_string()).collect()
 }
 
-/// Read a CSV file as rows of the named columns (in the order of `cols`).
-fn read_csv(path: &Path, cols: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
+/// Read a CSV file as rows of the named columns (in the order of `cols`; a name in
+/// `optional` that the header lacks reads as empty fields).
+fn read_csv(path: &Path, cols: &[&str], optional: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
     let csv_err = |msg: String| VizError::Csv {
         path: path.to_path_buf(),
         msg,
@@ -72,13 +74,12 @@ fn read_csv(path: &Path, cols: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
     })?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header = split_csv(lines.next().ok_or_else(|| csv_err("empty file".into()))?);
-    let idx: Vec<usize> = cols
+    let idx: Vec<Option<usize>> = cols
         .iter()
-        .map(|c| {
-            header
-                .iter()
-                .position(|h| h == c)
-                .ok_or_else(|| csv_err(format!("no column `{c}` in header")))
+        .map(|c| match header.iter().position(|h| h == c) {
+            Some(i) => Ok(Some(i)),
+            None if optional.contains(c) => Ok(None),
+            None => Err(csv_err(format!("no column `{c}` in header"))),
         })
         .collect::<Result<_, _>>()?;
     lines
@@ -87,6 +88,9 @@ fn read_csv(path: &Path, cols: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
             let f = split_csv(line);
             idx.iter()
                 .map(|&i| {
+                    let Some(i) = i else {
+                        return Ok(String::new());
+                    };
                     f.get(i).cloned().ok_or_else(|| {
                         csv_err(format!(
                             "row {}: {} fields, header has {}",
@@ -110,22 +114,29 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
         "dropout",
         "accuracy",
         "visual_tokens",
+        "frames",
     ];
-    read_csv(path, &cols)?
+    read_csv(path, &cols, &["frames"])?
         .into_iter()
         .enumerate()
         .map(|(n, r)| {
-            let tokens_per_frame = r[2].parse().map_err(|_| VizError::Csv {
-                path: path.to_path_buf(),
-                msg: format!("row {}: tokens_per_frame `{}` is not a number", n + 2, r[2]),
-            })?;
+            let visual_tokens: Option<f64> = r[5].parse().ok();
+            let tokens_per_frame = if r[2].is_empty() {
+                let frames: Option<f64> = r[6].parse().ok().filter(|f: &f64| *f > 0.0);
+                visual_tokens.zip(frames).map(|(v, f)| v / f)
+            } else {
+                Some(r[2].parse().map_err(|_| VizError::Csv {
+                    path: path.to_path_buf(),
+                    msg: format!("row {}: tokens_per_frame `{}` is not a number", n + 2, r[2]),
+                })?)
+            };
             Ok(ResultRow {
                 cell: r[0].clone(),
                 compressor: r[1].clone(),
                 tokens_per_frame,
                 dropout: r[3].clone(),
                 accuracy: r[4].parse().ok().filter(|a: &f64| a.is_finite()),
-                visual_tokens: r[5].parse().ok(),
+                visual_tokens,
             })
         })
         .collect()
@@ -133,7 +144,7 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
 
 /// Read a `niah.csv` with columns `depth,frames,accuracy`.
 pub fn read_niah_csv(path: &Path) -> Result<Vec<NiahCell>, VizError> {
-    read_csv(path, &["depth", "frames", "accuracy"])?
+    read_csv(path, &["depth", "frames", "accuracy"], &[])?
         .into_iter()
         .enumerate()
         .map(|(n, r)| {
@@ -151,20 +162,19 @@ pub fn read_niah_csv(path: &Path) -> Result<Vec<NiahCell>, VizError> {
 }
 
 /// Mean accuracy per (compressor, tokens per frame), averaged over the other grid axes;
-/// failed cells (no accuracy) are left out.
+/// failed cells (no accuracy) and rows without a tokens-per-frame value are left out.
 pub fn token_points(rows: &[ResultRow]) -> Vec<TokenPoint> {
     let mut acc: Vec<(String, f64, f64, usize)> = Vec::new();
     for r in rows {
-        let Some(a) = r.accuracy else { continue };
-        match acc
-            .iter_mut()
-            .find(|e| e.0 == r.compressor && e.1 == r.tokens_per_frame)
-        {
+        let (Some(a), Some(t)) = (r.accuracy, r.tokens_per_frame) else {
+            continue;
+        };
+        match acc.iter_mut().find(|e| e.0 == r.compressor && e.1 == t) {
             Some(e) => {
                 e.2 += a;
                 e.3 += 1;
             }
-            None => acc.push((r.compressor.clone(), r.tokens_per_frame, a, 1)),
+            None => acc.push((r.compressor.clone(), t, a, 1)),
         }
     }
     acc.into_iter()
@@ -320,7 +330,7 @@ mod tests {
         let row = |c: &str, t: f64, a: Option<f64>| ResultRow {
             cell: "x".into(),
             compressor: c.into(),
-            tokens_per_frame: t,
+            tokens_per_frame: Some(t),
             dropout: "d".into(),
             accuracy: a,
             visual_tokens: None,

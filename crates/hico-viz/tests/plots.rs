@@ -158,7 +158,8 @@ fn ablation_dir_plots_expected_set() {
         "cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens,extra\n\
          a,tome,16,none,0.5,192,x\n\
          b,tome,16,uniform,0.75,192,x\n\
-         c,pool,4,none,,48,failed\n",
+         c,pool,4,none,,48,failed\n\
+         d,none,,none,0.25,64,no_budget\n",
     )
     .unwrap();
     write_single_run(&root.join("cells/a"));
@@ -237,4 +238,18 @@ fn edge_cases(out: &Path) {
         accuracy: 1.0,
     }];
     hico_viz::accuracy_vs_tokens(&pts, "single point", &out.join("acc_one")).unwrap();
+}
+
+#[test]
+fn empty_tokens_per_frame_falls_back_to_visual_tokens_over_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.csv");
+    std::fs::write(
+        &path,
+        "cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens,frames\n\
+         a,none,,none,0.5,256.0,16.0\n",
+    )
+    .unwrap();
+    let rows = hico_viz::read_results_csv(&path).unwrap();
+    assert_eq!(rows[0].tokens_per_frame, Some(16.0));
 }
