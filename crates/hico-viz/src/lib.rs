@@ -23,8 +23,8 @@
 //!   `cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens` (columns are found by
 //!   name; others are ignored; rows whose accuracy does not parse, e.g. failed cells, are
 //!   skipped; an empty `tokens_per_frame` falls back to `visual_tokens / frames` when a
-//!   `frames` column exists) → `accuracy_vs_tokens` (series = compressor; accuracy averaged over the other
-//!   grid axes, e.g. dropout, at each tokens-per-frame value), and one
+//!   `frames` column exists) → `accuracy_vs_tokens` (series = compressor; accuracy
+//!   averaged over the other grid axes, e.g. dropout, at each tokens-per-frame value), and one
 //!   `retention_<compressor>` plot per compressor with a line per cell read from
 //!   `cells/<cell>/retention.json`, labelled by the cell's `dropout` value. Each cell
 //!   directory that holds the single-run files also gets its single-run plots under
