@@ -8,6 +8,7 @@ pub const GLYPH_W: usize = 5;
 pub const GLYPH_H: usize = 7;
 
 /// Rows of each glyph, top to bottom; bit 4 is the leftmost pixel.
+#[rustfmt::skip]
 const GLYPHS: &[(char, [u8; GLYPH_H])] = &[
     ('A', [0b01110, 0b10001, 0b10001, 0b11111, 0b10001, 0b10001, 0b10001]),
     ('B', [0b11110, 0b10001, 0b10001, 0b11110, 0b10001, 0b10001, 0b11110]),
@@ -61,7 +62,9 @@ const GLYPHS: &[(char, [u8; GLYPH_H])] = &[
     (')', [0b01000, 0b00100, 0b00010, 0b00010, 0b00010, 0b00100, 0b01000]),
     ('%', [0b11000, 0b11001, 0b00010, 0b00100, 0b01000, 0b10011, 0b00011]),];
 
-const UNKNOWN: [u8; GLYPH_H] = [0b11111, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b11111];
+const UNKNOWN: [u8; GLYPH_H] = [
+    0b11111, 0b10001, 0b10001, 0b10001, 0b10001, 0b10001, 0b11111,
+];
 
 /// The rows of `c`'s glyph (space is blank; unknown characters are a box).
 pub fn glyph(c: char) -> [u8; GLYPH_H] {
@@ -79,7 +82,11 @@ pub fn glyph(c: char) -> [u8; GLYPH_H] {
 /// Width in pixels of `text` drawn at `scale` (one blank column between glyphs).
 pub fn text_width(text: &str, scale: usize) -> usize {
     let n = text.chars().count();
-    if n == 0 { 0 } else { (n * (GLYPH_W + 1) - 1) * scale }
+    if n == 0 {
+        0
+    } else {
+        (n * (GLYPH_W + 1) - 1) * scale
+    }
 }
 
 /// Height in pixels of one line drawn at `scale`.

@@ -23,9 +23,7 @@ pub use hico_core::{FramePlan, VideoInfo};
 pub use probe::{BatchReport, MAX_SIDE, probe, probe_many};
 pub use prompt::timestamp_prompt;
 pub use reader::{FrameReader, Strategy, decode_all};
-pub use sampler::{
-    DurationSampler, FpsSampler, UniformSampler, build_sampler, segment_middles,
-};
+pub use sampler::{DurationSampler, FpsSampler, UniformSampler, build_sampler, segment_middles};
 pub use tensor::frames_to_tensor;
 
 /// RGB frames resized without crop to `size × size`, row-major, 3 bytes per pixel,
@@ -45,5 +43,24 @@ impl Frames {
     pub fn frame(&self, k: usize) -> &[u8] {
         let n = 3 * self.size * self.size;
         &self.data[k * n..(k + 1) * n]
+    }
+
+    /// Save frame `k` as an 8-bit RGB PNG.
+    pub fn save_png(&self, k: usize, path: &std::path::Path) -> Result<(), VideoError> {
+        let io = |e: &dyn std::fmt::Display| VideoError::Io {
+            path: path.to_path_buf(),
+            message: format!("cannot write PNG: {e}"),
+        };
+        let file = std::fs::File::create(path).map_err(|e| io(&e))?;
+        let mut enc = png::Encoder::new(
+            std::io::BufWriter::new(file),
+            self.size as u32,
+            self.size as u32,
+        );
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().map_err(|e| io(&e))?;
+        w.write_image_data(self.frame(k)).map_err(|e| io(&e))?;
+        w.finish().map_err(|e| io(&e))
     }
 }

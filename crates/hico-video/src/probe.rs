@@ -211,7 +211,7 @@ fn count_packets(
             Ok(()) if packet.stream() == index => n += 1,
             Ok(()) => {}
             Err(ff::Error::Eof) => break,
-            Err(ff::Error::Other { errno: libc_eagain }) if libc_eagain == 11 => continue,
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => continue,
             Err(e) => {
                 if n > 0 {
                     break; // truncated tail: count what is there

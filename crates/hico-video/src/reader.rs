@@ -42,8 +42,18 @@ pub struct FrameReader {
     next: Option<usize>,
     last: Option<Last>,
     eof: bool,
-    scaler: Option<(ff::format::Pixel, u32, u32, usize, ff::software::scaling::Context)>,
+    scaler: Option<(
+        ff::format::Pixel,
+        u32,
+        u32,
+        usize,
+        ff::software::scaling::Context,
+    )>,
     strategy: Strategy,
+    /// Targets of the current `read` (sorted); other non-reference frames are skipped.
+    wanted: Vec<usize>,
+    /// Whether the decoder currently discards non-reference frames.
+    skipping: bool,
     /// Frames decoded so far (for benchmarks and tests).
     pub decoded: usize,
     /// Seeks performed so far.
@@ -54,12 +64,16 @@ impl FrameReader {
     /// Open `path` and prepare a decoder for its best video stream.
     pub fn open(path: &Path) -> Result<Self, VideoError> {
         let opened = open(path)?;
-        let stream = opened.input.stream(opened.stream).expect("stream index from open");
+        let stream = opened
+            .input
+            .stream(opened.stream)
+            .expect("stream index from open");
         let err = |e: ff::Error| VideoError::Open {
             path: path.to_path_buf(),
             message: format!("cannot open the video decoder: {e}"),
         };
-        let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
+        let mut ctx =
+            ff::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
         ctx.set_threading(ff::codec::threading::Config {
             kind: ff::codec::threading::Type::Frame,
             count: 0,
@@ -75,6 +89,8 @@ impl FrameReader {
             eof: false,
             scaler: None,
             strategy: Strategy::Auto,
+            wanted: Vec::new(),
+            skipping: false,
             decoded: 0,
             seeks: 0,
         })
@@ -107,7 +123,9 @@ impl FrameReader {
     /// Frame index of stream timestamp `ts`.
     fn index_of(&self, ts: i64) -> usize {
         let o = &self.opened;
-        ((ts - o.start) as f64 * o.time_base * o.info.fps).round().max(0.0) as usize
+        ((ts - o.start) as f64 * o.time_base * o.info.fps)
+            .round()
+            .max(0.0) as usize
     }
 
     /// Index of the keyframe at or before frame `i`, from the container's index (if any).
@@ -180,6 +198,20 @@ impl FrameReader {
             }
             match packet.read(&mut self.opened.input) {
                 Ok(()) if packet.stream() == self.opened.stream => {
+                    // Frames nobody asked for that no other frame references need not be
+                    // decoded (B-frames: about half of H.264's); targets always are.
+                    let skip = !self.wanted.is_empty()
+                        && packet.pts().is_some_and(|ts| {
+                            self.wanted.binary_search(&self.index_of(ts)).is_err()
+                        });
+                    if skip != self.skipping {
+                        self.decoder.skip_frame(if skip {
+                            ff::Discard::NonReference
+                        } else {
+                            ff::Discard::Default
+                        });
+                        self.skipping = skip;
+                    }
                     // Corrupt packets are skipped, as the ffmpeg CLI does.
                     let _ = self.decoder.send_packet(&packet);
                 }
@@ -246,8 +278,11 @@ impl FrameReader {
             Strategy::Auto => {
                 let forward = i - next;
                 // Without an index, assume a 250-frame GOP (x264's default keyint).
-                let via_seek = self.keyframe_before(i).map(|k| i - k).unwrap_or(250) + 8;
-                forward > via_seek
+                match self.keyframe_before(i) {
+                    // Seeking helps only if it lands after where we are.
+                    Some(k) => k > next && forward > i - k + 8,
+                    None => forward > 250 + 8,
+                }
             }
         }
     }
@@ -322,7 +357,10 @@ impl FrameReader {
         if size == 0 || size > crate::probe::MAX_SIDE as usize {
             return Err(VideoError::Invalid {
                 path: self.path.clone(),
-                message: format!("output size {size} must be in 1..={}", crate::probe::MAX_SIDE),
+                message: format!(
+                    "output size {size} must be in 1..={}",
+                    crate::probe::MAX_SIDE
+                ),
             });
         }
         if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
@@ -337,10 +375,13 @@ impl FrameReader {
         order.dedup();
         let frame_bytes = 3 * size * size;
         let mut unique = Vec::with_capacity(order.len() * frame_bytes);
-        for &i in &order {
+        self.wanted = order.clone();
+        let result = order.iter().try_for_each(|&i| {
             self.goto(i)?;
-            self.convert_last(size, &mut unique)?;
-        }
+            self.convert_last(size, &mut unique)
+        });
+        self.wanted.clear();
+        result?;
         let mut data = Vec::with_capacity(indices.len() * frame_bytes);
         for i in indices {
             let k = order.binary_search(i).expect("index in order");

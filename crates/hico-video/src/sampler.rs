@@ -51,7 +51,11 @@ pub fn segment_middles(n: usize, t: usize) -> Vec<usize> {
     let m = t.min(n);
     let edges = linspace_edges(n, m);
     let mut idx: Vec<usize> = (0..m)
-        .map(|i| (edges[i] + edges[i + 1] - 1).div_euclid(2).clamp(0, n as i64 - 1) as usize)
+        .map(|i| {
+            (edges[i] + edges[i + 1] - 1)
+                .div_euclid(2)
+                .clamp(0, n as i64 - 1) as usize
+        })
         .collect();
     let last = *idx.last().expect("m >= 1");
     idx.resize(t, last);
@@ -60,7 +64,9 @@ pub fn segment_middles(n: usize, t: usize) -> Vec<usize> {
 
 fn check(info: &VideoInfo) -> Result<(), CoreError> {
     if info.n_frames == 0 {
-        return Err(CoreError::Invalid("sampler: the video has no frames".into()));
+        return Err(CoreError::Invalid(
+            "sampler: the video has no frames".into(),
+        ));
     }
     if !(info.fps.is_finite() && info.fps > 0.0) {
         return Err(CoreError::Invalid(format!(
@@ -98,7 +104,11 @@ impl DurationSampler {
     /// T for a video of `n` frames at `fps` (DESIGN.md, exactly).
     pub fn frame_count(&self, n: usize, fps: f64) -> usize {
         let l = self.clip_len;
-        let t_min = if self.t_min > n { l * (n / l) } else { self.t_min };
+        let t_min = if self.t_min > n {
+            l * (n / l)
+        } else {
+            self.t_min
+        };
         let d = n as f64 / fps;
         let t = if d < l as f64 {
             l
@@ -160,7 +170,10 @@ impl FpsSampler {
 impl Sampler for FpsSampler {
     fn sample(&self, info: &VideoInfo) -> Result<FramePlan, CoreError> {
         check(info)?;
-        Ok(plan(info, self.frame_count(info.n_frames as f64 / info.fps)))
+        Ok(plan(
+            info,
+            self.frame_count(info.n_frames as f64 / info.fps),
+        ))
     }
 }
 
@@ -247,7 +260,10 @@ mod tests {
             clip_len: 4,
         };
         assert_eq!(u.sample(&info(300, 30.0))?.indices, segment_middles(300, 8));
-        assert_eq!(u.sample(&info(5, 30.0))?.indices, vec![0, 1, 2, 3, 4, 4, 4, 4]);
+        assert_eq!(
+            u.sample(&info(5, 30.0))?.indices,
+            vec![0, 1, 2, 3, 4, 4, 4, 4]
+        );
         let f = FpsSampler {
             fps: 2.0,
             min_frames: 4,

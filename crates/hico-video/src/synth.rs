@@ -41,7 +41,14 @@ impl Codec {
     fn args(self) -> &'static [&'static str] {
         match self {
             Codec::H264 => &["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2"],
-            Codec::Vp9 => &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+            Codec::Vp9 => &[
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+            ],
             Codec::Mpeg4 => &["-c:v", "mpeg4", "-q:v", "4"],
         }
     }
@@ -163,7 +170,12 @@ fn fill(img: &mut [u8], w: usize, h: usize, inside: impl Fn(usize, usize) -> boo
 pub fn render_frame(spec: &SynthSpec, i: usize) -> Vec<u8> {
     let (w, h) = (spec.width, spec.height);
     let mut img = vec![0u8; w * h * 3];
-    if let Some(n) = spec.needles.iter().rev().find(|n| (n.start..n.end).contains(&i)) {
+    if let Some(n) = spec
+        .needles
+        .iter()
+        .rev()
+        .find(|n| (n.start..n.end).contains(&i))
+    {
         let (cx, cy, r) = (w as f64 / 2.0, h as f64 * 0.4, w.min(h) as f64 / 4.0);
         match n.shape {
             Shape::Square => fill(
@@ -202,7 +214,13 @@ pub fn render_frame(spec: &SynthSpec, i: usize) -> Vec<u8> {
     let s = (w.min(h) / 8).max(2);
     let x0 = (i * 3) % (w.saturating_sub(s).max(1));
     let y0 = h - 2 * s;
-    fill(&mut img, w, h, |x, y| (x0..x0 + s).contains(&x) && (y0..y0 + s).contains(&y), [255; 3]);
+    fill(
+        &mut img,
+        w,
+        h,
+        |x, y| (x0..x0 + s).contains(&x) && (y0..y0 + s).contains(&y),
+        [255; 3],
+    );
     if spec.label_frames {
         let scale = (h / 64).max(1);
         draw_text(&mut img, w, h, 2, 2, &i.to_string(), scale, [0, 0, 0]);
@@ -256,11 +274,19 @@ pub fn write_video_with(
             spec.width, spec.height
         )));
     }
-    if spec.n_frames == 0 || !(spec.fps > 0.0) {
+    if spec.n_frames == 0 || spec.fps.is_nan() || spec.fps <= 0.0 {
         return Err(io("synthetic video needs n_frames > 0 and fps > 0".into()));
     }
     let mut child = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24"])
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+        ])
         .args(["-s", &format!("{}x{}", spec.width, spec.height)])
         .args(["-r", &format!("{}", spec.fps), "-i", "-"])
         .args(spec.codec.args())
@@ -310,7 +336,14 @@ mod tests {
     #[test]
     fn needles_replace_their_frames_only() {
         let mut spec = SynthSpec::new(20, 10.0, 32);
-        spec.needles.push(Needle::at_depth(0.5, 3, 20, "A", [255, 0, 0], Shape::Square));
+        spec.needles.push(Needle::at_depth(
+            0.5,
+            3,
+            20,
+            "A",
+            [255, 0, 0],
+            Shape::Square,
+        ));
         assert_eq!((spec.needles[0].start, spec.needles[0].end), (10, 13));
         let centre = |img: &[u8]| img[3 * (13 * 32 + 16)..3 * (13 * 32 + 16) + 3].to_vec();
         assert_eq!(centre(&render_frame(&spec, 11)), vec![255, 0, 0]);

@@ -45,14 +45,15 @@ mod tests {
             count: 1,
             data,
         };
-        let t = frames_to_tensor::<Flex>(&frames, [0.5, 0.0, 1.0], [0.5, 1.0, 2.0], &Default::default());
+        let t = frames_to_tensor::<Flex>(
+            &frames,
+            [0.5, 0.0, 1.0],
+            [0.5, 1.0, 2.0],
+            &Default::default(),
+        );
         assert_eq!(t.dims(), [1, 3, 2, 2]);
         let v = t.into_data().to_vec::<f32>().unwrap();
-        let want = [
-            (30.0 / 255.0 - 0.5) / 0.5,
-            100.0 / 255.0,
-            0.0,
-        ];
+        let want = [(30.0 / 255.0 - 0.5) / 0.5, 100.0 / 255.0, 0.0];
         assert!((v[3] - want[0]).abs() < 1e-6, "R of pixel 3: {}", v[3]);
         assert!((v[4 + 2] - want[1]).abs() < 1e-6);
         assert!((v[8 + 1] - want[2]).abs() < 1e-6);

