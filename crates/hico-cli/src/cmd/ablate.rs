@@ -87,7 +87,11 @@ impl Job for AblateJob {
             summary.failed.len()
         );
         match hico_viz::plot_run_dir(&out) {
-            Ok(files) => eprintln!("plots: {} files in {}", files.len(), out.join("plots").display()),
+            Ok(files) => eprintln!(
+                "plots: {} files in {}",
+                files.len(),
+                out.join("plots").display()
+            ),
             Err(e) => eprintln!("warning: plotting {} failed: {e}", out.display()),
         }
         eprintln!("results: {}", out.join("results.md").display());

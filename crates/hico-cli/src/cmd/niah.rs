@@ -136,7 +136,11 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
         } => {
             let cfg = PipelineConfig::load(&config)?;
             let manifest = Manifest::load(&set)?;
-            let name = if cfg.name.is_empty() { "run" } else { &cfg.name };
+            let name = if cfg.name.is_empty() {
+                "run"
+            } else {
+                &cfg.name
+            };
             let out = out.unwrap_or_else(|| set.join(format!("eval-{name}")));
             dispatch(
                 device,
@@ -186,7 +190,10 @@ impl Job for EvalJob {
         }
         println!("frames  depth  n  accuracy");
         for c in &s.by_depth {
-            println!("{:>6}  {:>5.2}  {}  {:.3}", c.frames, c.depth, c.n, c.accuracy);
+            println!(
+                "{:>6}  {:>5.2}  {}  {:.3}",
+                c.frames, c.depth, c.n, c.accuracy
+            );
         }
         println!(
             "accuracy (letter logits): {:.3} over {} questions; predicted A/B/C/D: {:?}",

@@ -10,7 +10,11 @@ use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
 
 use super::{experiment::Experiment, runner::bar};
-use crate::{EvalError, bench::{Manifest, build_set}, read_json, write_json};
+use crate::{
+    EvalError,
+    bench::{Manifest, build_set},
+    read_json, write_json,
+};
 
 /// The cache record of a finished training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
