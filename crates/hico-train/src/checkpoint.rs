@@ -15,10 +15,13 @@ use std::{
 };
 
 use burn::{
-    module::{AutodiffModule, Module},
+    module::{AutodiffModule, Module, ModuleVisitor, Param},
     optim::Optimizer,
     record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder},
-    tensor::backend::{AutodiffBackend, Backend},
+    tensor::{
+        Tensor,
+        backend::{AutodiffBackend, Backend},
+    },
 };
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +53,21 @@ pub struct TrainState {
     pub last_loss: f32,
 }
 
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        let _ = p.val();
+    }
+}
+
+/// Initialise every lazily initialised parameter of `model` in place. burn draws a lazy
+/// parameter's values at first use, and a *clone* of an uninitialised parameter draws its
+/// own: saving a clone of a fresh model would write weights the model never uses.
+pub fn materialize<B: Backend, M: Module<B>>(model: &M) {
+    model.visit(&mut Materialize);
+}
+
 /// Name of the checkpoint folder of `step`.
 pub fn step_dir_name(step: usize) -> String {
     format!("step-{step:07}")
@@ -77,6 +95,7 @@ where
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    materialize(model);
     let rec = WeightRecorder::new();
     let fail = |what: &str, e: burn::record::RecorderError| TrainError::Checkpoint {
         path: tmp.join(what),
@@ -165,6 +184,7 @@ where
 pub fn save_weights<B: Backend, M: Module<B>>(model: &M, dir: &Path) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp = dir.join(".tmp-model");
+    materialize(model);
     model
         .clone()
         .save_file(&tmp, &WeightRecorder::new())

@@ -131,7 +131,7 @@ fn parse_sample(index: usize, value: serde_json::Value, root: &Path) -> Result<S
         (Some(_), Some(_)) => return Err("has both `video` and `image`".into()),
         (None, None) => return Err("has neither `video` nor `image`".into()),
     };
-    if raw.conversations.is_empty() || raw.conversations.len() % 2 != 0 {
+    if raw.conversations.is_empty() || !raw.conversations.len().is_multiple_of(2) {
         return Err(format!(
             "`conversations` must hold human/gpt pairs, got {} messages",
             raw.conversations.len()

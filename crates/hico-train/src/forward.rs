@@ -45,7 +45,7 @@ pub fn decode(
             duration: info.duration,
         },
     };
-    if plan.is_empty() || plan.len() % clip_len != 0 {
+    if plan.is_empty() || !plan.len().is_multiple_of(clip_len) {
         return Err(format!(
             "{}: sampler chose {} frames, not a positive multiple of clip_len {clip_len}",
             path.display(),

@@ -54,7 +54,7 @@ pub fn layout(
         after.extend(add);
         answers.push(start..after.len());
     }
-    (!answers.is_empty()).then(|| TextLayout {
+    (!answers.is_empty()).then_some(TextLayout {
         turns: answers.len(),
         after,
         answers,

@@ -120,6 +120,9 @@ pub fn run_stage_with<B: AutodiffBackend>(
 
     let mut pipe = Pipeline::<B>::new(cfg.clone(), device)
         .map_err(|e| TrainError::Model(format!("building {}: {e}", stage.pipeline.display())))?;
+    // Draw lazily initialised weights now, from the config's seed (see `materialize`).
+    B::seed(device, cfg.seed);
+    checkpoint::materialize(&pipe.model);
     let mut optim: Optim<B> = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(stage.optim.weight_decay as f32)

@@ -74,3 +74,21 @@ pub fn params<B: Backend, M: Module<B>>(m: &M) -> Vec<f32> {
     m.visit(&mut c);
     c.0
 }
+
+/// Whether two parameter snapshots are bit-identical; on failure, the first difference.
+pub fn diff(a: &[f32], b: &[f32]) -> Option<String> {
+    if a.len() != b.len() {
+        return Some(format!("lengths {} vs {}", a.len(), b.len()));
+    }
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x.to_bits() != y.to_bits())
+        .map(|i| {
+            format!(
+                "first difference at {i} of {}: {} vs {}",
+                a.len(),
+                a[i],
+                b[i]
+            )
+        })
+}
