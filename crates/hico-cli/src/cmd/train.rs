@@ -1,17 +1,147 @@
-//! `hico train`: owned by issue 7, not built yet.
+//! `hico train`: train one stage (`--config configs/train/stage3_long.toml`) or chain stages
+//! (`--stages 1,2,3,4`, each starting from the previous stage's final weights), resumable
+//! with `--resume`. `--make-synth DIR` writes the tiny synthetic colour dataset that
+//! `configs/train/tiny_synth.toml` trains on.
 
-use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
 
-use crate::backend::DeviceArg;
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, backend::AutodiffBackend};
+use hico_core::config::PipelineConfig;
+use hico_train::{StageConfig, TrainOutcome, run_stage};
+
+use crate::backend::{DeviceArg, Job, dispatch};
 
 /// Arguments of `hico train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
-    pub input: Option<std::path::PathBuf>,
+    /// One stage config (TOML).
+    #[arg(long, conflicts_with = "stages")]
+    pub config: Option<PathBuf>,
+    /// Chain stages by number, e.g. `1,2,3,4`: stage N is the file `stageN_*.toml` in
+    /// `--stage-dir`.
+    #[arg(long, value_delimiter = ',')]
+    pub stages: Vec<usize>,
+    /// Folder of the numbered stage configs.
+    #[arg(long, default_value = "configs/train")]
+    pub stage_dir: PathBuf,
+    /// Output folder (one sub-folder per stage when chaining; default runs/train/<name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the latest checkpoints (chained stages already finished are skipped).
+    #[arg(long)]
+    pub resume: bool,
+    /// Weights to start the (first) stage from: a stage output folder, its final/ folder or
+    /// a checkpoint folder.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Train this pipeline config instead of the one each stage names.
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    /// Stop each stage after this many optimizer steps (overrides `max_steps`).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Write the synthetic colour dataset (train.json, test.json, videos) to this folder
+    /// and exit.
+    #[arg(long)]
+    pub make_synth: Option<PathBuf>,
 }
 
 /// Run `hico train`.
-pub fn run(_args: Args, _device: DeviceArg) -> Result<()> {
-    bail!("`hico train` is not implemented yet (issue 7)")
+pub fn run(args: Args, device: DeviceArg) -> Result<()> {
+    if let Some(dir) = &args.make_synth {
+        hico_train::synth_data::write_colour_dataset(dir)?;
+        println!(
+            "wrote {}/train.json (48 videos) and {}/test.json (24 videos)",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(());
+    }
+    let configs = match (&args.config, args.stages.is_empty()) {
+        (Some(c), true) => vec![c.clone()],
+        (None, false) => args
+            .stages
+            .iter()
+            .map(|&n| find_stage(&args.stage_dir, n))
+            .collect::<Result<_>>()?,
+        _ => bail!("give either --config STAGE.toml or --stages 1,2,..."),
+    };
+    let mut plan = Vec::new();
+    for path in &configs {
+        let mut stage = StageConfig::load(path)?;
+        if let Some(n) = args.max_steps {
+            stage.max_steps = n;
+        }
+        let pipe_path = args.pipeline.clone().unwrap_or_else(|| stage.pipeline.clone());
+        let pipeline = PipelineConfig::load(&pipe_path)
+            .with_context(|| format!("the pipeline of stage {}", path.display()))?;
+        plan.push((stage, pipeline));
+    }
+    dispatch(device, TrainJob { args, plan })
+}
+
+/// `stageN_*.toml` in `dir`.
+fn find_stage(dir: &Path, n: usize) -> Result<PathBuf> {
+    let prefix = format!("stage{n}_");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "toml")
+                && p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!("no {prefix}*.toml in {}", dir.display()),
+        _ => bail!("several {prefix}*.toml in {}: {found:?}", dir.display()),
+    }
+}
+
+struct TrainJob {
+    args: Args,
+    plan: Vec<(StageConfig, PipelineConfig)>,
+}
+
+impl Job for TrainJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let chained = self.plan.len() > 1;
+        let mut init = self.args.init.clone();
+        for (stage, pipeline) in &self.plan {
+            let name = if stage.name.is_empty() {
+                "stage"
+            } else {
+                &stage.name
+            };
+            let out = match (&self.args.out, chained) {
+                (Some(o), false) => o.clone(),
+                (Some(o), true) => o.join(name),
+                (None, _) => PathBuf::from("runs/train").join(name),
+            };
+            let final_dir = out.join("final");
+            if self.args.resume && chained && final_dir.join("model.mpk").exists() {
+                println!("{name}: already finished ({}), skipping", final_dir.display());
+                init = Some(final_dir);
+                continue;
+            }
+            let resume = self.args.resume && out.join("checkpoints/latest").exists();
+            let o: TrainOutcome =
+                run_stage::<B>(pipeline, stage, init.as_deref(), &out, resume, &device)
+                    .with_context(|| format!("training stage `{name}`"))?;
+            println!(
+                "{name}: {} steps, final loss {:.4}, {} samples skipped; model in {}",
+                o.steps,
+                o.final_loss,
+                o.skipped_samples,
+                o.checkpoint.display()
+            );
+            init = Some(o.checkpoint);
+        }
+        Ok(())
+    }
 }
