@@ -73,7 +73,10 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
         if let Some(n) = args.max_steps {
             stage.max_steps = n;
         }
-        let pipe_path = args.pipeline.clone().unwrap_or_else(|| stage.pipeline.clone());
+        let pipe_path = args
+            .pipeline
+            .clone()
+            .unwrap_or_else(|| stage.pipeline.clone());
         let pipeline = PipelineConfig::load(&pipe_path)
             .with_context(|| format!("the pipeline of stage {}", path.display()))?;
         plan.push((stage, pipeline));
@@ -125,7 +128,10 @@ impl Job for TrainJob {
             };
             let final_dir = out.join("final");
             if self.args.resume && chained && final_dir.join("model.mpk").exists() {
-                println!("{name}: already finished ({}), skipping", final_dir.display());
+                println!(
+                    "{name}: already finished ({}), skipping",
+                    final_dir.display()
+                );
                 init = Some(final_dir);
                 continue;
             }
