@@ -1,0 +1,185 @@
+//! Values that parse but make no sense: each error names the key and what was expected.
+
+use std::path::Path;
+
+use super::*;
+use crate::ConfigError;
+
+impl PipelineConfig {
+    /// Load and validate a pipeline config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let cfg: Self = load_toml(path)?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// Check values that parse but make no sense, naming the key.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key: key.into(),
+            message,
+        };
+        let v = &self.video;
+        if v.clip_len == 0 {
+            return Err(bad("video.clip_len", "must be at least 1".into()));
+        }
+        let patch = self.vision.patch_size;
+        if patch == 0 || !v.size.is_multiple_of(patch) {
+            return Err(bad(
+                "video.size",
+                format!(
+                    "{} is not a multiple of vision.patch_size = {patch}",
+                    v.size
+                ),
+            ));
+        }
+        if self.vision.heads == 0 || !self.vision.width.is_multiple_of(self.vision.heads) {
+            return Err(bad(
+                "vision.heads",
+                format!(
+                    "{} heads do not divide width {}",
+                    self.vision.heads, self.vision.width
+                ),
+            ));
+        }
+        if self.vision.output_blocks > self.vision.depth {
+            return Err(bad(
+                "vision.output_blocks",
+                format!(
+                    "{} exceeds depth {}",
+                    self.vision.output_blocks, self.vision.depth
+                ),
+            ));
+        }
+        match &self.sampler {
+            SamplerConfig::Duration { t_min, t_max } => {
+                if t_min > t_max {
+                    return Err(bad("sampler.t_min", format!("{t_min} > t_max = {t_max}")));
+                }
+            }
+            SamplerConfig::Uniform { frames } => {
+                if *frames == 0 || frames % v.clip_len != 0 {
+                    return Err(bad(
+                        "sampler.frames",
+                        format!(
+                            "{frames} is not a positive multiple of video.clip_len = {}",
+                            v.clip_len
+                        ),
+                    ));
+                }
+            }
+            SamplerConfig::Fps {
+                fps,
+                min_frames,
+                max_frames,
+            } => {
+                if fps.is_nan() || *fps <= 0.0 {
+                    return Err(bad("sampler.fps", format!("{fps} must be > 0")));
+                }
+                if min_frames > max_frames {
+                    return Err(bad(
+                        "sampler.min_frames",
+                        format!("{min_frames} > max_frames = {max_frames}"),
+                    ));
+                }
+            }
+        }
+        let grid = v.size / patch;
+        match &self.compressor {
+            CompressorConfig::Identity => {}
+            CompressorConfig::Tome {
+                tokens_per_frame: t,
+            }
+            | CompressorConfig::TomeOrdered {
+                tokens_per_frame: t,
+            }
+            | CompressorConfig::Temporal {
+                tokens_per_frame: t,
+                ..
+            } => {
+                if *t == 0 || *t > grid * grid {
+                    return Err(bad(
+                        "compressor.tokens_per_frame",
+                        format!(
+                            "{t} must be in 1..={} (patches per frame at {} px)",
+                            grid * grid,
+                            v.size
+                        ),
+                    ));
+                }
+            }
+            CompressorConfig::Pool {
+                tokens_per_frame: t,
+            } => {
+                let side = (*t as f64).sqrt().round() as usize;
+                if side * side != *t || side == 0 || side > grid {
+                    return Err(bad(
+                        "compressor.tokens_per_frame",
+                        format!("{t} must be a square number with side <= {grid} for `pool`"),
+                    ));
+                }
+            }
+        }
+        if let DropoutConfig::Fastv(f) = &self.dropout
+            && !(0.0..1.0).contains(&f.ratio)
+        {
+            return Err(bad(
+                "dropout.ratio",
+                format!("{} must be in [0, 1)", f.ratio),
+            ));
+        }
+        if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
+            if ratios.len() != layers.len() + 1 {
+                return Err(bad(
+                    "dropout.ratios",
+                    format!(
+                        "expected {} ratios (one more than `layers`, starting with 1.0), got {}",
+                        layers.len() + 1,
+                        ratios.len()
+                    ),
+                ));
+            }
+            if !layers.windows(2).all(|w| w[0] < w[1]) || layers.first() == Some(&0) {
+                return Err(bad(
+                    "dropout.layers",
+                    format!("{layers:?} must be increasing, from 1"),
+                ));
+            }
+            if !ratios.windows(2).all(|w| w[0] >= w[1])
+                || ratios.iter().any(|r| !(0.0..=1.0).contains(r))
+            {
+                return Err(bad(
+                    "dropout.ratios",
+                    format!("{ratios:?} must be non-increasing within [0, 1]"),
+                ));
+            }
+        }
+        let g = &self.generation;
+        if !(0.0..=1.0).contains(&g.top_p) || g.top_p == 0.0 {
+            return Err(bad(
+                "generation.top_p",
+                format!("{} must be in (0, 1]", g.top_p),
+            ));
+        }
+        if g.temperature < 0.0 {
+            return Err(bad(
+                "generation.temperature",
+                format!("{} must be >= 0", g.temperature),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Write the resolved config as pretty JSON (beside a run's outputs).
+    pub fn write_json(&self, path: &Path) -> Result<(), crate::CoreError> {
+        let json = serde_json::to_string_pretty(self).map_err(|source| crate::CoreError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        std::fs::write(path, json).map_err(|source| crate::CoreError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
