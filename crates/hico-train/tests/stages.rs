@@ -142,3 +142,23 @@ fn unreadable_samples_are_skipped_and_counted() {
     assert_eq!(out.skipped_samples, 1);
     assert_eq!(out.steps, s.total_steps(4));
 }
+
+#[test]
+fn visual_dropout_in_training_drops_and_still_learns_answers() {
+    let _guard = common::lock();
+    let mut p = common::pipeline();
+    p.dropout = hico_core::config::DropoutConfig::Attention(hico_core::config::StagedDrop {
+        layers: vec![1],
+        ratios: vec![1.0, 0.5],
+        positions: Default::default(),
+    });
+    let mut s = short(3);
+    s.visual_dropout = true;
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_stage::<CpuAutodiff>(&p, &s, None, dir.path(), false, &cpu_device()).unwrap();
+    assert!(out.final_loss.is_finite());
+    let m = hico_train::metrics::read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
+    for step in &m {
+        assert_eq!(step.visual_kept * 2, step.visual_tokens, "{step:?}");
+    }
+}
