@@ -21,7 +21,7 @@ use crate::{
 pub struct ScoreOptions {
     /// Also generate an answer for every sample and check it by exact match.
     pub free_form: bool,
-    /// 1-based layers whose attention to capture in the first sample's run record (the one
+    /// Capture attention at every layer in the first question's run record (the one
     /// returned as [`SetScore::first_run`]).
     pub capture_all_layers: bool,
 }
@@ -158,9 +158,21 @@ pub fn score_sample<B: Backend>(
         };
         pipe.answer(&video, &sample.question, capture, |_| {})
     });
-    let generated = opts
-        .free_form
-        .then(|| run.as_ref().map(|r| r.answer.clone()).unwrap_or_default());
+    // The answer without its stop token (`<|im_end|>`).
+    let stop = pipe.tokenizer.stop_ids();
+    let generated = opts.free_form.then(|| {
+        run.as_ref()
+            .map(|r| {
+                let ids: Vec<u32> = r
+                    .answer_tokens
+                    .iter()
+                    .copied()
+                    .filter(|t| !stop.contains(t))
+                    .collect();
+                pipe.tokenizer.decode(&ids)
+            })
+            .unwrap_or_default()
+    });
     let score = SampleScore {
         id: sample.id.clone(),
         frames: sample.frames,

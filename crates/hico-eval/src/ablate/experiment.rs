@@ -63,6 +63,32 @@ pub struct TrainSpec {
     pub data_seed: u64,
     /// Questions per (frames, depth) cell of the training set.
     pub data_repeats: usize,
+    /// Keys of `[benchmark]` set differently for the training set (e.g. `decoys = 0`: an
+    /// easier curriculum of the same kind).
+    #[serde(default)]
+    pub benchmark_overrides: toml::Table,
+}
+
+impl TrainSpec {
+    /// The training set's spec: the benchmark's with `data_seed`, `data_repeats` and
+    /// `benchmark_overrides`; errors name `path` and the key.
+    pub fn data_spec(&self, bench: &BenchSpec, path: &Path) -> Result<BenchSpec, EvalError> {
+        let bad = |key: &str, message: String| EvalError::Spec {
+            path: path.into(),
+            key: format!("train.benchmark_overrides.{key}"),
+            message,
+        };
+        let mut value = toml::Value::try_from(bench.reseeded(self.data_seed, self.data_repeats))
+            .map_err(|e| bad("", e.to_string()))?;
+        for (k, v) in &self.benchmark_overrides {
+            set_dotted(&mut value, k, v.clone()).map_err(|m| bad(k, m))?;
+        }
+        let spec: BenchSpec = value
+            .try_into()
+            .map_err(|e: toml::de::Error| bad("", e.to_string()))?;
+        spec.validate(path)?;
+        Ok(spec)
+    }
 }
 
 fn default_data_seed() -> u64 {
@@ -257,5 +283,32 @@ mod tests {
             .clone();
         assert_eq!(label(&v), "uniform-2-1_0.25");
         assert_eq!(sanitize("a b/c"), "a_b_c");
+    }
+
+    #[test]
+    fn training_set_spec_takes_seed_repeats_and_overrides() {
+        let bench: BenchSpec = toml::from_str(
+            "kind = \"mh_niah\"\nframes = [32]\ndecoys = 1\ndistractors = 1\nmax_hops = 6\nseed = 1",
+        )
+        .unwrap();
+        let mut t = TrainSpec {
+            stage: "s.toml".into(),
+            data_seed: 9,
+            data_repeats: 5,
+            benchmark_overrides: toml::from_str("decoys = 0").unwrap(),
+        };
+        match t.data_spec(&bench, "e.toml".as_ref()).unwrap() {
+            BenchSpec::MhNiah(m) => assert_eq!((m.seed, m.repeats, m.decoys), (9, 5, 0)),
+            other => panic!("{other:?}"),
+        }
+        t.benchmark_overrides = toml::from_str("decoys = \"x\"").unwrap();
+        let err = t
+            .data_spec(&bench, "e.toml".as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("e.toml") && err.contains("train.benchmark_overrides"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Training before the grid, once: generate a training set of the benchmark's kind (another
 //! seed), train the experiment's base pipeline with its hico-train stage config, and cache
-//! the result (`OUT/train/trained.json`); later runs reuse the checkpoint.
+//! the result (`OUT/train/trained.json`); later runs reuse the checkpoint while the training
+//! set spec, stage and base config are unchanged (a change retrains from scratch).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub struct Trained {
     pub final_loss: f32,
     /// Training questions.
     pub samples: usize,
+    /// The training set spec, stage and base config it was trained from.
+    pub key: serde_json::Value,
 }
 
 /// The checkpoint to evaluate: `None` when the experiment has no `[train]`; otherwise the
@@ -43,22 +46,8 @@ pub fn ensure_trained<B: AutodiffBackend>(
     };
     let dir = out.join("train");
     let marker = dir.join("trained.json");
-    if let Ok(t) = read_json::<Trained>(&marker)
-        && t.checkpoint.exists()
-    {
-        return Ok(Some(t));
-    }
     let data_dir = out.join("train_data");
-    let data_spec = exp.benchmark.reseeded(spec.data_seed, spec.data_repeats);
-    let manifest = match Manifest::load(&data_dir) {
-        Ok(m) if m.spec == data_spec => m,
-        _ => {
-            let pb = bar(multi, "training set");
-            let m = build_set(&data_spec, exp_path, &data_dir, Some(&pb))?;
-            pb.finish_and_clear();
-            m
-        }
-    };
+    let data_spec = spec.data_spec(&exp.benchmark, exp_path)?;
     let train_err = |e: hico_train::TrainError| EvalError::Spec {
         path: exp_path.into(),
         key: "train".into(),
@@ -68,12 +57,29 @@ pub fn ensure_trained<B: AutodiffBackend>(
     stage.data.annotations = data_dir.join("llava.json");
     stage.data.video_root = data_dir.clone();
     let base = exp.base_config(exp_path)?;
+    // What the cached model was trained from: a change retrains from scratch.
+    let key = serde_json::json!({ "data": data_spec, "stage": stage, "base": base });
+    match read_json::<Trained>(&marker) {
+        Ok(t) if t.key == key && t.checkpoint.exists() => return Ok(Some(t)),
+        Ok(_) => std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?,
+        Err(_) => {}
+    }
+    let manifest = match Manifest::load(&data_dir) {
+        Ok(m) if m.spec == data_spec => m,
+        _ => {
+            let pb = bar(multi, "training set");
+            let m = build_set(&data_spec, exp_path, &data_dir, Some(&pb))?;
+            pb.finish_and_clear();
+            m
+        }
+    };
     let outcome = run_stage::<B>(&base, &stage, None, &dir, true, device).map_err(train_err)?;
     let t = Trained {
         checkpoint: outcome.checkpoint,
         steps: outcome.steps,
         final_loss: outcome.final_loss,
         samples: manifest.samples.len(),
+        key,
     };
     write_json(&marker, &t)?;
     Ok(Some(t))

@@ -47,40 +47,75 @@ pub fn build_set(
     if let Some(pb) = progress {
         pb.set_length(cells.len() as u64);
     }
-    let mut samples = Vec::with_capacity(cells.len());
-    for (i, &(n, depth, rep)) in cells.iter().enumerate() {
-        let id = format!("f{n}_d{:03}_r{rep}", (depth * 100.0).round() as i64);
-        let video = format!("videos/{id}.mp4");
-        let seed = spec_seed(spec)
-            .wrapping_mul(1_000_003)
-            .wrapping_add(i as u64);
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut frames = match spec.haystack() {
-            HaystackSource::Synthetic => haystack(n, spec_size(spec), seed),
-            HaystackSource::Video { path } => video_haystack(path, n, spec_size(spec))?,
-        };
-        let sample = match spec {
-            BenchSpec::Niah(s) => niah_sample(s, &mut frames, depth, &mut rng),
-            BenchSpec::MhNiah(s) => mh_sample(s, &mut frames, depth, &mut rng),
-        };
-        write_mp4(&dir.join(&video), &frames, spec_fps(spec))?;
-        samples.push(Sample {
-            id,
-            video,
-            frames: n,
-            depth,
-            ..sample
-        });
-        if let Some(pb) = progress {
-            pb.inc(1);
-        }
-    }
+    // Questions are independent (each seeded by its index): encode on every core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Sample, EvalError>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&cell) = cells.get(i) else { break };
+                        done.push((i, one_sample(spec, dir, i, cell)));
+                        if let Some(pb) = progress {
+                            pb.inc(1);
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("builder thread"))
+            .collect()
+    });
+    let mut indexed: Vec<(usize, Result<Sample, EvalError>)> =
+        results.into_iter().flatten().collect();
+    indexed.sort_by_key(|(i, _)| *i);
+    let samples = indexed
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect::<Result<Vec<_>, _>>()?;
     let manifest = Manifest {
         spec: spec.clone(),
         samples,
     };
     manifest.write(dir)?;
     Ok(manifest)
+}
+
+/// Build question `i` (haystack length `n`, depth, repeat) and write its video.
+fn one_sample(
+    spec: &BenchSpec,
+    dir: &Path,
+    i: usize,
+    (n, depth, rep): (usize, f64, usize),
+) -> Result<Sample, EvalError> {
+    let id = format!("f{n}_d{:03}_r{rep}", (depth * 100.0).round() as i64);
+    let video = format!("videos/{id}.mp4");
+    let seed = spec_seed(spec)
+        .wrapping_mul(1_000_003)
+        .wrapping_add(i as u64);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut frames = match spec.haystack() {
+        HaystackSource::Synthetic => haystack(n, spec_size(spec), seed),
+        HaystackSource::Video { path } => video_haystack(path, n, spec_size(spec))?,
+    };
+    let sample = match spec {
+        BenchSpec::Niah(s) => niah_sample(s, &mut frames, depth, &mut rng),
+        BenchSpec::MhNiah(s) => mh_sample(s, &mut frames, depth, &mut rng),
+    };
+    write_mp4(&dir.join(&video), &frames, spec_fps(spec))?;
+    Ok(Sample {
+        id,
+        video,
+        frames: n,
+        depth,
+        ..sample
+    })
 }
 
 fn spec_seed(s: &BenchSpec) -> u64 {
@@ -116,7 +151,11 @@ fn needle_image(size: usize, bg: Named, lines: &[&str], shape: Option<(Shape, Na
         c.text_centred(line, (2 + 9 * k * scale) as i64, scale, ink);
     }
     if let Some((s, col)) = shape {
-        let (cx, cy, r) = (size as i64 / 2, size as i64 * 7 / 10, size as i64 / 5);
+        let (cx, cy, r) = (
+            size as i64 / 2,
+            size as i64 * 58 / 100,
+            size as i64 * 4 / 10,
+        );
         c.shape(s, cx, cy, r, col.rgb);
     }
     c
