@@ -9,21 +9,33 @@
 //! - [`timestamp_prompt`]: the sentence after the video placeholder.
 //! - [`synth`] + [`font`]: procedural test videos with known content and needles.
 
+mod batch;
 mod error;
 pub mod font;
+#[cfg(not(feature = "ffmpeg"))]
+mod nodecode;
+#[cfg(feature = "ffmpeg")]
 mod probe;
 mod prompt;
+#[cfg(feature = "ffmpeg")]
 mod reader;
 mod sampler;
+mod strategy;
 pub mod synth;
 mod tensor;
 
+pub use batch::{BatchReport, probe_many};
 pub use error::VideoError;
 pub use hico_core::{FramePlan, VideoInfo};
-pub use probe::{BatchReport, MAX_SIDE, probe, probe_many};
+#[cfg(not(feature = "ffmpeg"))]
+pub use nodecode::{FrameReader, MAX_SIDE, decode_all, probe};
+#[cfg(feature = "ffmpeg")]
+pub use probe::{MAX_SIDE, probe};
 pub use prompt::timestamp_prompt;
-pub use reader::{FrameReader, Strategy, decode_all};
+#[cfg(feature = "ffmpeg")]
+pub use reader::{FrameReader, decode_all};
 pub use sampler::{DurationSampler, FpsSampler, UniformSampler, build_sampler, segment_middles};
+pub use strategy::Strategy;
 pub use tensor::frames_to_tensor;
 
 /// RGB frames resized without crop to `size × size`, row-major, 3 bytes per pixel,

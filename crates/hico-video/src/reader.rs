@@ -13,19 +13,7 @@ use ffmpeg_next as ff;
 use hico_core::VideoInfo;
 
 use crate::probe::{Opened, open};
-use crate::{Frames, VideoError};
-
-/// How [`FrameReader::read`] reaches its targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Strategy {
-    /// Per target, whichever of seeking and decoding forward decodes fewer frames.
-    #[default]
-    Auto,
-    /// Always seek to the keyframe before each target not already reached.
-    Seek,
-    /// Never seek forward: decode every frame from the current position.
-    Sequential,
-}
+use crate::{Frames, Strategy, VideoError};
 
 /// Decoded frames kept between targets: the last frame at or before the position.
 struct Last {
