@@ -128,7 +128,7 @@ impl<B: Backend> Pipeline<B> {
         mut read: impl FnMut(&[usize]) -> Result<Tensor<B, 4>, ModelError>,
     ) -> Result<EncodedVideo<B>, ModelError> {
         let (l, size) = (self.cfg.video.clip_len, self.cfg.video.size);
-        if plan.is_empty() || plan.len() % l != 0 {
+        if plan.is_empty() || !plan.len().is_multiple_of(l) {
             return Err(ModelError::Invalid(format!(
                 "sampler chose {} frames, not a positive multiple of clip_len {l}",
                 plan.len()

@@ -36,6 +36,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "f32")]
         precision: Precision,
     },
+    /// Parity of the LLM with the transformers fixtures on this device: max |Δlogit| and
+    /// whether the greedy continuation matches, per fixture model.
+    Parity {
+        /// Directory of `scripts/make_llm_fixtures.py`'s output.
+        #[arg(long, default_value = "crates/hico-llm/tests/fixtures")]
+        dir: PathBuf,
+        /// Float precision.
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Precision,
+    },
+    /// Training steps of the full model (encoder → compressor → connector → LLM) on random
+    /// frames with a next-token loss on the prompt after the video: forward, backward, AdamW.
+    TrainStep {
+        /// Pipeline config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Frames per sample (a multiple of the clip length).
+        #[arg(long, default_value_t = 8)]
+        frames: usize,
+        /// Timed steps (after one warm-up).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Float precision.
+        #[arg(long, value_enum, default_value = "f32")]
+        precision: Precision,
+    },
     /// The whole inference path on a long video: clips streamed through encoder and
     /// compressor, then prefill and one decode step. Prints time and peak memory.
     LongVideo {
@@ -56,14 +82,13 @@ pub enum Command {
 
 /// Run `hico bench`.
 pub fn run(c: Command, device: DeviceArg) -> Result<()> {
-    match c {
-        Command::Llm { precision, .. } => {
-            dispatch_with(device, precision, BenchJob { cmd: c, device })
-        }
-        Command::LongVideo { precision, .. } => {
-            dispatch_with(device, precision, BenchJob { cmd: c, device })
-        }
-    }
+    let precision = match &c {
+        Command::Llm { precision, .. }
+        | Command::Parity { precision, .. }
+        | Command::TrainStep { precision, .. }
+        | Command::LongVideo { precision, .. } => *precision,
+    };
+    dispatch_with(device, precision, BenchJob { cmd: c, device })
 }
 
 /// HF config numbers of the released Qwen2.5 models (random weights).
@@ -157,6 +182,17 @@ impl Job for BenchJob {
                     );
                 }
             }
+            Command::Parity { dir, precision } => {
+                crate::cmd::bench_extra::parity::<I<B>>(&dir, &dev_name, precision, &device)?
+            }
+            Command::TrainStep {
+                config,
+                frames,
+                steps,
+                precision,
+            } => crate::cmd::bench_extra::train_step::<B>(
+                &config, frames, steps, &dev_name, precision, &device,
+            )?,
             Command::LongVideo {
                 config,
                 frames,

@@ -2,6 +2,7 @@
 
 pub mod ablate;
 pub mod bench;
+pub mod bench_extra;
 pub mod config;
 pub mod encode;
 pub mod llm;
