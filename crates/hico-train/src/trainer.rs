@@ -240,6 +240,10 @@ pub fn run_stage_with<B: AutodiffBackend>(
             let out = match out {
                 Ok(Some(out)) => out,
                 Ok(None) | Err(_) => {
+                    let reason = out.err().unwrap_or_else(|| {
+                        format!("first turn longer than max_length {}", stage.max_length)
+                    });
+                    log_skip(out_dir, state.step + 1, sample, &reason)?;
                     state.skipped += 1;
                     continue;
                 }
@@ -366,6 +370,19 @@ pub(crate) fn with_model<B: Backend>(
         tokenizer,
         device,
     })
+}
+
+/// Append why a sample was skipped to `<out>/skipped.jsonl`.
+fn log_skip(out_dir: &Path, step: usize, sample: &Sample, reason: &str) -> Result<(), TrainError> {
+    use std::io::Write;
+    let path = out_dir.join("skipped.jsonl");
+    let line = serde_json::json!({"step": step, "sample": sample.describe(), "reason": reason});
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(crate::error::io(&path))
 }
 
 fn non_finite(step: usize, sample: &Sample, loss: f32, last: &Option<PathBuf>) -> TrainError {

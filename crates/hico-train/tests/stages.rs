@@ -140,6 +140,11 @@ fn unreadable_samples_are_skipped_and_counted() {
     let out = run_stage::<CpuAutodiff>(&p, &s, None, &dir.path().join("out"), false, &cpu_device())
         .unwrap();
     assert_eq!(out.skipped_samples, 1);
+    let log = std::fs::read_to_string(dir.path().join("out/skipped.jsonl")).unwrap();
+    assert!(
+        log.contains("missing.mp4") && log.lines().count() == 1,
+        "{log}"
+    );
     assert_eq!(out.steps, s.total_steps(4));
 }
 
@@ -161,4 +166,40 @@ fn visual_dropout_in_training_drops_and_still_learns_answers() {
     for step in &m {
         assert_eq!(step.visual_kept * 2, step.visual_tokens, "{step:?}");
     }
+}
+
+#[test]
+fn image_items_train_as_one_repeated_frame() {
+    let _guard = common::lock();
+    let p = common::pipeline();
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("red.png");
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=32x32",
+        ])
+        .args(["-frames:v", "1"])
+        .arg(&png)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg could not write {}", png.display());
+    let ann = dir.path().join("ann.json");
+    let item = serde_json::json!([{"image": "red.png", "conversations": [
+        {"from": "human", "value": "<image>\nWhat colour is the image?"},
+        {"from": "gpt", "value": "red"}]}]);
+    std::fs::write(&ann, item.to_string()).unwrap();
+    let mut s = short(1);
+    s.data.annotations = ann;
+    s.data.video_root = dir.path().to_owned();
+    let out = run_stage::<CpuAutodiff>(&p, &s, None, &dir.path().join("out"), false, &cpu_device())
+        .unwrap();
+    assert_eq!(out.skipped_samples, 0);
+    assert!(out.final_loss.is_finite());
 }
