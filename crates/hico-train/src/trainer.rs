@@ -138,7 +138,17 @@ pub fn run_stage_with<B: AutodiffBackend>(
         (true, Some(dir)) => {
             pipe = with_model(pipe, |m| checkpoint::load_weights(m, dir, device))?;
             optim = checkpoint::load_optim::<B, VideoLlm<B>, _>(optim, dir, device)?;
-            checkpoint::load_state(dir)?
+            let st = checkpoint::load_state(dir)?;
+            if st.total_steps != total {
+                return Err(TrainError::Checkpoint {
+                    path: dir.clone(),
+                    message: format!(
+                        "saved for a stage of {} steps, the stage now has {total}: the data or the config changed since",
+                        st.total_steps
+                    ),
+                });
+            }
+            st
         }
         (false, Some(dir)) => {
             return Err(TrainError::Invalid(format!(
