@@ -22,6 +22,6 @@ mod output;
 mod pipeline;
 
 pub use error::ModelError;
-pub use model::{VideoLlm, VisualEmbeds};
+pub use model::{VideoLlm, VisualEmbeds, materialize};
 pub use output::{RunOutput, StageCounts};
 pub use pipeline::{EncodedVideo, Pipeline, Prompt};

@@ -1,7 +1,10 @@
 //! [`VideoLlm`]: encoder + connector + LLM as one module. Weightless steps (compression)
 //! are passed in, so training and inference share these functions.
 
-use burn::{module::Module, prelude::*};
+use burn::{
+    module::{Module, ModuleVisitor, Param},
+    prelude::*,
+};
 use hico_core::{ClipCompressor, PatchGrid, VisionEncoder, VisualToken};
 use hico_llm::Qwen2;
 use hico_vision::{Connector, UmtEncoder};
@@ -66,4 +69,20 @@ impl<B: Backend> VideoLlm<B> {
             encoder_tokens,
         }
     }
+}
+
+struct Materialize;
+
+impl<B: Backend> ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        let _ = p.val();
+    }
+}
+
+/// Initialise every lazily initialised parameter of `model` in place. burn draws a lazy
+/// parameter's values at its first use, and a *clone* of an uninitialised parameter draws
+/// its own: without this, weights would depend on what ran first, and saving a clone of a
+/// fresh model would write weights the model never uses.
+pub fn materialize<B: Backend, M: Module<B>>(model: &M) {
+    model.visit(&mut Materialize);
 }

@@ -15,13 +15,10 @@ use std::{
 };
 
 use burn::{
-    module::{AutodiffModule, Module, ModuleVisitor, Param},
+    module::{AutodiffModule, Module},
     optim::Optimizer,
     record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder},
-    tensor::{
-        Tensor,
-        backend::{AutodiffBackend, Backend},
-    },
+    tensor::backend::{AutodiffBackend, Backend},
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,20 +50,7 @@ pub struct TrainState {
     pub last_loss: f32,
 }
 
-struct Materialize;
-
-impl<B: Backend> ModuleVisitor<B> for Materialize {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
-        let _ = p.val();
-    }
-}
-
-/// Initialise every lazily initialised parameter of `model` in place. burn draws a lazy
-/// parameter's values at first use, and a *clone* of an uninitialised parameter draws its
-/// own: saving a clone of a fresh model would write weights the model never uses.
-pub fn materialize<B: Backend, M: Module<B>>(model: &M) {
-    model.visit(&mut Materialize);
-}
+pub use hico_model::materialize;
 
 /// Name of the checkpoint folder of `step`.
 pub fn step_dir_name(step: usize) -> String {
