@@ -29,6 +29,10 @@ pub struct Args {
     /// (default: runs/<config name>-<video stem>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Trained weights: a `hico train` stage folder, its `final/`, or a checkpoint folder
+    /// (random init from the config's seed when absent).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     /// 1-based decoder layers whose attention (per frame) to capture, e.g. `--capture 1,2`.
     #[arg(long, value_delimiter = ',')]
     pub capture: Vec<usize>,
@@ -68,8 +72,14 @@ impl Job for RunJob {
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
         // Inference needs no gradients: run on the inner backend.
-        let pipe = Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)
-            .with_context(|| format!("building the pipeline of {}", self.args.config.display()))?;
+        let pipe =
+            match &self.args.checkpoint {
+                Some(ckpt) => hico_train::load_trained::<B::InnerBackend>(&self.cfg, ckpt, &device)
+                    .with_context(|| format!("loading trained weights from {}", ckpt.display()))?,
+                None => Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device).with_context(
+                    || format!("building the pipeline of {}", self.args.config.display()),
+                )?,
+            };
         let pb = crate::progress::bar("encoding clips");
         let video = pipe.encode_video(&self.args.video, Some(&pb))?;
         pb.finish_and_clear();
