@@ -35,6 +35,10 @@ pub fn decode_all(path: &Path, _size: usize) -> Result<Frames, VideoError> {
 pub struct FrameReader {
     path: PathBuf,
     info: VideoInfo,
+    /// Frames decoded so far (always 0 here).
+    pub decoded: usize,
+    /// Seeks performed so far (always 0 here).
+    pub seeks: usize,
 }
 
 impl FrameReader {
