@@ -48,11 +48,20 @@ struct Generate(Command);
 impl Job for Generate {
     type Output = ();
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
-        let Command::Generate { model, prompt, system, raw, max_new_tokens, temperature, top_p, seed } = self.0;
+        let Command::Generate {
+            model,
+            prompt,
+            system,
+            raw,
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+        } = self.0;
         let start = std::time::Instant::now();
         // Inference needs no autodiff: run on the inner backend.
-        let m: Qwen2<B::InnerBackend> =
-            Qwen2::load_hf(&model, &device).with_context(|| format!("loading {}", model.display()))?;
+        let m: Qwen2<B::InnerBackend> = Qwen2::load_hf(&model, &device)
+            .with_context(|| format!("loading {}", model.display()))?;
         let tok = HicoTokenizer::from_file(&model.join("tokenizer.json"))?;
         let text = if raw {
             prompt
@@ -61,8 +70,18 @@ impl Job for Generate {
             before + &after
         };
         let ids = tok.encode(&text);
-        eprintln!("loaded {} in {:.1}s; prompt {} tokens", model.display(), start.elapsed().as_secs_f64(), ids.len());
-        let cfg = GenerationConfig { max_new_tokens, temperature, top_p, seed };
+        eprintln!(
+            "loaded {} in {:.1}s; prompt {} tokens",
+            model.display(),
+            start.elapsed().as_secs_f64(),
+            ids.len()
+        );
+        let cfg = GenerationConfig {
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+        };
         let stop = tok.stop_ids();
         let (mut out, mut shown) = (Vec::new(), 0usize);
         let t0 = std::time::Instant::now();
@@ -82,7 +101,11 @@ impl Job for Generate {
         });
         println!();
         let secs = t0.elapsed().as_secs_f64();
-        eprintln!("{} tokens in {secs:.2}s ({:.1} tok/s)", g.tokens.len(), g.tokens.len() as f64 / secs);
+        eprintln!(
+            "{} tokens in {secs:.2}s ({:.1} tok/s)",
+            g.tokens.len(),
+            g.tokens.len() as f64 / secs
+        );
         Ok(())
     }
 }
