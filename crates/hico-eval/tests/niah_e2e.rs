@@ -103,7 +103,7 @@ fn rerunning_a_grid_skips_finished_cells() {
     let build = |cfg: &PipelineConfig| {
         Pipeline::<B>::new(cfg.clone(), &Default::default()).map_err(|e| e.to_string())
     };
-    let first = run_grid(&exp, &exp_path, &bench, &m, build, &multi).unwrap();
+    let first = run_grid(&exp, &exp_path, &bench, &m, "random", build, &multi).unwrap();
     assert_eq!(first.ran.len(), 2, "{first:?}");
     assert!(first.failed.is_empty() && first.skipped.is_empty());
     for f in ["results.csv", "results.md", "niah.csv", "experiment.json"] {
@@ -123,11 +123,14 @@ fn rerunning_a_grid_skips_finished_cells() {
         assert!(cell.join(f).exists(), "{f}");
     }
     std::fs::remove_file(cell.join("done.json")).unwrap();
-    let second = run_grid(&exp, &exp_path, &bench, &m, build, &multi).unwrap();
+    let second = run_grid(&exp, &exp_path, &bench, &m, "random", build, &multi).unwrap();
     assert_eq!(second.ran, vec![first.ran[1].clone()]);
     assert_eq!(second.skipped, vec![first.ran[0].clone()]);
     // Same seed, same weights: the re-run cell reproduces its accuracy.
     let acc =
         |g: &hico_eval::ablate::GridSummary| g.rows.iter().map(|r| r.accuracy).collect::<Vec<_>>();
     assert_eq!(acc(&second), acc(&first));
+    // Another model: nothing counts as done.
+    let third = run_grid(&exp, &exp_path, &bench, &m, "other", build, &multi).unwrap();
+    assert_eq!(third.ran.len(), 2);
 }

@@ -75,7 +75,11 @@ impl Job for AblateJob {
                 None => Pipeline::new(cfg.clone(), &device).map_err(|e| e.to_string()),
             }
         };
-        let summary = run_grid(exp, path, &bench, &manifest, build, &multi)?;
+        // Cells scored with another model (e.g. before a retrain) are run again.
+        let model = trained
+            .as_ref()
+            .map_or_else(|| "random".to_string(), |t| t.key.to_string());
+        let summary = run_grid(exp, path, &bench, &manifest, &model, build, &multi)?;
         print!(
             "{}",
             std::fs::read_to_string(out.join("results.md")).context("reading results.md")?

@@ -42,6 +42,10 @@ pub struct Row {
     pub by_depth: Vec<DepthAccuracy>,
     /// Why the cell failed.
     pub error: Option<String>,
+    /// The model the cell was scored with (`random` or the training cache key); a
+    /// `done.json` for another model does not count as done.
+    #[serde(default)]
+    pub model: String,
 }
 
 fn clean(s: &str) -> String {

@@ -10,7 +10,8 @@
 //!                                 retention.json, ledger.json, provenance.json, summary.json)
 //! OUT/cells/<cell>/scores.json    per-question scores
 //! OUT/cells/<cell>/niah.csv       accuracy per depth × haystack length
-//! OUT/cells/<cell>/done.json      the cell's result row; present = skipped on re-run
+//! OUT/cells/<cell>/done.json      the cell's result row; skipped on re-run while the model
+//!                                 and the cell's config are unchanged
 //! OUT/results.csv, results.md     one row per cell
 //! OUT/niah.csv                    accuracy per depth × haystack length, mean over cells
 //! ```
@@ -86,13 +87,16 @@ pub fn prepare_benchmark(
 }
 
 /// Run every cell of `exp` (file `exp_path`) on the set in `bench`, building each cell's
-/// pipeline with `build` (random init, or trained weights). Cells with a `done.json` are
-/// skipped. Returns what ran; writes the tables.
+/// pipeline with `build` (random init, or trained weights) for the model named `model`
+/// (e.g. `random`, or the training cache key). A cell is skipped when its `done.json` was
+/// written for the same model and its `config.json` equals the cell's current config.
+/// Returns what ran; writes the tables.
 pub fn run_grid<B: Backend>(
     exp: &Experiment,
     exp_path: &Path,
     bench: &Path,
     manifest: &Manifest,
+    model: &str,
     build: impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,
     multi: &MultiProgress,
 ) -> Result<GridSummary, EvalError> {
@@ -118,8 +122,7 @@ pub fn run_grid<B: Backend>(
     for cell in &cells {
         let dir = out.join("cells").join(&cell.name);
         let done = dir.join("done.json");
-        if done.exists() {
-            let row: Row = read_json(&done)?;
+        if let Some(row) = finished(&dir, cell, model) {
             summary.skipped.push(cell.name.clone());
             summary.rows.push(row);
             cells_bar.inc(1);
@@ -128,6 +131,7 @@ pub fn run_grid<B: Backend>(
         cells_bar.set_message(cell.name.clone());
         std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
         let mut row = empty_row(cell, dropout_label(cell));
+        row.model = model.to_string();
         let t0 = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             run_cell(
@@ -172,6 +176,16 @@ pub fn run_grid<B: Backend>(
     write_markdown(&out.join("results.md"), title, &summary.rows)?;
     write_niah_csv(&out.join("niah.csv"), &mean_by_depth(&summary.rows))?;
     Ok(summary)
+}
+
+/// The cell's row when it is done for this model and config.
+fn finished(dir: &Path, cell: &Cell, model: &str) -> Option<Row> {
+    let row: Row = read_json(&dir.join("done.json")).ok()?;
+    let saved: serde_json::Value = read_json(&dir.join("config.json")).ok()?;
+    // Through text, as the file was written (f32 fields read back as their shortest form).
+    let current: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&cell.config).ok()?).ok()?;
+    (row.model == model && saved == current).then_some(row)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,6 +254,7 @@ fn empty_row(cell: &Cell, dropout: String) -> Row {
         predicted: [0; 4],
         by_depth: Vec::new(),
         error: None,
+        model: String::new(),
     }
 }
 
