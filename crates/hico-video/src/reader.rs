@@ -38,10 +38,6 @@ pub struct FrameReader {
         ff::software::scaling::Context,
     )>,
     strategy: Strategy,
-    /// Targets of the current `read` (sorted); other non-reference frames are skipped.
-    wanted: Vec<usize>,
-    /// Whether the decoder currently discards non-reference frames.
-    skipping: bool,
     /// Frames decoded so far (for benchmarks and tests).
     pub decoded: usize,
     /// Seeks performed so far.
@@ -77,8 +73,6 @@ impl FrameReader {
             eof: false,
             scaler: None,
             strategy: Strategy::Auto,
-            wanted: Vec::new(),
-            skipping: false,
             decoded: 0,
             seeks: 0,
         })
@@ -186,20 +180,6 @@ impl FrameReader {
             }
             match packet.read(&mut self.opened.input) {
                 Ok(()) if packet.stream() == self.opened.stream => {
-                    // Frames nobody asked for that no other frame references need not be
-                    // decoded (B-frames: about half of H.264's); targets always are.
-                    let skip = !self.wanted.is_empty()
-                        && packet.pts().is_some_and(|ts| {
-                            self.wanted.binary_search(&self.index_of(ts)).is_err()
-                        });
-                    if skip != self.skipping {
-                        self.decoder.skip_frame(if skip {
-                            ff::Discard::NonReference
-                        } else {
-                            ff::Discard::Default
-                        });
-                        self.skipping = skip;
-                    }
                     // Corrupt packets are skipped, as the ffmpeg CLI does.
                     let _ = self.decoder.send_packet(&packet);
                 }
@@ -363,13 +343,10 @@ impl FrameReader {
         order.dedup();
         let frame_bytes = 3 * size * size;
         let mut unique = Vec::with_capacity(order.len() * frame_bytes);
-        self.wanted = order.clone();
-        let result = order.iter().try_for_each(|&i| {
+        order.iter().try_for_each(|&i| {
             self.goto(i)?;
             self.convert_last(size, &mut unique)
-        });
-        self.wanted.clear();
-        result?;
+        })?;
         let mut data = Vec::with_capacity(indices.len() * frame_bytes);
         for i in indices {
             let k = order.binary_search(i).expect("index in order");
