@@ -245,6 +245,7 @@ impl Job for BenchJob {
                            "seq_len_layer1": out.counts.seq_len_per_layer.first(),
                            "encode_s": t_encode, "prefill_and_decode_s": t_answer,
                            "kv_cache_mib": out.ledger.total_kv_bytes / 1048576.0,
+                           "prefill_gflop": out.ledger.total_flops / 1e9,
                            "peak_rss_mib": peak_rss_mib()})
                 );
             }
