@@ -234,10 +234,20 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
     }
     for comp in compressors {
         let mut traces = Vec::new();
-        for r in rows.iter().filter(|r| r.compressor == comp) {
+        let of_comp: Vec<&ResultRow> = rows.iter().filter(|r| r.compressor == comp).collect();
+        // Several budgets of one compressor: name each line by budget too, else the legend
+        // repeats the schedules.
+        let budgets = of_comp
+            .iter()
+            .any(|r| r.tokens_per_frame != of_comp[0].tokens_per_frame);
+        for r in of_comp {
             let path = dir.join("cells").join(&r.cell).join("retention.json");
             if path.exists() {
-                traces.push((r.dropout.clone(), load_json::<RetentionTrace>(&path)?));
+                let label = match r.tokens_per_frame {
+                    Some(t) if budgets => format!("{}, {t} tok/frame", r.dropout),
+                    _ => r.dropout.clone(),
+                };
+                traces.push((label, load_json::<RetentionTrace>(&path)?));
             }
         }
         if !traces.is_empty() {
