@@ -31,3 +31,17 @@ pub use error::{ConfigError, CoreError};
 pub use provenance::{PatchGrid, Provenance, VisualToken};
 pub use trace::{AttentionCapture, RetentionTrace};
 pub use traits::*;
+
+/// A label made safe as a file or folder name: anything but `[A-Za-z0-9._-]` becomes `_`
+/// (cell names of ablation grids, plot files).
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

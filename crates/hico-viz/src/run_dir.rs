@@ -254,14 +254,14 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
             files.extend(retention_lines(
                 &traces,
                 &format!("Visual tokens kept per layer by dropout schedule ({comp})"),
-                &out.join(format!("retention_{}", file_safe(comp))),
+                &out.join(format!("retention_{}", hico_core::file_safe(comp))),
             )?);
         }
     }
     for r in &rows {
         let cell = dir.join("cells").join(&r.cell);
         if cell.join("retention.json").exists() && cell.join("provenance.json").exists() {
-            let sub = out.join("cells").join(file_safe(&r.cell));
+            let sub = out.join("cells").join(hico_core::file_safe(&r.cell));
             files.extend(plot_single(&cell, &sub, &r.cell)?);
         }
     }
@@ -274,19 +274,6 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
         )?);
     }
     Ok(files)
-}
-
-/// A label made safe as a file name (anything but `[A-Za-z0-9._-]` becomes `_`).
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Draw every plot that the files present in a run dir allow, into `dir/plots/`; returns

@@ -183,7 +183,7 @@ impl Experiment {
                 values.iter().map(|(k, v)| (k.clone(), label(v))).collect();
             let mut name = labels
                 .iter()
-                .map(|(_, l)| sanitize(l))
+                .map(|(_, l)| hico_core::file_safe(l))
                 .collect::<Vec<_>>()
                 .join("__");
             if name.is_empty() {
@@ -258,18 +258,6 @@ pub fn label(v: &toml::Value) -> String {
     }
 }
 
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +270,7 @@ mod tests {
         .unwrap()["x"]
             .clone();
         assert_eq!(label(&v), "uniform-2-1_0.25");
-        assert_eq!(sanitize("a b/c"), "a_b_c");
+        assert_eq!(hico_core::file_safe("a b/c"), "a_b_c");
     }
 
     #[test]
