@@ -6,11 +6,24 @@
 //! reader either keeps decoding forward from where it is, or seeks to the keyframe before
 //! the target (via the container's index) and decodes forward from there, whichever
 //! decodes fewer frames; dense targets therefore become one sequential pass.
+//!
+//! Within one [`FrameReader::read`], frames that are neither wanted nor referenced by other
+//! frames (most B-frames) are not decoded at all: the decoder discards a non-reference
+//! packet whose frame lies *before the last target of the current read* and is not a target.
+//! Frames past the last target always decode normally, so packets the decoder buffers ahead
+//! (reordering delay, frame threads) are intact when a later read wants them; a later read
+//! that wants an earlier frame seeks back, since the reader is already past it.
+//!
+//! A read of many frames spread over several keyframes is split into contiguous groups
+//! decoded in parallel by independent readers of the same file (see `split.rs`); each group
+//! is exact on its own, so the whole read is.
 
 use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ff;
 use hico_core::VideoInfo;
+
+mod split;
 
 use crate::probe::{Opened, open};
 use crate::{Frames, Strategy, VideoError};
@@ -38,6 +51,12 @@ pub struct FrameReader {
         ff::software::scaling::Context,
     )>,
     strategy: Strategy,
+    /// Decoders a large read may use at once.
+    threads: usize,
+    /// Targets of the current `read` (sorted, deduplicated); empty outside a read.
+    wanted: Vec<usize>,
+    /// Whether the decoder currently discards non-reference frames.
+    skipping: bool,
     /// Frames decoded so far (for benchmarks and tests).
     pub decoded: usize,
     /// Seeks performed so far.
@@ -47,6 +66,11 @@ pub struct FrameReader {
 impl FrameReader {
     /// Open `path` and prepare a decoder for its best video stream.
     pub fn open(path: &Path) -> Result<Self, VideoError> {
+        Self::open_with(path, 0)
+    }
+
+    /// Open with `decoder_threads` frame threads for the codec (0: FFmpeg's choice).
+    fn open_with(path: &Path, decoder_threads: usize) -> Result<Self, VideoError> {
         let opened = open(path)?;
         let stream = opened
             .input
@@ -60,7 +84,7 @@ impl FrameReader {
             ff::codec::context::Context::from_parameters(stream.parameters()).map_err(err)?;
         ctx.set_threading(ff::codec::threading::Config {
             kind: ff::codec::threading::Type::Frame,
-            count: 0,
+            count: decoder_threads,
             ..Default::default()
         });
         let decoder = ctx.decoder().video().map_err(err)?;
@@ -73,9 +97,18 @@ impl FrameReader {
             eof: false,
             scaler: None,
             strategy: Strategy::Auto,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            wanted: Vec::new(),
+            skipping: false,
             decoded: 0,
             seeks: 0,
         })
+    }
+
+    /// How many decoders a large read may run in parallel (default: the number of cores;
+    /// 1 turns splitting off).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// What the header (or a packet count) says about the video.
@@ -180,6 +213,17 @@ impl FrameReader {
             }
             match packet.read(&mut self.opened.input) {
                 Ok(()) if packet.stream() == self.opened.stream => {
+                    let skip = packet
+                        .pts()
+                        .is_some_and(|ts| self.skippable(self.index_of(ts)));
+                    if skip != self.skipping {
+                        self.decoder.skip_frame(if skip {
+                            ff::Discard::NonReference
+                        } else {
+                            ff::Discard::Default
+                        });
+                        self.skipping = skip;
+                    }
                     // Corrupt packets are skipped, as the ffmpeg CLI does.
                     let _ = self.decoder.send_packet(&packet);
                 }
@@ -192,6 +236,14 @@ impl FrameReader {
                 }
             }
         }
+    }
+
+    /// Whether frame `i`, if no other frame references it, need not be decoded: it lies
+    /// before the current read's last target and is not a target.
+    fn skippable(&self, i: usize) -> bool {
+        self.wanted
+            .last()
+            .is_some_and(|&last| i < last && self.wanted.binary_search(&i).is_err())
     }
 
     /// Decode forward until the last frame at or before `i` is in `self.last` and the
@@ -342,11 +394,7 @@ impl FrameReader {
         order.sort_unstable();
         order.dedup();
         let frame_bytes = 3 * size * size;
-        let mut unique = Vec::with_capacity(order.len() * frame_bytes);
-        order.iter().try_for_each(|&i| {
-            self.goto(i)?;
-            self.convert_last(size, &mut unique)
-        })?;
+        let unique = self.read_split(&order, size)?;
         let mut data = Vec::with_capacity(indices.len() * frame_bytes);
         for i in indices {
             let k = order.binary_search(i).expect("index in order");
@@ -357,6 +405,20 @@ impl FrameReader {
             count: indices.len(),
             data,
         })
+    }
+}
+
+impl FrameReader {
+    /// Read the sorted, deduplicated targets `order` with this reader's decoder only.
+    fn read_serial(&mut self, order: &[usize], size: usize) -> Result<Vec<u8>, VideoError> {
+        let mut out = Vec::with_capacity(order.len() * 3 * size * size);
+        self.wanted = order.to_vec();
+        let result = order.iter().try_for_each(|&i| {
+            self.goto(i)?;
+            self.convert_last(size, &mut out)
+        });
+        self.wanted.clear();
+        result.map(|()| out)
     }
 }
 

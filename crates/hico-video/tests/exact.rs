@@ -190,3 +190,97 @@ fn dense_targets_over_a_long_h264_file() {
         }
     }
 }
+
+/// Skipping non-reference frames: a sparse read decodes far fewer frames than it passes, and
+/// reads of every shape that follow one another (growing chunks of random length, a step back,
+/// a repeat, a dense run) still return exactly the sequential decode's frames.
+#[test]
+fn nonreference_skipping_is_exact_across_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bframes.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=96x64:rate=25:duration=40")
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "120"])
+        .args(["-bf", "3", "-x264-params", "b-pyramid=none"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let all = decode_all(&path, 16).unwrap();
+    let n = all.count;
+
+    // One sparse sequential read: non-reference B-frames between targets are not decoded.
+    let mut r = FrameReader::open(&path).unwrap();
+    r.set_strategy(Strategy::Sequential);
+    let sparse: Vec<usize> = (0..n).step_by(10).collect();
+    let got = r.read(&sparse, 16).unwrap();
+    for (k, &i) in sparse.iter().enumerate() {
+        assert!(got.frame(k) == all.frame(i), "sparse read: frame {i}");
+    }
+    assert!(
+        r.decoded < n * 2 / 3,
+        "expected B-frames to be skipped: decoded {} of {n}",
+        r.decoded
+    );
+
+    // The same read split over four parallel decoders (each seeks to its group's keyframe):
+    // identical frames.
+    let mut r = FrameReader::open(&path).unwrap();
+    r.set_threads(4);
+    let got = r.read(&sparse, 16).unwrap();
+    for (k, &i) in sparse.iter().enumerate() {
+        assert!(got.frame(k) == all.frame(i), "split read: frame {i}");
+    }
+    assert!(r.seeks >= 3, "expected 4 groups, got {} seeks", r.seeks);
+    // ... and a serial reader continuing after it agrees too.
+    let tail: Vec<usize> = (sparse[sparse.len() - 1] + 1..n).step_by(7).collect();
+    let got = r.read(&tail, 16).unwrap();
+    for (k, &i) in tail.iter().enumerate() {
+        assert!(
+            got.frame(k) == all.frame(i),
+            "read after a split read: frame {i}"
+        );
+    }
+
+    // Many reads in a row, with a fixed pseudo-random pattern (xorshift).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |m: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % m as u64) as usize
+    };
+    for strategy in [Strategy::Auto, Strategy::Sequential] {
+        let mut r = FrameReader::open(&path).unwrap();
+        r.set_strategy(strategy);
+        r.set_threads(3);
+        let mut at = 0usize;
+        for round in 0..60 {
+            let len = 1 + next(if round % 4 == 0 { 40 } else { 12 });
+            let mut chunk: Vec<usize> = (0..len)
+                .map(|_| at + next(4 * len + 20))
+                .filter(|&i| i < n)
+                .collect();
+            match round % 10 {
+                3 => chunk.push(at.saturating_sub(1 + next(30))), // a step back
+                7 => chunk.extend(at..(at + 5).min(n)),           // a dense run
+                _ => {}
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let got = r.read(&chunk, 16).unwrap();
+            for (k, &i) in chunk.iter().enumerate() {
+                assert!(
+                    got.frame(k) == all.frame(i),
+                    "{strategy:?} round {round}: frame {i} of {chunk:?}"
+                );
+            }
+            at = chunk.iter().copied().max().unwrap() + 1;
+            if at >= n {
+                break;
+            }
+        }
+    }
+}
