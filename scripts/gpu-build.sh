@@ -8,7 +8,7 @@
 # target/testdata/py) to the GPU machine and run scripts/gpu-check.sh there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CARGO_TARGET_DIR=target/cuda cargo build --release -p hico --no-default-features --features cuda
+CARGO_TARGET_DIR=target/cuda cargo build --release -p hico --no-default-features --features cuda,ddp
 mkdir -p target/gpu
 cp target/cuda/release/hico target/gpu/hico
 ls -la target/gpu/hico

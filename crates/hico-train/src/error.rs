@@ -51,6 +51,9 @@ pub enum TrainError {
     /// Building or running the model failed.
     #[error("{0}")]
     Model(String),
+    /// Data-parallel training stopped: a replica failed, or the collective all-reduce did.
+    #[error("data parallel: {0}")]
+    Replica(String),
     /// A contract violated at run time (no sample readable, nothing to train...).
     #[error("{0}")]
     Invalid(String),

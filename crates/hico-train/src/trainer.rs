@@ -1,5 +1,6 @@
-//! The training loop of one stage, generic over `B: AutodiffBackend` (the same code on the
-//! CPU and on burn-cuda).
+//! Training one stage, generic over `B: AutodiffBackend` (the same code on the CPU and on
+//! burn-cuda): setting up (config, weights, resumed state), then one replica of the step
+//! loop (`steps.rs`) on one device, or several side by side (data parallel, feature `ddp`).
 //!
 //! A step consumes `batch_size · grad_accum` samples of the shuffled order, one forward and
 //! backward per sample (sequence batch 1: sequences differ in length and visual count), each
@@ -11,32 +12,24 @@
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
-    time::Instant,
 };
 
 use burn::{
-    optim::{
-        AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer,
-        adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig,
-    },
+    optim::{AdamW, AdamWConfig, adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig},
     prelude::*,
     tensor::backend::AutodiffBackend,
 };
-use hico_core::{Sampler, config::PipelineConfig};
-use hico_llm::Qwen2;
+use hico_core::config::PipelineConfig;
 use hico_model::{Pipeline, VideoLlm};
-use hico_vision::{Connector, UmtEncoder};
 
 use crate::{
     StageConfig, TrainError,
     checkpoint::{self, TrainState},
     data::{Sample, load_annotations},
     export,
-    forward::{Decoded, decode, sample_loss},
-    loader::{DecodeFn, Loader},
-    metrics::{MetricsLog, StepMetrics, bar_message, progress_bar},
+    replicas::Single,
     rng::TrainRng,
-    schedule::CosineSchedule,
+    steps,
 };
 
 /// What a finished (or stopped) stage left behind.
@@ -61,14 +54,8 @@ pub struct RunOptions {
     pub progress: Option<bool>,
 }
 
-type Optim<B> = OptimizerAdaptor<AdamW, VideoLlm<B>, B>;
-
-/// Gradients accumulated over a step, per trainable part.
-struct PartGrads<B: AutodiffBackend> {
-    encoder: GradientsAccumulator<UmtEncoder<B>>,
-    connector: GradientsAccumulator<Connector<B>>,
-    llm: GradientsAccumulator<Qwen2<B>>,
-}
+/// The optimizer of a stage: AdamW over the whole model.
+pub(crate) type Optim<B> = OptimizerAdaptor<AdamW, VideoLlm<B>, B>;
 
 /// Train one stage; see [`run_stage_with`].
 pub fn run_stage<B: AutodiffBackend>(
@@ -90,9 +77,9 @@ pub fn run_stage<B: AutodiffBackend>(
     )
 }
 
-/// Train one stage of `pipeline`: start from `init` (a previous stage's final folder or
-/// checkpoint) or random weights, or with `resume` from `out_dir`'s latest checkpoint.
-/// Writes `out_dir/{stage.json, pipeline.json, metrics.jsonl, checkpoints/, final/}`.
+/// Train one stage of `pipeline` on one device: start from `init` (a previous stage's final
+/// folder or checkpoint) or random weights, or with `resume` from `out_dir`'s latest
+/// checkpoint. Writes `out_dir/{stage.json, pipeline.json, metrics.jsonl, checkpoints/, final/}`.
 pub fn run_stage_with<B: AutodiffBackend>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
@@ -102,6 +89,121 @@ pub fn run_stage_with<B: AutodiffBackend>(
     device: &Device<B>,
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
+    let prep = prepare::<B>(pipeline, stage, init, out_dir, resume, device)?;
+    let model = prep.model.clone();
+    let outcome = steps::run_replica(&prep, model, stage, out_dir, device, opts, &Single)?;
+    Ok(outcome.expect("replica 0 reports the outcome"))
+}
+
+/// Train one stage data-parallel on `devices` (feature `ddp`): one replica per device, each
+/// on its own thread, taking every `devices.len()`-th sample of each step; gradients and
+/// step statistics are summed with burn's collective all-reduce, so every replica applies
+/// the same update and a step equals a single-device step over the same samples (up to
+/// float summation order). On the CPU, pass the CPU device several times: the replicas
+/// then share it. Replica 0 writes metrics, checkpoints and the final folder; checkpoints
+/// are the same as a single-device run's, so a run can resume on any number of devices.
+#[cfg(feature = "ddp")]
+pub fn run_stage_parallel<B: AutodiffBackend>(
+    pipeline: &PipelineConfig,
+    stage: &StageConfig,
+    init: Option<&Path>,
+    out_dir: &Path,
+    resume: bool,
+    devices: &[Device<B>],
+    opts: &RunOptions,
+) -> Result<TrainOutcome, TrainError> {
+    use crate::replicas::{Collective, CollectiveSetup};
+    let Some(first) = devices.first() else {
+        return Err(TrainError::Invalid(
+            "data parallel training needs at least one device".into(),
+        ));
+    };
+    if devices.len() == 1 {
+        return run_stage_with::<B>(pipeline, stage, init, out_dir, resume, first, opts);
+    }
+    let prep = prepare::<B>(pipeline, stage, init, out_dir, resume, first)?;
+    let world = devices.len();
+    if stage.samples_per_step() < world {
+        eprintln!(
+            "warning: {} samples per step (batch_size × grad_accum) over {world} replicas: some replicas idle every step",
+            stage.samples_per_step()
+        );
+    }
+    let setup = CollectiveSetup::new(world);
+    // Copies made here, before the threads start, keep every parameter id equal across the
+    // replicas (the all-reduce matches gradients by id).
+    let models: Vec<_> = devices.iter().map(|d| prep.model.clone().fork(d)).collect();
+    let results: Vec<Result<Option<TrainOutcome>, TrainError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = models
+            .into_iter()
+            .zip(devices)
+            .enumerate()
+            .map(|(rank, (model, device))| {
+                let (prep, setup) = (&prep, &setup);
+                std::thread::Builder::new()
+                    .name(format!("hico-replica-{rank}"))
+                    .spawn_scoped(s, move || {
+                        let replica = Collective::<B>::register(setup, rank, world, device)?;
+                        steps::run_replica(prep, model, stage, out_dir, device, opts, &replica)
+                    })
+                    .expect("spawning a replica thread")
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(rank, h)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(TrainError::Replica(format!("replica {rank} panicked")))
+                })
+            })
+            .collect()
+    });
+    // The most specific error wins: a replica's own failure over the others' "stopped".
+    let mut outcome = None;
+    let mut stopped = None;
+    for result in results {
+        match result {
+            Ok(Some(o)) => outcome = Some(o),
+            Ok(None) => {}
+            Err(TrainError::Replica(m)) => stopped = stopped.or(Some(TrainError::Replica(m))),
+            Err(e) => return Err(e),
+        }
+    }
+    match (stopped, outcome) {
+        (Some(e), _) => Err(e),
+        (None, Some(o)) => Ok(o),
+        (None, None) => Err(TrainError::Replica("no replica reported an outcome".into())),
+    }
+}
+
+/// Everything the replicas share, made once before training starts.
+pub(crate) struct Prepared<B: AutodiffBackend> {
+    /// The stage's pipeline config.
+    pub cfg: PipelineConfig,
+    /// The annotations.
+    pub samples: Arc<Vec<Sample>>,
+    /// Optimizer steps of the stage.
+    pub total: usize,
+    /// Starting weights (initial, `init`'s or the resumed checkpoint's), frozen parts marked.
+    pub model: VideoLlm<B>,
+    /// The tokenizer the pipeline uses.
+    pub tokenizer: hico_llm::HicoTokenizer,
+    /// Where training stands.
+    pub state: TrainState,
+    /// The checkpoint being resumed (its optimizer state is loaded by each replica).
+    pub resumed: Option<PathBuf>,
+}
+
+/// Read the stage, build the model, load `init` or the checkpoint to resume.
+fn prepare<B: AutodiffBackend>(
+    pipeline: &PipelineConfig,
+    stage: &StageConfig,
+    init: Option<&Path>,
+    out_dir: &Path,
+    resume: bool,
+    device: &Device<B>,
+) -> Result<Prepared<B>, TrainError> {
     let cfg = stage.stage_pipeline(pipeline)?;
     let root = &stage.data.video_root;
     let samples = Arc::new(load_annotations(&stage.data.annotations, root)?);
@@ -111,9 +213,7 @@ pub fn run_stage_with<B: AutodiffBackend>(
             stage.data.annotations.display()
         )));
     }
-    let n = samples.len();
-    let total = stage.total_steps(n);
-    let ck_root = out_dir.join("checkpoints");
+    let total = stage.total_steps(samples.len());
     std::fs::create_dir_all(out_dir).map_err(crate::error::io(out_dir))?;
     checkpoint::write_json(&out_dir.join("stage.json"), stage)?;
     checkpoint::write_json(&out_dir.join("pipeline.json"), &cfg)?;
@@ -123,32 +223,21 @@ pub fn run_stage_with<B: AutodiffBackend>(
     // Draw lazily initialised weights now, from the config's seed (see `materialize`).
     B::seed(device, cfg.seed);
     checkpoint::materialize(&pipe.model);
-    let mut optim: Optim<B> = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(stage.optim.weight_decay as f32)
-        .with_grad_clipping(
-            stage
-                .optim
-                .clip_norm
-                .map(|c| GradientClippingConfig::Norm(c as f32)),
-        )
-        .init();
-    let latest = checkpoint::latest(&ck_root)?;
-    let mut state = match (resume, &latest) {
+    let latest = checkpoint::latest(&out_dir.join("checkpoints"))?;
+    let (state, resumed) = match (resume, latest) {
         (true, Some(dir)) => {
-            pipe = with_model(pipe, |m| checkpoint::load_weights(m, dir, device))?;
-            optim = checkpoint::load_optim::<B, VideoLlm<B>, _>(optim, dir, device)?;
-            let st = checkpoint::load_state(dir)?;
+            pipe = with_model(pipe, |m| checkpoint::load_weights(m, &dir, device))?;
+            let st = checkpoint::load_state(&dir)?;
             if st.total_steps != total {
                 return Err(TrainError::Checkpoint {
-                    path: dir.clone(),
+                    path: dir,
                     message: format!(
                         "saved for a stage of {} steps, the stage now has {total}: the data or the config changed since",
                         st.total_steps
                     ),
                 });
             }
-            st
+            (st, Some(dir))
         }
         (false, Some(dir)) => {
             return Err(TrainError::Invalid(format!(
@@ -163,7 +252,7 @@ pub fn run_stage_with<B: AutodiffBackend>(
                 pipe = with_model(pipe, |m| checkpoint::load_weights(m, &dir, device))?;
             }
             let mut rng = TrainRng::new(stage.seed);
-            TrainState {
+            let state = TrainState {
                 stage: stage.name.clone(),
                 step: 0,
                 total_steps: total,
@@ -173,174 +262,34 @@ pub fn run_stage_with<B: AutodiffBackend>(
                 rng,
                 skipped: 0,
                 last_loss: f32::NAN,
-            }
+            };
+            (state, None)
         }
     };
     pipe = with_model(pipe, |m| Ok(freeze(m, stage)))?;
-    let mut log = MetricsLog::open(&out_dir.join("metrics.jsonl"), resume.then_some(state.step))?;
-    let show = opts.progress.unwrap_or(stage.checkpoint.progress);
-    let bar = progress_bar(total, state.step, show, &stage.name);
-    let schedule = CosineSchedule::new(
+    Ok(Prepared {
+        cfg,
+        samples,
         total,
-        stage.optim.warmup_fraction,
-        stage.optim.min_lr_fraction,
-    );
-    let sampler: Arc<dyn Sampler> =
-        Arc::from(hico_video::build_sampler(&cfg.sampler, cfg.video.clip_len));
-    let (clip_len, size) = (cfg.video.clip_len, cfg.video.size);
-    let decode_fn: DecodeFn<Decoded> = {
-        let samples = samples.clone();
-        Arc::new(move |i| decode(&samples[i], &sampler, clip_len, size))
-    };
-    let per_step = stage.samples_per_step();
-    let parts = stage.lr.trainable();
-    let mut loader: Option<Loader<Decoded>> = None;
-    let mut last_ck: Option<PathBuf> = latest.filter(|_| resume);
-
-    while state.step < total {
-        if state.position >= n {
-            state.epoch += 1;
-            state.position = 0;
-            state.order_seed = state.rng.next_u64();
-            loader = None;
-        }
-        let loader = loader.get_or_insert_with(|| {
-            let order = TrainRng::new(state.order_seed).permutation(n);
-            Loader::spawn(
-                Arc::new(order),
-                state.position,
-                stage.data.workers,
-                stage.data.prefetch,
-                decode_fn.clone(),
-            )
-        });
-        B::seed(
-            device,
-            stage
-                .seed
-                .wrapping_mul(0x9E37_79B9)
-                .wrapping_add(state.step as u64),
-        );
-        let t0 = Instant::now();
-        let mut acc = PartGrads::<B> {
-            encoder: GradientsAccumulator::new(),
-            connector: GradientsAccumulator::new(),
-            llm: GradientsAccumulator::new(),
-        };
-        let mut m = StepMetrics {
-            step: state.step + 1,
-            epoch: state.epoch,
-            loss: 0.0,
-            lr: Default::default(),
-            tokens_per_s: 0.0,
-            answer_tokens: 0,
-            visual_tokens: 0,
-            visual_kept: 0,
-            samples: 0,
-            skipped_total: 0,
-        };
-        let (mut loss_sum, mut tokens) = (0f64, 0usize);
-        for _ in 0..per_step.min(n - state.position) {
-            let item = loader.next().expect("loader covers the epoch");
-            state.position += 1;
-            let sample = &samples[item.sample];
-            let out = item.result.and_then(|d| {
-                sample_loss(&pipe, sample, &d, stage.max_length, stage.visual_dropout)
-            });
-            let out = match out {
-                Ok(Some(out)) => out,
-                Ok(None) | Err(_) => {
-                    let reason = out.err().unwrap_or_else(|| {
-                        format!("first turn longer than max_length {}", stage.max_length)
-                    });
-                    log_skip(out_dir, state.step + 1, sample, &reason)?;
-                    state.skipped += 1;
-                    continue;
-                }
-            };
-            if !out.value.is_finite() {
-                bar.abandon();
-                return Err(non_finite(state.step + 1, sample, out.value, &last_ck));
-            }
-            let mut grads = (out.loss / per_step as f32).backward();
-            let model = &pipe.model;
-            if stage.lr.encoder.is_some() {
-                let g = GradientsParams::from_module(&mut grads, &model.encoder);
-                acc.encoder.accumulate(&model.encoder, g);
-            }
-            if stage.lr.connector.is_some() {
-                let g = GradientsParams::from_module(&mut grads, &model.connector);
-                acc.connector.accumulate(&model.connector, g);
-            }
-            if stage.lr.llm.is_some() {
-                let g = GradientsParams::from_module(&mut grads, &model.llm);
-                acc.llm.accumulate(&model.llm, g);
-            }
-            loss_sum += f64::from(out.value);
-            tokens += out.tokens;
-            m.samples += 1;
-            m.answer_tokens += out.answer_tokens;
-            m.visual_tokens += out.visual;
-            m.visual_kept += out.visual_kept;
-        }
-        let factor = schedule.factor(state.step);
-        for (name, lr) in &parts {
-            m.lr.insert(name.to_string(), lr * factor);
-        }
-        if m.samples > 0 {
-            pipe = with_model(pipe, |mut model| {
-                for (name, lr) in &parts {
-                    let grads = match *name {
-                        "encoder" => acc.encoder.grads(),
-                        "connector" => acc.connector.grads(),
-                        _ => acc.llm.grads(),
-                    };
-                    model = optim.step(lr * factor, model, grads);
-                }
-                Ok(model)
-            })?;
-        }
-        state.step += 1;
-        m.loss = if m.samples > 0 {
-            (loss_sum / m.samples as f64) as f32
-        } else {
-            f32::NAN
-        };
-        m.skipped_total = state.skipped;
-        m.tokens_per_s = tokens as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-        state.last_loss = m.loss;
-        log.write(&m)?;
-        bar.set_position(state.step as u64);
-        bar.set_message(bar_message(&m));
-        let stop = opts.stop_after == Some(state.step);
-        if state.step % stage.checkpoint.every == 0 || state.step == total || stop {
-            last_ck = Some(checkpoint::save(
-                &ck_root,
-                &state,
-                &pipe.model,
-                &optim,
-                stage.checkpoint.keep,
-            )?);
-        }
-        if stop {
-            bar.abandon();
-            return Ok(TrainOutcome {
-                checkpoint: last_ck.expect("just saved"),
-                steps: state.step,
-                final_loss: state.last_loss,
-                skipped_samples: state.skipped,
-            });
-        }
-    }
-    bar.finish();
-    let final_dir = out_dir.join("final");
-    export::write_final(&pipe, &final_dir)?;
-    Ok(TrainOutcome {
-        checkpoint: final_dir,
-        steps: state.step,
-        final_loss: state.last_loss,
-        skipped_samples: state.skipped,
+        model: pipe.model,
+        tokenizer: pipe.tokenizer,
+        state,
+        resumed,
     })
+}
+
+/// The AdamW of a stage (per-part learning rates are passed at each step).
+pub(crate) fn optimizer<B: AutodiffBackend>(stage: &StageConfig) -> Optim<B> {
+    AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(stage.optim.weight_decay as f32)
+        .with_grad_clipping(
+            stage
+                .optim
+                .clip_norm
+                .map(|c| GradientClippingConfig::Norm(c as f32)),
+        )
+        .init()
 }
 
 /// Mark the parts the stage does not train as `no_grad`.
@@ -380,29 +329,4 @@ pub(crate) fn with_model<B: Backend>(
         tokenizer,
         device,
     })
-}
-
-/// Append why a sample was skipped to `<out>/skipped.jsonl`.
-fn log_skip(out_dir: &Path, step: usize, sample: &Sample, reason: &str) -> Result<(), TrainError> {
-    use std::io::Write;
-    let path = out_dir.join("skipped.jsonl");
-    let line = serde_json::json!({"step": step, "sample": sample.describe(), "reason": reason});
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{line}"))
-        .map_err(crate::error::io(&path))
-}
-
-fn non_finite(step: usize, sample: &Sample, loss: f32, last: &Option<PathBuf>) -> TrainError {
-    TrainError::NonFinite {
-        step,
-        sample: sample.describe(),
-        loss,
-        last_checkpoint: last
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "none".into()),
-    }
 }

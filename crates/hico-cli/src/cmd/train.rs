@@ -1,7 +1,8 @@
 //! `hico train`: train one stage (`--config configs/train/stage3_long.toml`) or chain stages
 //! (`--stages 1,2,3,4`, each starting from the previous stage's final weights), resumable
 //! with `--resume`. `--make-synth DIR` writes the tiny synthetic colour dataset that
-//! `configs/train/tiny_synth.toml` trains on.
+//! `configs/train/tiny_synth.toml` trains on. `--replicas N` trains data-parallel: N
+//! replicas on N GPUs (`--device cuda`), or N replicas sharing the CPU (to check the path).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,10 @@ pub struct Args {
     /// Stop each stage after this many optimizer steps (overrides `max_steps`).
     #[arg(long)]
     pub max_steps: Option<usize>,
+    /// Data-parallel replicas: one per GPU (devices 0..N), or N sharing the CPU. Each step's
+    /// samples are split over them and their gradients summed (burn's collective all-reduce).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     /// Write the synthetic colour dataset (train.json, test.json, videos) to this folder
     /// and exit.
     #[arg(long)]
@@ -81,7 +86,18 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
             .with_context(|| format!("the pipeline of stage {}", path.display()))?;
         plan.push((stage, pipeline));
     }
-    dispatch(device, TrainJob { args, plan })
+    if args.replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
+    #[cfg(not(feature = "ddp"))]
+    if args.replicas > 1 {
+        bail!(
+            "--replicas {}: this hico was built without data-parallel training; rebuild with the `ddp` feature (on by default)",
+            args.replicas
+        );
+    }
+    let shared = device == DeviceArg::Cpu;
+    dispatch(device, TrainJob { args, plan, shared })
 }
 
 /// `stageN_*.toml` in `dir`.
@@ -107,12 +123,35 @@ fn find_stage(dir: &Path, n: usize) -> Result<PathBuf> {
 struct TrainJob {
     args: Args,
     plan: Vec<(StageConfig, PipelineConfig)>,
+    /// Whether replicas share one device (the CPU) instead of one device each.
+    shared: bool,
+}
+
+/// The devices of `n` replicas: `first` repeated when `shared`, else devices 0..n of its kind.
+fn replica_devices<B: AutodiffBackend>(
+    first: &Device<B>,
+    n: usize,
+    shared: bool,
+) -> Result<Vec<Device<B>>> {
+    use burn::tensor::backend::{Device as _, DeviceId, DeviceOps as _};
+    if n == 1 || shared {
+        return Ok(vec![first.clone(); n]);
+    }
+    let id = first.id();
+    let available = B::device_count(id.type_id);
+    if available < n {
+        bail!("--replicas {n} needs {n} devices of this kind; {available} found");
+    }
+    Ok((0..n)
+        .map(|i| Device::<B>::from_id(DeviceId::new(id.type_id, i as u16)))
+        .collect())
 }
 
 impl Job for TrainJob {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let devices = replica_devices::<B>(&device, self.args.replicas, self.shared)?;
         let chained = self.plan.len() > 1;
         let mut init = self.args.init.clone();
         for (stage, pipeline) in &self.plan {
@@ -137,7 +176,7 @@ impl Job for TrainJob {
             }
             let resume = self.args.resume && out.join("checkpoints/latest").exists();
             let o: TrainOutcome =
-                run_stage::<B>(pipeline, stage, init.as_deref(), &out, resume, &device)
+                train::<B>(pipeline, stage, init.as_deref(), &out, resume, &devices)
                     .with_context(|| format!("training stage `{name}`"))?;
             println!(
                 "{name}: {} steps, final loss {:.4}, {} samples skipped; model in {}",
@@ -150,4 +189,23 @@ impl Job for TrainJob {
         }
         Ok(())
     }
+}
+
+/// One stage on `devices` (data parallel when there are several).
+fn train<B: AutodiffBackend>(
+    pipeline: &PipelineConfig,
+    stage: &StageConfig,
+    init: Option<&Path>,
+    out: &Path,
+    resume: bool,
+    devices: &[Device<B>],
+) -> Result<TrainOutcome, hico_train::TrainError> {
+    #[cfg(feature = "ddp")]
+    if devices.len() > 1 {
+        let opts = hico_train::RunOptions::default();
+        return hico_train::run_stage_parallel::<B>(
+            pipeline, stage, init, out, resume, devices, &opts,
+        );
+    }
+    run_stage::<B>(pipeline, stage, init, out, resume, &devices[0])
 }
