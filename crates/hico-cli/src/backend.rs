@@ -50,7 +50,7 @@ pub fn dispatch_with<J: Job>(device: DeviceArg, precision: Precision, job: J) ->
             bail!("--precision bf16 needs a GPU backend (--device cuda)")
         }
         (DeviceArg::Cuda, _p) => {
-            #[cfg(feature = "cuda")]
+            #[cfg(feature = "cuda-plain")]
             {
                 use burn::backend::Cuda;
                 match _p {
@@ -58,7 +58,7 @@ pub fn dispatch_with<J: Job>(device: DeviceArg, precision: Precision, job: J) ->
                     Precision::Bf16 => job.run::<Autodiff<Cuda<half::bf16>>>(Default::default()),
                 }
             }
-            #[cfg(not(feature = "cuda"))]
+            #[cfg(not(feature = "cuda-plain"))]
             {
                 bail!(
                     "--device cuda: this hico was built without CUDA; rebuild with `cargo build --release --features cuda`"

@@ -2,6 +2,11 @@
 //! blocks of [`BLOCK`] rows and keys in blocks of [`BLOCK`] columns with an online softmax
 //! (running max and normaliser, as in FlashAttention). Peak extra memory per call is
 //! `heads × BLOCK × BLOCK` scores plus `heads × BLOCK × head_dim` accumulators, whatever L is.
+//!
+//! Grouped-query attention is computed without repeating key/value heads: the `n_rep` query
+//! heads that share a key head are stacked as extra query rows of that key head, so keys and
+//! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
+//! larger copy per layer).
 
 use burn::tensor::{Bool, Tensor, TensorData, backend::Backend};
 
@@ -26,24 +31,27 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
         .reshape([b, kv * n_rep, l, d])
 }
 
-/// Causal mask block: true (masked) where key index `> ` query index.
+/// Causal mask block for `groups` stacked copies of query rows `q0..q0+nq`: true (masked)
+/// where key index `>` query index; `[groups·nq, nk]`.
 fn mask<B: Backend>(
     q0: usize,
     nq: usize,
     k0: usize,
     nk: usize,
+    groups: usize,
     device: &B::Device,
 ) -> Tensor<B, 2, Bool> {
-    let v: Vec<bool> = (0..nq)
-        .flat_map(|i| (0..nk).map(move |j| k0 + j > q0 + i))
+    let v: Vec<bool> = (0..groups)
+        .flat_map(|_| (0..nq).flat_map(move |i| (0..nk).map(move |j| k0 + j > q0 + i)))
         .collect();
-    Tensor::from_data(TensorData::new(v, [nq, nk]), device)
+    Tensor::from_data(TensorData::new(v, [groups * nq, nk]), device)
 }
 
 /// Causal attention of `q` over `k`, `v`; query row `i` sits at key index `offset + i`.
 ///
 /// # Shapes
-/// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, heads, Lk, d]` (heads already repeated),
+/// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, kv_heads, Lk, d]` with `heads` a multiple of
+///   `kv_heads` (query head `j` uses key head `j / (heads / kv_heads)`, as HF's `repeat_kv`),
 ///   `offset + Lq == Lk` for a prefill or a decode step
 /// - returns `[1, heads, Lq, d]`
 pub fn causal_attention<B: Backend>(
@@ -52,30 +60,38 @@ pub fn causal_attention<B: Backend>(
     v: Tensor<B, 4>,
     offset: usize,
 ) -> Tensor<B, 4> {
-    let [_, h, lq, d] = q.dims();
-    let lk = k.dims()[2];
+    let [_, heads, lq, d] = q.dims();
+    let [_, h, lk, _] = k.dims();
+    assert!(
+        heads % h == 0,
+        "{heads} query heads over {h} key/value heads"
+    );
+    let g = heads / h; // query heads per key head, stacked as rows
     let device = q.device();
     let scale = 1.0 / (d as f64).sqrt();
     let mut outs = Vec::new();
     for q0 in (0..lq).step_by(BLOCK) {
         let nq = BLOCK.min(lq - q0);
+        // [1, heads, nq, d] → [1, kv_heads, g·nq, d]: row r·nq + i is query i of head r.
         let qb = q
             .clone()
-            .slice([0..1, 0..h, q0..q0 + nq, 0..d])
-            .mul_scalar(scale);
+            .slice([0..1, 0..heads, q0..q0 + nq, 0..d])
+            .mul_scalar(scale)
+            .reshape([1, h, g * nq, d]);
+        let rows = g * nq;
         let last_key = (offset + q0 + nq).min(lk); // keys beyond are masked for every row
-        let mut m: Tensor<B, 4> = Tensor::full([1, h, nq, 1], NEG, &device);
-        let mut l: Tensor<B, 4> = Tensor::zeros([1, h, nq, 1], &device);
-        let mut acc: Tensor<B, 4> = Tensor::zeros([1, h, nq, d], &device);
+        let mut m: Tensor<B, 4> = Tensor::full([1, h, rows, 1], NEG, &device);
+        let mut l: Tensor<B, 4> = Tensor::zeros([1, h, rows, 1], &device);
+        let mut acc: Tensor<B, 4> = Tensor::zeros([1, h, rows, d], &device);
         for k0 in (0..last_key).step_by(BLOCK) {
             let nk = BLOCK.min(last_key - k0);
             let kb = k.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
             let vb = v.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
-            let mut s = qb.clone().matmul(kb.swap_dims(2, 3)); // [1, h, nq, nk]
+            let mut s = qb.clone().matmul(kb.swap_dims(2, 3)); // [1, h, rows, nk]
             if k0 + nk > offset + q0 + 1 {
-                let mk = mask::<B>(offset + q0, nq, k0, nk, &device)
+                let mk = mask::<B>(offset + q0, nq, k0, nk, g, &device)
                     .unsqueeze::<4>()
-                    .expand([1, h, nq, nk]);
+                    .expand([1, h, rows, nk]);
                 s = s.mask_fill(mk, NEG);
             }
             let m_new = m.clone().max_pair(s.clone().max_dim(3));
@@ -85,7 +101,7 @@ pub fn causal_attention<B: Backend>(
             acc = acc * corr + p.matmul(vb);
             m = m_new;
         }
-        outs.push(acc / l);
+        outs.push((acc / l).reshape([1, heads, nq, d]));
     }
     Tensor::cat(outs, 2)
 }
@@ -108,7 +124,7 @@ mod tests {
         let s = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (d as f64).sqrt());
-        let mk = mask::<Cpu>(offset, lq, 0, lk, &Default::default())
+        let mk = mask::<Cpu>(offset, lq, 0, lk, 1, &Default::default())
             .unsqueeze::<4>()
             .expand([1, h, lq, lk]);
         softmax(s.mask_fill(mk, f32::NEG_INFINITY), 3).matmul(v)
@@ -124,6 +140,23 @@ mod tests {
             let q = r(lq);
             let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
             let want = naive(q, k.clone(), v.clone(), lk - lq);
+            got.into_data().assert_approx_eq::<f32>(
+                &want.into_data(),
+                burn::tensor::Tolerance::absolute(1e-5),
+            );
+        }
+    }
+
+    #[test]
+    fn grouped_query_heads_equal_repeated_kv() {
+        let dev = Default::default();
+        let (kv, g, lk, d) = (2, 3, BLOCK + 21, 8);
+        let r = |h, l| Tensor::<Cpu, 4>::random([1, h, l, d], Distribution::Normal(0.0, 1.0), &dev);
+        let (k, v) = (r(kv, lk), r(kv, lk));
+        for lq in [lk, 1, 200] {
+            let q = r(kv * g, lq);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+            let want = naive(q, repeat_kv(k.clone(), g), repeat_kv(v.clone(), g), lk - lq);
             got.into_data().assert_approx_eq::<f32>(
                 &want.into_data(),
                 burn::tensor::Tolerance::absolute(1e-5),

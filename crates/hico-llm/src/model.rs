@@ -9,9 +9,13 @@ use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::{Distribution, Int, Tensor, activation::silu, backend::Backend};
 
 use crate::Qwen2Config;
-use crate::attention::{causal_attention, repeat_kv};
+use crate::attention::causal_attention;
 use crate::cache::LayerKv;
 use crate::rotary::Rope;
+
+/// Rows of the MLP computed at once on long sequences: bounds its activations to
+/// `MLP_ROWS × intermediate` (36 MiB in f32 at Qwen2.5-1.5B's 8,960) whatever L is.
+pub const MLP_ROWS: usize = 1024;
 
 /// Self-attention of one decoder layer.
 #[derive(Module, Debug)]
@@ -307,8 +311,7 @@ impl<B: Backend> Qwen2Attention<B> {
         if let Some(c) = cache {
             (k, v, offset) = c.append(k, v);
         }
-        let rep = self.heads / self.kv_heads;
-        let o = causal_attention(q, repeat_kv(k, rep), repeat_kv(v, rep), offset);
+        let o = causal_attention(q, k, v, offset);
         self.o_proj.forward(
             o.swap_dims(1, 2)
                 .reshape([1, l, self.heads * self.head_dim]),
@@ -331,10 +334,55 @@ impl<B: Backend> Qwen2Layer<B> {
             + self
                 .self_attn
                 .forward(self.input_layernorm.forward(h), rope, cache);
-        let x = self.post_attention_layernorm.forward(h.clone());
+        let l = h.dims()[1];
+        if l <= MLP_ROWS {
+            return h.clone() + self.mlp_of(h);
+        }
+        // Long sequences: the MLP a block of rows at a time, so its `[rows, intermediate]`
+        // activations stay small whatever L is (they would be the largest buffers).
+        let parts = (0..l)
+            .step_by(MLP_ROWS)
+            .map(|r0| {
+                let hb = h.clone().slice([0..1, r0..(r0 + MLP_ROWS).min(l)]);
+                hb.clone() + self.mlp_of(hb)
+            })
+            .collect();
+        Tensor::cat(parts, 1)
+    }
+
+    /// The MLP block on its input rows: `[1, L, hidden]` → `[1, L, hidden]` (no residual).
+    fn mlp_of(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = self.post_attention_layernorm.forward(h);
         let m = &self.mlp;
-        h + m
-            .down_proj
+        m.down_proj
             .forward(silu(m.gate_proj.forward(x.clone())) * m.up_proj.forward(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hico_core::backend::Cpu;
+
+    /// A layer over more than `MLP_ROWS` rows (MLP in blocks) equals the same layer computed
+    /// in one piece.
+    #[test]
+    fn mlp_in_row_blocks_equals_one_piece() {
+        let dev = Default::default();
+        let cfg = Qwen2Config::tiny(64, 32, 48, 1, 4, 2, 10_000.0, 1e-6, true);
+        let model = Qwen2::<Cpu>::new(&cfg, &dev);
+        let layer = &model.model.layers[0];
+        let l = 2 * MLP_ROWS + 77;
+        let h = Tensor::<Cpu, 3>::random([1, l, 32], Distribution::Normal(0.0, 1.0), &dev);
+        let pos: Vec<usize> = (0..l).collect();
+        let rope = Rope::new(&pos, cfg.head_dim(), cfg.theta(), &dev);
+        let got = layer.forward(h.clone(), &rope, None);
+        let attn = h.clone()
+            + layer
+                .self_attn
+                .forward(layer.input_layernorm.forward(h), &rope, None);
+        let want = attn.clone() + layer.mlp_of(attn);
+        got.into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::absolute(1e-5));
     }
 }
