@@ -1,13 +1,11 @@
 //! A synthetic training set whose answers are in the frames: each video is one colour
 //! (red, green, blue or yellow, with per-video jitter of the shade), the question asks for
 //! it. Small enough to train a tiny model on a laptop CPU in a minute, hard enough that a
-//! model must read the pixels (chance is 25%). Videos are made with the `ffmpeg` CLI.
+//! model must read the pixels (chance is 25%). Videos are encoded by hico-video's `ffmpeg` writer.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
+use hico_video::synth::{Codec, encode_rgb};
 use serde_json::json;
 
 use crate::{TrainError, checkpoint::write_json, error::io, rng::TrainRng};
@@ -78,30 +76,11 @@ pub fn write_colour_dataset(dir: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// A 1-second, 4-frame video of one colour (through hico-video's ffmpeg writer).
 fn make_video(path: &Path, rgb: [u8; 3], size: usize) -> Result<(), TrainError> {
-    let src = format!(
-        "color=c=0x{:02x}{:02x}{:02x}:s={size}x{size}:r=4:d=1",
-        rgb[0], rgb[1], rgb[2]
-    );
-    let out = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i", &src])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(path)
-        .output()
-        .map_err(io(path))?;
-    if !out.status.success() {
-        return Err(TrainError::Invalid(format!(
-            "{}: ffmpeg failed: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
+    let frame: Vec<u8> = rgb.iter().copied().cycle().take(3 * size * size).collect();
+    encode_rgb(path, (size, size), 4.0, Codec::H264, None, 4, |_| {
+        frame.clone()
+    })
+    .map_err(|e| TrainError::Invalid(e.to_string()))
 }

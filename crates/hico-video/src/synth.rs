@@ -35,6 +35,8 @@ pub enum Codec {
     Vp9,
     /// MPEG-4 part 2 in avi.
     Mpeg4,
+    /// Lossless H.264 (`-qp 0`, 4:4:4 chroma, so thin coloured text survives) in mp4.
+    H264Lossless,
 }
 
 impl Codec {
@@ -50,12 +52,20 @@ impl Codec {
                 "8",
             ],
             Codec::Mpeg4 => &["-c:v", "mpeg4", "-q:v", "4"],
+            Codec::H264Lossless => &["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"],
+        }
+    }
+    /// Pixel format of the encoded stream.
+    fn pix_fmt(self) -> &'static str {
+        match self {
+            Codec::H264Lossless => "yuv444p",
+            _ => "yuv420p",
         }
     }
     /// The usual file extension.
     pub fn extension(self) -> &'static str {
         match self {
-            Codec::H264 => "mp4",
+            Codec::H264 | Codec::H264Lossless => "mp4",
             Codec::Vp9 => "webm",
             Codec::Mpeg4 => "avi",
         }
@@ -277,46 +287,19 @@ pub fn write_video_with(
     if spec.n_frames == 0 || spec.fps.is_nan() || spec.fps <= 0.0 {
         return Err(io("synthetic video needs n_frames > 0 and fps > 0".into()));
     }
-    let mut child = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-        ])
-        .args(["-s", &format!("{}x{}", spec.width, spec.height)])
-        .args(["-r", &format!("{}", spec.fps), "-i", "-"])
-        .args(spec.codec.args())
-        .args(["-g", &spec.gop.max(1).to_string(), "-pix_fmt", "yuv420p"])
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| io(format!("cannot run the ffmpeg CLI: {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    for i in 0..spec.n_frames {
-        if let Err(e) = stdin.write_all(&render_frame(spec, i)) {
-            drop(stdin);
-            let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
-            return Err(io(format!(
-                "ffmpeg stopped reading at frame {i} ({e}): {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        progress(i + 1);
-    }
-    drop(stdin);
-    let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
-    if !out.status.success() {
-        return Err(io(format!(
-            "ffmpeg failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
+    encode_rgb(
+        path,
+        (spec.width, spec.height),
+        spec.fps,
+        spec.codec,
+        Some(spec.gop),
+        spec.n_frames,
+        |i| {
+            let frame = render_frame(spec, i);
+            progress(i + 1);
+            frame
+        },
+    )?;
     Ok(Manifest {
         path: path.to_path_buf(),
         spec: spec.clone(),
@@ -327,6 +310,68 @@ pub fn write_video_with(
             .map(|n| (n.start as f64 / spec.fps, n.end as f64 / spec.fps))
             .collect(),
     })
+}
+
+/// Encode `n_frames` RGB frames of `size = (width, height)` (`frame(i)` gives frame `i`,
+/// `3 · width · height` bytes) into `path` at `fps` with `codec`, by piping them to the
+/// `ffmpeg` CLI; `gop`: keyframe interval (else the encoder's default). Errors carry
+/// ffmpeg's own message.
+pub fn encode_rgb(
+    path: &Path,
+    (width, height): (usize, usize),
+    fps: f64,
+    codec: Codec,
+    gop: Option<usize>,
+    n_frames: usize,
+    mut frame: impl FnMut(usize) -> Vec<u8>,
+) -> Result<(), VideoError> {
+    let io = |message: String| VideoError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-y", "-loglevel", "error", "-f", "rawvideo"])
+        .args(["-pix_fmt", "rgb24", "-s", &format!("{width}x{height}")])
+        .args(["-r", &format!("{fps}"), "-i", "-"])
+        .args(codec.args());
+    if let Some(g) = gop {
+        cmd.args(["-g", &g.max(1).to_string()]);
+    }
+    let mut child = cmd
+        .args(["-pix_fmt", codec.pix_fmt()])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| io(format!("cannot run the ffmpeg CLI (is it installed?): {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    for i in 0..n_frames {
+        let bytes = frame(i);
+        if bytes.len() != 3 * width * height {
+            return Err(io(format!(
+                "frame {i} has {} bytes, not 3 × {width} × {height}",
+                bytes.len()
+            )));
+        }
+        if let Err(e) = stdin.write_all(&bytes) {
+            drop(stdin);
+            let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
+            return Err(io(format!(
+                "ffmpeg stopped reading at frame {i} ({e}): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    drop(stdin);
+    let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
+    if !out.status.success() {
+        return Err(io(format!(
+            "ffmpeg failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub enum Command {
         /// Keyframe interval in frames (default: 2 seconds).
         #[arg(long)]
         gop: Option<usize>,
-        /// Codec: h264, vp9 or mpeg4.
+        /// Codec: h264, h264_lossless (4:4:4, for small text), vp9 or mpeg4.
         #[arg(long, default_value = "h264")]
         codec: String,
         /// Needle `START..END:TEXT:R,G,B:SHAPE` (shape: square, circle, triangle); repeatable.
@@ -151,7 +151,8 @@ pub fn run(c: Command) -> Result<()> {
                 "h264" => Codec::H264,
                 "vp9" => Codec::Vp9,
                 "mpeg4" => Codec::Mpeg4,
-                other => bail!("--codec {other:?}: expected h264, vp9 or mpeg4"),
+                "h264_lossless" => Codec::H264Lossless,
+                other => bail!("--codec {other:?}: expected h264, h264_lossless, vp9 or mpeg4"),
             };
             spec.needles = needle
                 .iter()

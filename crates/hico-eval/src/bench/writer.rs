@@ -1,11 +1,9 @@
-//! Write frames as an mp4 file through the `ffmpeg` command-line tool (H.264, lossless,
-//! 4:4:4 chroma so thin coloured text survives), one frame per `1/fps` seconds.
+//! Write frames as an mp4 file: lossless H.264 with 4:4:4 chroma (so thin coloured text
+//! survives), one frame per `1/fps` seconds, through hico-video's one ffmpeg writer.
 
-use std::{
-    io::Write,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::path::Path;
+
+use hico_video::synth::{Codec, encode_rgb};
 
 use super::canvas::Canvas;
 use crate::EvalError;
@@ -24,46 +22,15 @@ pub fn write_mp4(path: &Path, frames: &[Canvas], fps: f64) -> Result<(), EvalErr
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(EvalError::io(dir))?;
     }
-    let mut child = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo"])
-        .args([
-            "-pix_fmt",
-            "rgb24",
-            "-s",
-            &format!("{w}x{h}"),
-            "-r",
-            &fps.to_string(),
-        ])
-        .args([
-            "-i",
-            "pipe:0",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "0",
-        ])
-        .args(["-pix_fmt", "yuv444p"])
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| err(format!("cannot start `ffmpeg` (is it installed?): {e}")))?;
-    {
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        for f in frames {
-            stdin
-                .write_all(&f.data)
-                .map_err(|e| err(format!("writing frames: {e}")))?;
-        }
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| err(format!("waiting for ffmpeg: {e}")))?;
-    if !out.status.success() {
-        return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(())
+    let size = (w, h);
+    encode_rgb(
+        path,
+        size,
+        fps,
+        Codec::H264Lossless,
+        None,
+        frames.len(),
+        |i| frames[i].data.clone(),
+    )
+    .map_err(|e| err(e.to_string()))
 }
