@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::VizError;
 use crate::figure::{DrawResult, Figure, err, fmt_num, font, render};
 use crate::heatmap::Heatmap;
-use crate::retention::marked_line;
+use crate::retention::{legend, marked_line};
 
 /// One NIAH result: accuracy of needles at `depth` (0 = start, 1 = end) in haystacks of
 /// `frames` sampled frames.
@@ -186,15 +186,6 @@ impl Figure for AccuracyVsTokens<'_> {
             let pts: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (tx(x), y)).collect();
             marked_line(&mut chart, i, &pts, name, 6)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(font(16))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .margin(12)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }

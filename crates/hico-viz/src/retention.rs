@@ -32,6 +32,22 @@ pub(crate) fn series_color(i: usize) -> RGBColor {
     SERIES_COLORS[i % SERIES_COLORS.len()]
 }
 
+/// The legend of a line chart, boxed at `position` (the same look on every line chart).
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font(16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .margin(12)
+        .draw()
+        .map_err(err)
+}
+
 /// A line through `pts` with markers (shape `i % 3`: circle, triangle, square), added to
 /// the legend as `label`.
 pub(crate) fn marked_line<'a, DB: DrawingBackend + 'a>(
@@ -148,16 +164,7 @@ impl Figure for RetentionLines<'_> {
                 .collect();
             marked_line(&mut chart, i, &pts, label, 5)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(font(16))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .margin(12)
-            .draw()
-            .map_err(err)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)
     }
 }
 
