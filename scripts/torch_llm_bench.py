@@ -7,9 +7,12 @@ the hico run it is compared with. Prints one JSON object per line:
   {"impl": "torch", "shape": ..., "dtype": ..., "device": ..., "prefill": L, "prefill_ms": ..., "decode_ms": ..., "peak_mib": ...}
 
 Usage: python3 scripts/torch_llm_bench.py --shape qwen2_5_0_5b --device cuda --dtype bf16 --prefill 512,2048
+Also the reference of crates/hico-llm/benches/llm.rs (CPU, f32): save its output to a file and
+pass the path in HICO_TORCH_BENCH.
 """
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -19,6 +22,7 @@ SHAPES = {
     # hidden, intermediate, layers, heads, kv_heads, vocab, tied  (HF config.json of the released models)
     "qwen2_5_0_5b": (896, 4864, 24, 14, 2, 151936, True),
     "qwen2_5_1_5b": (1536, 8960, 28, 12, 2, 151936, True),
+    "qwen2_5_0_5b_4layers": (896, 4864, 4, 14, 2, 151936, True),  # HICO_BENCH_SMALL of hico-llm's bench
     "small": (256, 1024, 4, 4, 2, 4096, True),
 }
 
@@ -69,7 +73,10 @@ def main():
                     tok = out.logits[:, -1:].argmax(-1)
                 sync(a.device)
                 dec.append((time.perf_counter() - t0) / a.decode)
-        peak = torch.cuda.max_memory_allocated() / 2**20 if a.device.startswith("cuda") else None
+        if a.device.startswith("cuda"):
+            peak = torch.cuda.max_memory_allocated() / 2**20
+        else:  # peak resident set of the process (Linux reports KiB)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"impl": "torch", "shape": a.shape, "dtype": a.dtype, "device": a.device,
                           "prefill": n, "prefill_ms": 1e3 * sorted(times[1:])[len(times[1:]) // 2],
                           "decode_ms": 1e3 * sorted(dec[1:])[len(dec[1:]) // 2], "peak_mib": peak}), flush=True)

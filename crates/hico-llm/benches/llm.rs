@@ -1,7 +1,9 @@
 //! Prefill (512 and 2048 tokens) and per-token decode of a Qwen2-0.5B-shaped random model on
-//! the default CPU backend, with peak resident memory. `scripts/llm_bench_torch.py` measures
-//! the same in PyTorch eager and writes a JSON; pass its path in `HICO_TORCH_BENCH` to print
-//! the ratios. Threads: rayon's default (set `RAYON_NUM_THREADS` to match torch's).
+//! the default CPU backend, with peak resident memory. `scripts/torch_llm_bench.py` measures
+//! the same in PyTorch eager (`--shape qwen2_5_0_5b`, or `qwen2_5_0_5b_4layers` with
+//! `HICO_BENCH_SMALL`) and prints JSON lines; save them to a file and pass its path in
+//! `HICO_TORCH_BENCH` to print the ratios. Threads: rayon's default (set `RAYON_NUM_THREADS`
+//! to match torch's `--threads`).
 //!
 //! `cargo bench -p hico-llm --bench llm` (set `HICO_BENCH_SMALL=1` for a 4-layer model).
 
@@ -51,10 +53,30 @@ fn main() {
             ));
         }
     }
-    let torch: Option<serde_json::Value> = std::env::var("HICO_TORCH_BENCH")
+    // One JSON object per prefill length: {"prefill": n, "prefill_ms", "decode_ms", "peak_mib"}.
+    let lines: Vec<serde_json::Value> = std::env::var("HICO_TORCH_BENCH")
         .ok()
         .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|s| serde_json::from_str(&s).ok());
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut torch = serde_json::Map::new();
+    for l in &lines {
+        let (Some(n), Some(p)) = (l["prefill"].as_u64(), l["prefill_ms"].as_f64()) else {
+            continue;
+        };
+        torch.insert(format!("prefill_{n}"), (p / 1e3).into());
+        if let (512, Some(d)) = (n, l["decode_ms"].as_f64()) {
+            torch.insert("decode_step_after_512".into(), (d / 1e3).into());
+        }
+        if let Some(m) = l["peak_mib"].as_f64() {
+            torch.insert("peak_mib".into(), m.into());
+        }
+    }
+    let torch = (!torch.is_empty()).then_some(serde_json::Value::Object(torch));
     println!(
         "{:<24} {:>10} {:>10} {:>8}",
         "case", "hico (s)", "torch (s)", "ratio"
