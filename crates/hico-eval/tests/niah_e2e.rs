@@ -33,8 +33,17 @@ fn niah(frames: Vec<usize>, repeats: usize) -> NiahSpec {
     }
 }
 
+/// Serialises the tests of this binary: building a pipeline seeds burn's global CPU RNG and
+/// draws random weights from it, so two tests building models at once interleave their draws
+/// and a "same seed, same weights" comparison fails now and then.
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn build_and_score_a_small_niah_set() {
+    let _guard = lock();
     let dir = tempfile::tempdir().unwrap();
     let spec = BenchSpec::Niah(niah(vec![16], 2));
     let m = build_set(&spec, "<test>".as_ref(), dir.path(), None).unwrap();
@@ -78,6 +87,7 @@ fn build_and_score_a_small_niah_set() {
 
 #[test]
 fn rerunning_a_grid_skips_finished_cells() {
+    let _guard = lock();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let exp_path = dir.path().join("exp.toml");
