@@ -11,3 +11,34 @@ pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
 pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
+
+/// Which attention implementation inference uses (the environment variable `HICO_ATTENTION`,
+/// read once): hico's own (default) or burn's fused `module::attention` op where it is exact.
+///
+/// hico's own is the tiled online-softmax attention of the LLM (no L×L buffer, grouped-query
+/// heads without copies) and the explicit `softmax(q·kᵀ)·v` of the vision encoder. burn's
+/// fused op is a flash-style loop on the CPU backend (measured slower than hico's own there,
+/// docs/performance.md) and an autotuned flash kernel on burn-cuda built with `autotune`
+/// (not measured yet: `scripts/gpu-check.sh` runs both). Training (autodiff) always uses
+/// hico's own: burn-autodiff implements the fused op as the naive L×L product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionImpl {
+    /// hico's own kernels (`HICO_ATTENTION` unset or `own`).
+    Own,
+    /// burn's fused op (`HICO_ATTENTION=fused`).
+    Fused,
+}
+
+/// The attention implementation chosen by `HICO_ATTENTION` (`own` or `fused`; anything else
+/// is reported once on stderr and treated as `own`).
+pub fn attention_impl() -> AttentionImpl {
+    static CHOICE: std::sync::OnceLock<AttentionImpl> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| match std::env::var("HICO_ATTENTION").as_deref() {
+        Ok("fused") => AttentionImpl::Fused,
+        Ok("own") | Err(_) => AttentionImpl::Own,
+        Ok(other) => {
+            eprintln!("HICO_ATTENTION={other:?}: expected `own` or `fused`; using `own`");
+            AttentionImpl::Own
+        }
+    })
+}

@@ -8,7 +8,12 @@
 //! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
 //! larger copy per layer).
 
-use burn::tensor::{Bool, Tensor, TensorData, backend::Backend};
+use hico_core::backend::{AttentionImpl, attention_impl};
+
+use burn::tensor::{
+    Bool, Tensor, TensorData, backend::Backend, module::attention as fused,
+    ops::AttentionModuleOptions,
+};
 
 /// Query and key block size.
 pub const BLOCK: usize = 256;
@@ -29,6 +34,43 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
     x.unsqueeze_dim::<5>(2)
         .expand([b, kv, n_rep, l, d])
         .reshape([b, kv * n_rep, l, d])
+}
+
+/// Causal attention for a decoder layer: [`causal_attention`], or, when
+/// `HICO_ATTENTION=fused` (see [`hico_core::backend::attention_impl`]), the backend's fused
+/// attention op where it is exact and memory-safe:
+/// - the backend is not an autodiff one (burn-autodiff implements the op as the naive
+///   softmax(QKᵀ)V with an L×L matrix, and has no fused backward), and
+/// - it is a fresh prefill (`offset == 0`, as many queries as keys): backends differ in how
+///   they align a causal mask when there are more keys than queries, and a decode step
+///   would copy the whole cache to repeat its key/value heads (the fused op wants as many
+///   as the query heads), which costs more than the step itself; those use the tiled path.
+///
+/// # Shapes
+/// As [`causal_attention`].
+pub fn decoder_attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    offset: usize,
+) -> Tensor<B, 4> {
+    let [_, heads, lq, _] = q.dims();
+    let [_, kv, lk, _] = k.dims();
+    let fused_ok = attention_impl() == AttentionImpl::Fused
+        && !B::ad_enabled(&q.device())
+        && offset == 0
+        && lq == lk
+        && lq > 1;
+    if !fused_ok {
+        return causal_attention(q, k, v, offset);
+    }
+    let rep = heads / kv;
+    let options = AttentionModuleOptions {
+        scale: None,
+        softcap: None,
+        is_causal: true,
+    };
+    fused(q, repeat_kv(k, rep), repeat_kv(v, rep), None, None, options)
 }
 
 /// Causal mask block for `groups` stacked copies of query rows `q0..q0+nq`: true (masked)
@@ -109,6 +151,7 @@ pub fn causal_attention<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use burn::tensor::{Distribution, activation::softmax};
     use hico_core::backend::Cpu;
 
@@ -161,6 +204,41 @@ mod tests {
                 &want.into_data(),
                 burn::tensor::Tolerance::absolute(1e-5),
             );
+        }
+    }
+
+    #[test]
+    fn decoder_attention_and_the_fused_op_equal_naive() {
+        let dev = Default::default();
+        let (kv, g, d) = (2, 3, 8);
+        let r = |h, l| Tensor::<Cpu, 4>::random([1, h, l, d], Distribution::Normal(0.0, 1.0), &dev);
+        // 700 × 700 > 256K scores: the CPU backend's flash-style loop; 100: its direct path.
+        for lk in [100, 700] {
+            let (k, v) = (r(kv, lk), r(kv, lk));
+            for lq in [lk, 1, 37] {
+                let q = r(kv * g, lq);
+                let (kr, vr) = (repeat_kv(k.clone(), g), repeat_kv(v.clone(), g));
+                let want = naive(q.clone(), kr.clone(), vr.clone(), lk - lq);
+                let got = decoder_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+                got.into_data().assert_approx_eq::<f32>(
+                    &want.clone().into_data(),
+                    burn::tensor::Tolerance::absolute(1e-5),
+                );
+                if lq != lk {
+                    continue;
+                }
+                // The fused op as `HICO_ATTENTION=fused` calls it (whatever the environment).
+                let opts = AttentionModuleOptions {
+                    scale: None,
+                    softcap: None,
+                    is_causal: true,
+                };
+                let got = fused(q, kr, vr, None, None, opts);
+                got.into_data().assert_approx_eq::<f32>(
+                    &want.into_data(),
+                    burn::tensor::Tolerance::absolute(1e-5),
+                );
+            }
         }
     }
 }

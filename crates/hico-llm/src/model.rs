@@ -9,7 +9,7 @@ use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::{Distribution, Int, Tensor, activation::silu, backend::Backend};
 
 use crate::Qwen2Config;
-use crate::attention::causal_attention;
+use crate::attention::decoder_attention;
 use crate::cache::LayerKv;
 use crate::rotary::Rope;
 
@@ -311,7 +311,7 @@ impl<B: Backend> Qwen2Attention<B> {
         if let Some(c) = cache {
             (k, v, offset) = c.append(k, v);
         }
-        let o = causal_attention(q, k, v, offset);
+        let o = decoder_attention(q, k, v, offset);
         self.o_proj.forward(
             o.swap_dims(1, 2)
                 .reshape([1, l, self.heads * self.head_dim]),

@@ -176,7 +176,7 @@ impl Job for BenchJob {
                     }
                     println!(
                         "{}",
-                        json!({"impl": "hico", "shape": shape, "dtype": format!("{precision:?}").to_lowercase(),
+                        json!({"impl": hico_impl(), "shape": shape, "dtype": format!("{precision:?}").to_lowercase(),
                                "device": dev_name, "prefill": n, "prefill_ms": 1e3 * median(pre),
                                "decode_ms": 1e3 * median(dec), "peak_rss_mib": peak_rss_mib()})
                     );
@@ -239,7 +239,7 @@ impl Job for BenchJob {
                 let t_answer = t0.elapsed().as_secs_f64();
                 println!(
                     "{}",
-                    json!({"impl": "hico", "config": config, "frames": frames, "device": dev_name,
+                    json!({"impl": hico_impl(), "config": config, "frames": frames, "device": dev_name,
                            "dtype": format!("{precision:?}").to_lowercase(),
                            "visual_tokens": out.counts.compressed_tokens,
                            "seq_len_layer1": out.counts.seq_len_per_layer.first(),
@@ -251,5 +251,13 @@ impl Job for BenchJob {
             }
         }
         Ok(())
+    }
+}
+
+/// `hico`, or `hico_fused` when `HICO_ATTENTION=fused` (the `impl` field of the JSON lines).
+pub(crate) fn hico_impl() -> &'static str {
+    match hico_core::backend::attention_impl() {
+        hico_core::backend::AttentionImpl::Own => "hico",
+        hico_core::backend::AttentionImpl::Fused => "hico_fused",
     }
 }

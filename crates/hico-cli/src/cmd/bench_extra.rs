@@ -90,7 +90,7 @@ pub fn parity<B: Backend>(
         }
         println!(
             "{}",
-            json!({"check": "llm_parity", "model": name, "device": dev, "dtype": format!("{precision:?}").to_lowercase(),
+            json!({"check": "llm_parity", "impl": crate::cmd::bench::hico_impl(), "model": name, "device": dev, "dtype": format!("{precision:?}").to_lowercase(),
                    "max_abs_logit_diff": max_diff, "greedy_match": greedy_ok})
         );
     }
