@@ -11,10 +11,14 @@ PyTorch columns (the LLM rows are skipped without them). Sections:
      (memory must grow linearly, and stay under 8 GiB at 1,000 frames);
   2. dropout schedules: prefill time vs the analytic FLOP ledger per schedule;
   3. LLM prefill + decode vs PyTorch eager, same thread count;
-  4. full-model training step.
-Video decoding vs decord/PyAV: scripts/bench_video.py (crates/hico-video/README.md);
-encoder and compressors vs PyTorch: scripts/vision_bench_torch.py (crates/hico-vision/README.md).
+  4. full-model training step, and a training step vs PyTorch eager (bench_small config);
+  5. video sampling vs decord / PyAV (scripts/bench_video.py);
+  6. vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
+     scripts/vision_bench_torch.py; builds the bench in the release profile the first time);
+  7. the CPU backend choice.
+`--skip video,vision,train_torch` leaves out the slow side-by-side sections.
 """
+import datetime
 import argparse
 import json
 import os
@@ -59,11 +63,74 @@ def dropout_configs(tmp):
     return paths
 
 
+def table_lines(out):
+    """The markdown table rows (lines starting with `|`) of a script's output."""
+    return [l.rstrip() for l in out.splitlines() if l.startswith("|")]
+
+
+def train_vs_torch(tmp, steps):
+    """hico's tokens/s on configs/train/bench_small.toml vs the same step in PyTorch eager."""
+    data, out = os.path.join(tmp, "synth"), os.path.join(tmp, "bench_train")
+    sh([HICO, "train", "--make-synth", data])
+    stage = open(os.path.join(ROOT, "configs/train/bench_small.toml")).read().replace("data/tiny_synth", data)
+    cfg = os.path.join(tmp, "bench_small.toml")
+    open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
+    sh([HICO, "train", "--config", cfg, "--out", out, "--max-steps", str(steps + 5)])
+    try:
+        t = sh([sys.executable, "scripts/train_bench_torch.py", "--steps", str(steps),
+                "--hico-metrics", os.path.join(out, "metrics.jsonl")])
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        t = f"(PyTorch side failed: {e})"
+    lines = [l for l in t.splitlines() if l.strip()]
+    print("\n".join(lines), flush=True)
+    return ["## Training step vs PyTorch eager (configs/train/bench_small.toml)", "",
+            "One sample per step: 4 frames of 64 px → 2-block ViT → pool → MLP → 4-layer Qwen2,",
+            "loss on the answer, backward, AdamW on every part; LLM input tokens per second,",
+            f"median after 5 warm-up steps ({steps} steps). `scripts/train_bench_torch.py`:", "",
+            "```text", *lines, "```", ""]
+
+
+def video_vs_decord():
+    """scripts/bench_video.py: 16 / 64 / 256 frames of a 2-minute 720p H.264 file."""
+    try:
+        out = sh([sys.executable, "scripts/bench_video.py"])
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        return ["## Video sampling vs decord / PyAV", "", f"(not run: {e})", ""]
+    rows = [l.split() for l in out.splitlines() if l.strip()[:1].isdigit() and len(l.split()) >= 9]
+    print(out, flush=True)
+    md = ["## Video sampling vs decord / PyAV (2-minute 1280×720 30 fps H.264, GOP 250)", "",
+          "Open + read T frames (segment middles) at 224 px, median of 3; decord 0.6 / PyAV on the",
+          "same indices at full size. `scripts/bench_video.py`; details in crates/hico-video/README.md.", "",
+          "| T | hico (s) | decord (s) | PyAV sequential (s) | PyAV seek-each (s) | hico / decord | frames agree |",
+          "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[8]} |")
+    return md + [""]
+
+
+def vision_vs_torch(reps):
+    """`cargo bench -p hico-vision` then scripts/vision_bench_torch.py on the same inputs."""
+    env = dict(os.environ, HICO_BENCH_REPS=str(reps))
+    try:
+        sh(["cargo", "bench", "-q", "-p", "hico-vision"], env=env)
+        out = sh([sys.executable, "scripts/vision_bench_torch.py", str(reps)])
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        return ["## Vision encoder and compressors vs PyTorch", "", f"(not run: {e})", ""]
+    print(out, flush=True)
+    return ["## Vision encoder and compressors vs PyTorch (per clip of 4 frames)", "",
+            "Encoder at a reduced width (256, 4 blocks, 4 heads; UMT-L is too slow for 2 cores),",
+            "compressors at the UMT-L width 1024 to 16 tokens per frame (ToMe: the reference rule;",
+            "pool: adaptive average pooling). crates/hico-vision/benches/vision.rs and",
+            "`scripts/vision_bench_torch.py`:", "", *table_lines(out), ""]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch")
     a = ap.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
     if not os.path.exists(HICO):
         sys.exit(f"{HICO} missing: run `cargo build --release` first")
     tmp = tempfile.mkdtemp(prefix="hico-perf-")
@@ -72,7 +139,10 @@ def main():
     sh(["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
         f"testsrc2=size=160x120:rate=25:duration={max(frames) / 25 + 1}", "-c:v", "libx264",
         "-pix_fmt", "yuv420p", "-g", "50", video])
+    load = os.getloadavg()[0]
     md = ["# Performance", "", f"Machine: {machine()}.", "",
+          f"Measured {datetime.date.today()}; load average {load:.1f} when the report started "
+          "(above ~0.5 something else was running: read timings as rough).",
           "Regenerate with `/opt/hico-venv/bin/python scripts/perf_report.py` after `cargo build --release`.",
           "GPU figures: [gpu.md](gpu.md).", ""]
 
@@ -128,6 +198,13 @@ def main():
     md += ["## Full-model training step (configs/tiny.toml, 8 frames, forward + backward + AdamW)", ""]
     r = jsonl(sh([HICO, "bench", "train-step", "--config", "configs/tiny.toml", "--frames", "8", "--steps", "3"]))[0]
     md += [f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
+
+    if "train_torch" not in skip:
+        md += train_vs_torch(tmp, 10 if a.quick else 40)
+    if "video" not in skip:
+        md += video_vs_decord()
+    if "vision" not in skip:
+        md += vision_vs_torch(2 if a.quick else 5)
 
     md += ["## CPU backend", "",
            "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",
