@@ -195,6 +195,16 @@ def main():
             print(md[-1], flush=True)
     md += ["", "ratio = hico / torch (lower is better for hico).", ""]
 
+    md += ["Attention implementation (`HICO_ATTENTION`, see README), `small` shape, prefill of 2,048 tokens,",
+           "median of 3: hico's own tiled attention vs burn's fused op (flex: a flash-style loop).", "",
+           "| HICO_ATTENTION | prefill (ms) |", "|---|---|"]
+    for impl in ("own", "fused"):
+        r = jsonl(sh([HICO, "bench", "llm", "--shape", "small", "--prefill", "2048", "--decode", "1", "--reps", "3"],
+                     env=dict(os.environ, HICO_ATTENTION=impl)))[0]
+        md.append(f"| {impl} | {r['prefill_ms']:.0f} |")
+        print(md[-1], flush=True)
+    md.append("")
+
     md += ["## Full-model training step (configs/tiny.toml, 8 frames, forward + backward + AdamW)", ""]
     r = jsonl(sh([HICO, "bench", "train-step", "--config", "configs/tiny.toml", "--frames", "8", "--steps", "3"]))[0]
     md += [f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
