@@ -1,0 +1,166 @@
+//! Model components of a pipeline config: the vision encoder, the clip compressor, the
+//! connector and the LLM (see the module docs of [`crate::config`]).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Space-time ViT encoder (UMT-style).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionConfig {
+    /// Token width (1024 for UMT-L).
+    pub width: usize,
+    /// Transformer blocks (24 for UMT-L).
+    pub depth: usize,
+    /// Attention heads (16 for UMT-L).
+    pub heads: usize,
+    /// MLP width as a multiple of `width`.
+    #[serde(default = "default_mlp_ratio")]
+    pub mlp_ratio: f64,
+    /// Patch size in pixels.
+    #[serde(default = "default_patch")]
+    pub patch_size: usize,
+    /// Number of blocks run before the output LayerNorm (UMT-L: 23 of 24). 0 means all.
+    #[serde(default)]
+    pub output_blocks: usize,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_ln_eps")]
+    pub ln_eps: f64,
+    /// Side of the position-embedding grid the sinusoid table is defined on (14 = 224/16);
+    /// other resolutions interpolate from it.
+    #[serde(default = "default_pos_grid")]
+    pub pos_grid: usize,
+    /// Safetensors checkpoint with the reference key names; random init when absent.
+    #[serde(default)]
+    pub checkpoint: Option<PathBuf>,
+}
+
+fn default_mlp_ratio() -> f64 {
+    4.0
+}
+fn default_patch() -> usize {
+    16
+}
+fn default_ln_eps() -> f64 {
+    1e-6
+}
+fn default_pos_grid() -> usize {
+    14
+}
+
+/// Clip compressor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CompressorConfig {
+    /// Keep every patch token.
+    Identity,
+    /// Bipartite soft matching (the paper's), reference output order.
+    Tome {
+        /// Output tokens per frame (the clip keeps `tokens_per_frame · L`).
+        #[serde(default = "default_tpf")]
+        tokens_per_frame: usize,
+    },
+    /// The same merges as `tome`, output in space-time order.
+    TomeOrdered {
+        /// Output tokens per frame.
+        #[serde(default = "default_tpf")]
+        tokens_per_frame: usize,
+    },
+    /// Spatial average pooling of each frame to a grid.
+    Pool {
+        /// Output tokens per frame; must be a square number (16 → 4×4).
+        #[serde(default = "default_tpf")]
+        tokens_per_frame: usize,
+    },
+    /// Merge a patch into the same patch of the neighbouring frame when similar.
+    Temporal {
+        /// Output tokens per frame (the budget per clip is `tokens_per_frame · L`).
+        #[serde(default = "default_tpf")]
+        tokens_per_frame: usize,
+        /// Cosine similarity above which temporal neighbours merge before anything else.
+        #[serde(default = "default_threshold")]
+        threshold: f32,
+    },
+}
+
+fn default_tpf() -> usize {
+    16
+}
+fn default_threshold() -> f32 {
+    0.9
+}
+
+impl CompressorConfig {
+    /// The `kind` tag, for tables and folder names.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Tome { .. } => "tome",
+            Self::TomeOrdered { .. } => "tome_ordered",
+            Self::Pool { .. } => "pool",
+            Self::Temporal { .. } => "temporal",
+        }
+    }
+}
+
+/// Connector from vision width to LLM width.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectorConfig {
+    /// Linear, GELU, Linear (the paper's).
+    #[default]
+    Mlp2xGelu,
+    /// One Linear.
+    Linear,
+}
+
+/// Decoder LLM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LlmConfig {
+    /// A Hugging Face model directory (config.json, safetensors, tokenizer.json).
+    Hf {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A randomly initialised Qwen2 of the given shape (tests, tiny experiments).
+    Random {
+        /// Hidden width.
+        hidden_size: usize,
+        /// MLP inner width.
+        intermediate_size: usize,
+        /// Decoder layers.
+        num_hidden_layers: usize,
+        /// Query heads.
+        num_attention_heads: usize,
+        /// Key/value heads.
+        num_key_value_heads: usize,
+        /// Rotary base.
+        #[serde(default = "default_rope_theta")]
+        rope_theta: f64,
+        /// RMSNorm epsilon.
+        #[serde(default = "default_rms_eps")]
+        rms_norm_eps: f64,
+        /// Share the embedding matrix with the output head.
+        #[serde(default = "default_true")]
+        tie_word_embeddings: bool,
+        /// `"byte_level"` (a 256-byte BPE with the Qwen special tokens, built in) or the
+        /// path of a `tokenizer.json`.
+        #[serde(default = "default_tokenizer")]
+        tokenizer: String,
+    },
+}
+
+fn default_rope_theta() -> f64 {
+    1_000_000.0
+}
+fn default_rms_eps() -> f64 {
+    1e-6
+}
+fn default_true() -> bool {
+    true
+}
+fn default_tokenizer() -> String {
+    "byte_level".into()
+}
