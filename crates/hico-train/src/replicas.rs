@@ -8,11 +8,7 @@
 //! collective calls in the same order each step (statistics, then each trainable part's
 //! gradients, then the end-of-step status), so none waits for a call that never comes.
 
-use burn::{
-    module::{AutodiffModule, ModuleVisitor, Param},
-    optim::GradientsParams,
-    tensor::{Tensor, backend::AutodiffBackend},
-};
+use burn::{module::AutodiffModule, optim::GradientsParams, tensor::backend::AutodiffBackend};
 
 use crate::TrainError;
 
@@ -60,35 +56,6 @@ pub(crate) fn share(from: usize, to: usize, rank: usize, world: usize) -> usize 
     below(to) - below(from)
 }
 
-/// Registers a zero gradient for every trainable parameter that has none, so that every
-/// replica all-reduces the same parameter list (a replica whose samples were all skipped
-/// has no gradients at all).
-struct ZeroFill<'a, B: AutodiffBackend> {
-    grads: &'a mut GradientsParams,
-    _b: std::marker::PhantomData<B>,
-}
-
-impl<B: AutodiffBackend> ModuleVisitor<B> for ZeroFill<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let value = param.val();
-        if value.is_require_grad() && self.grads.get::<B::InnerBackend, D>(param.id).is_none() {
-            self.grads.register(param.id, value.inner().zeros_like());
-        }
-    }
-}
-
-/// Complete `grads` with zeros for every trainable parameter of `module` it lacks.
-pub(crate) fn zero_fill<B: AutodiffBackend, M: AutodiffModule<B>>(
-    mut grads: GradientsParams,
-    module: &M,
-) -> GradientsParams {
-    module.visit(&mut ZeroFill::<B> {
-        grads: &mut grads,
-        _b: std::marker::PhantomData,
-    });
-    grads
-}
-
 #[cfg(feature = "ddp")]
 pub(crate) use collective::{Collective, CollectiveSetup};
 
@@ -98,13 +65,42 @@ mod collective {
         collective::{
             self, AllReduceStrategy, CollectiveConfig, PeerId, ReduceOperation, all_reduce,
         },
-        module::AutodiffModule,
+        module::{AutodiffModule, ModuleVisitor, Param},
         optim::GradientsParams,
         tensor::{Tensor, TensorData, TensorPrimitive, backend::AutodiffBackend},
     };
 
-    use super::{Replicas, zero_fill};
+    use super::Replicas;
     use crate::TrainError;
+
+    /// Registers a zero gradient for every trainable parameter that has none, so that every
+    /// replica all-reduces the same parameter list (a replica whose samples were all skipped
+    /// has no gradients at all).
+    struct ZeroFill<'a, B: AutodiffBackend> {
+        grads: &'a mut GradientsParams,
+        _b: std::marker::PhantomData<B>,
+    }
+
+    impl<B: AutodiffBackend> ModuleVisitor<B> for ZeroFill<'_, B> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let value = param.val();
+            if value.is_require_grad() && self.grads.get::<B::InnerBackend, D>(param.id).is_none() {
+                self.grads.register(param.id, value.inner().zeros_like());
+            }
+        }
+    }
+
+    /// Complete `grads` with zeros for every trainable parameter of `module` it lacks.
+    fn zero_fill<B: AutodiffBackend, M: AutodiffModule<B>>(
+        mut grads: GradientsParams,
+        module: &M,
+    ) -> GradientsParams {
+        module.visit(&mut ZeroFill::<B> {
+            grads: &mut grads,
+            _b: std::marker::PhantomData,
+        });
+        grads
+    }
 
     /// What every replica of one run registers with (must be equal on all of them).
     #[derive(Debug, Clone)]

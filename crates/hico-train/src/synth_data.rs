@@ -79,8 +79,6 @@ pub fn write_colour_dataset(dir: &Path) -> Result<(), TrainError> {
 /// A 1-second, 4-frame video of one colour (through hico-video's ffmpeg writer).
 fn make_video(path: &Path, rgb: [u8; 3], size: usize) -> Result<(), TrainError> {
     let frame: Vec<u8> = rgb.iter().copied().cycle().take(3 * size * size).collect();
-    encode_rgb(path, (size, size), 4.0, Codec::H264, None, 4, |_| {
-        frame.clone()
-    })
-    .map_err(|e| TrainError::Invalid(e.to_string()))
+    encode_rgb(path, (size, size), 4.0, Codec::H264, None, 4, |_| &frame)
+        .map_err(|e| TrainError::Invalid(e.to_string()))
 }

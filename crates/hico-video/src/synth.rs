@@ -313,17 +313,17 @@ pub fn write_video_with(
 }
 
 /// Encode `n_frames` RGB frames of `size = (width, height)` (`frame(i)` gives frame `i`,
-/// `3 · width · height` bytes) into `path` at `fps` with `codec`, by piping them to the
+/// `3 · width · height` bytes, owned or borrowed) into `path` at `fps` with `codec`, by piping them to the
 /// `ffmpeg` CLI; `gop`: keyframe interval (else the encoder's default). Errors carry
 /// ffmpeg's own message.
-pub fn encode_rgb(
+pub fn encode_rgb<F: AsRef<[u8]>>(
     path: &Path,
     (width, height): (usize, usize),
     fps: f64,
     codec: Codec,
     gop: Option<usize>,
     n_frames: usize,
-    mut frame: impl FnMut(usize) -> Vec<u8>,
+    mut frame: impl FnMut(usize) -> F,
 ) -> Result<(), VideoError> {
     let io = |message: String| VideoError::Io {
         path: path.to_path_buf(),
@@ -347,14 +347,15 @@ pub fn encode_rgb(
         .map_err(|e| io(format!("cannot run the ffmpeg CLI (is it installed?): {e}")))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     for i in 0..n_frames {
-        let bytes = frame(i);
+        let frame = frame(i);
+        let bytes = frame.as_ref();
         if bytes.len() != 3 * width * height {
             return Err(io(format!(
                 "frame {i} has {} bytes, not 3 × {width} × {height}",
                 bytes.len()
             )));
         }
-        if let Err(e) = stdin.write_all(&bytes) {
+        if let Err(e) = stdin.write_all(bytes) {
             drop(stdin);
             let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
             return Err(io(format!(

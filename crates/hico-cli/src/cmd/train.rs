@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, backend::AutodiffBackend};
 use hico_core::config::PipelineConfig;
-use hico_train::{StageConfig, TrainOutcome, run_stage};
+use hico_train::{StageConfig, TrainOutcome};
 
 use crate::backend::{DeviceArg, Job, dispatch};
 
@@ -201,11 +201,10 @@ fn train<B: AutodiffBackend>(
     devices: &[Device<B>],
 ) -> Result<TrainOutcome, hico_train::TrainError> {
     #[cfg(feature = "ddp")]
-    if devices.len() > 1 {
+    {
         let opts = hico_train::RunOptions::default();
-        return hico_train::run_stage_parallel::<B>(
-            pipeline, stage, init, out, resume, devices, &opts,
-        );
+        hico_train::run_stage_parallel::<B>(pipeline, stage, init, out, resume, devices, &opts)
     }
-    run_stage::<B>(pipeline, stage, init, out, resume, &devices[0])
+    #[cfg(not(feature = "ddp"))]
+    hico_train::run_stage::<B>(pipeline, stage, init, out, resume, &devices[0])
 }

@@ -30,7 +30,7 @@ pub fn write_mp4(path: &Path, frames: &[Canvas], fps: f64) -> Result<(), EvalErr
         Codec::H264Lossless,
         None,
         frames.len(),
-        |i| frames[i].data.clone(),
+        |i| frames[i].data.as_slice(),
     )
     .map_err(|e| err(e.to_string()))
 }
