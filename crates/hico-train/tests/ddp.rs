@@ -78,10 +78,6 @@ fn assert_close(label: &str, reference: &Path, run: &Path) {
         worst < 1e-4,
         "{label}: final weights differ by up to {worst}"
     );
-    assert!(
-        wa != wb || label.is_empty(),
-        "{label}: suspiciously bit-identical"
-    );
 }
 
 #[test]
