@@ -23,6 +23,7 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod ledger;
+pub mod mem;
 pub mod provenance;
 pub mod trace;
 pub mod traits;
