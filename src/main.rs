@@ -1,4 +1,10 @@
 //! The `hico` binary: see `hico --help`, or the README.
+
+/// Counts heap bytes so that `hico bench` can report each stage's peak (a few atomic
+/// operations per allocation).
+#[global_allocator]
+static ALLOC: hico_core::mem::Tracking = hico_core::mem::Tracking;
+
 fn main() -> std::process::ExitCode {
     hico_cli::main()
 }

@@ -203,6 +203,7 @@ impl Job for BenchJob {
                 cfg.sampler = SamplerConfig::Uniform { frames };
                 cfg.validate(&config)?;
                 let pipe = Pipeline::<I<B>>::new(cfg.clone(), &device)?;
+                let heap0 = hico_core::mem::reset();
                 let t0 = Instant::now();
                 let encoded = match &video {
                     Some(v) => pipe
@@ -234,9 +235,17 @@ impl Job for BenchJob {
                 };
                 sync::<I<B>>(&device);
                 let t_encode = t0.elapsed().as_secs_f64();
+                let heap_encode = hico_core::mem::stats();
+                hico_core::mem::reset();
                 let t0 = Instant::now();
                 let out = pipe.answer(&encoded, "What happens in the video?", vec![], |_| {});
                 let t_answer = t0.elapsed().as_secs_f64();
+                let heap_answer = hico_core::mem::stats();
+                // Heap above the loaded weights, per stage (null without the counting
+                // allocator, e.g. when this runs as a library).
+                let heap_mib = |s: hico_core::mem::HeapStats| {
+                    hico_core::mem::tracking().then(|| s.peak_above(&heap0) as f64 / 1048576.0)
+                };
                 println!(
                     "{}",
                     json!({"impl": hico_impl(), "config": config, "frames": frames, "device": dev_name,
@@ -246,6 +255,8 @@ impl Job for BenchJob {
                            "encode_s": t_encode, "prefill_and_decode_s": t_answer,
                            "kv_cache_mib": out.ledger.total_kv_bytes / 1048576.0,
                            "prefill_gflop": out.ledger.total_flops / 1e9,
+                           "encode_peak_heap_mib": heap_mib(heap_encode),
+                           "answer_peak_heap_mib": heap_mib(heap_answer),
                            "peak_rss_mib": peak_rss_mib()})
                 );
             }
