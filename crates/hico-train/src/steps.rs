@@ -59,28 +59,27 @@ struct Totals {
 }
 
 impl Totals {
-    fn sum<B: AutodiffBackend>(&mut self, replicas: &impl Replicas<B>) -> Result<(), TrainError> {
-        let mut v = [
-            self.loss_sum,
-            self.samples,
-            self.tokens,
-            self.answer_tokens,
-            self.visual,
-            self.visual_kept,
-            self.skipped,
-            self.failed,
-        ];
-        replicas.sum(&mut v)?;
+    /// Every field, in one fixed order (the order of the all-reduced vector).
+    fn fields(&mut self) -> [&mut f32; 8] {
         [
-            self.loss_sum,
-            self.samples,
-            self.tokens,
-            self.answer_tokens,
-            self.visual,
-            self.visual_kept,
-            self.skipped,
-            self.failed,
-        ] = v;
+            &mut self.loss_sum,
+            &mut self.samples,
+            &mut self.tokens,
+            &mut self.answer_tokens,
+            &mut self.visual,
+            &mut self.visual_kept,
+            &mut self.skipped,
+            &mut self.failed,
+        ]
+    }
+
+    fn sum<B: AutodiffBackend>(&mut self, replicas: &impl Replicas<B>) -> Result<(), TrainError> {
+        let mut fields = self.fields();
+        let mut v = fields.each_ref().map(|x| **x);
+        replicas.sum(&mut v)?;
+        for (x, total) in fields.iter_mut().zip(v) {
+            **x = total;
+        }
         Ok(())
     }
 }
