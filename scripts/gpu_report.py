@@ -4,6 +4,7 @@
 Usage: python3 scripts/gpu_report.py gpu-check.jsonl > docs/gpu.md
 """
 import json
+import os
 import sys
 
 
@@ -43,11 +44,14 @@ def main():
         out += ["", "ratio = hico / torch (lower is better for hico); fused attention: `HICO_ATTENTION=fused`.", ""]
     lv = [r for r in rows if "encode_s" in r]
     if lv:
-        out += ["## Long video, 2B shapes (UMT-L 448 px + Qwen2.5-1.5B, tome 16 tokens/frame, uniform0_attention)", "",
-                "| impl | frames | dtype | visual tokens | encode (s) | prefill + 1 decode (s) | KV cache (MiB) | peak GPU (MiB) |",
-                "|---|---|---|---|---|---|---|---|"]
-        out += [f"| {r.get('impl', 'hico')} | {r['frames']} | {r['dtype']} | {r['visual_tokens']} | {r['encode_s']:.1f} | "
-                f"{r['prefill_and_decode_s']:.1f} | {r['kv_cache_mib']:.0f} | {r.get('peak_gpu_mib', '-')} |" for r in lv]
+        out += ["## Long video (videochat_flash_2b_shape: UMT-L 448 px + Qwen2.5-1.5B shapes, tome 16 tokens/frame, uniform0_attention)", "",
+                "impl: `hico` = tiled attention with 256-token tiles, `hico_b<N>` = N-token tiles",
+                "(`HICO_ATTENTION_BLOCK`), `hico_fused` = burn's fused op (`HICO_ATTENTION=fused`).", "",
+                "| config | impl | frames | dtype | visual tokens | encode (s) | prefill + 1 decode (s) | KV cache (MiB) | peak GPU (MiB) |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        out += [f"| {os.path.basename(r.get('config', '-'))} | {r.get('impl', 'hico')} | {r['frames']} | {r['dtype']} | "
+                f"{r['visual_tokens']} | {r['encode_s']:.1f} | {r['prefill_and_decode_s']:.1f} | {r['kv_cache_mib']:.0f} | "
+                f"{r.get('peak_gpu_mib', '-')} |" for r in lv]
         out.append("")
     print("\n".join(out))
 

@@ -42,3 +42,31 @@ pub fn attention_impl() -> AttentionImpl {
         }
     })
 }
+
+/// Default tile size of hico's own attention (queries and keys per block).
+pub const DEFAULT_ATTENTION_BLOCK: usize = 256;
+
+/// Tile size of hico's own attention (the environment variable `HICO_ATTENTION_BLOCK`, read
+/// once; default [`DEFAULT_ATTENTION_BLOCK`]). A tile holds `heads × block²` scores whatever
+/// the sequence length, and a prefill of L tokens runs about `(L / block)² / 2` tiles per
+/// layer: larger tiles mean fewer, larger kernels (what a GPU wants on long prefills), at
+/// `heads × block² × 4` bytes of scratch (12 heads at 1,024: 48 MiB). Values outside
+/// 16..=8192 are reported once on stderr and the default is used.
+pub fn attention_block() -> usize {
+    static BLOCK: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BLOCK.get_or_init(|| {
+        let Ok(text) = std::env::var("HICO_ATTENTION_BLOCK") else {
+            return DEFAULT_ATTENTION_BLOCK;
+        };
+        match text.parse::<usize>() {
+            Ok(b) if (16..=8192).contains(&b) => b,
+            _ => {
+                eprintln!(
+                    "HICO_ATTENTION_BLOCK={text:?}: expected a whole number in 16..=8192; \
+                     using {DEFAULT_ATTENTION_BLOCK}"
+                );
+                DEFAULT_ATTENTION_BLOCK
+            }
+        }
+    })
+}

@@ -1,22 +1,24 @@
 //! Causal softmax attention that never holds an L×L score matrix: queries are processed in
-//! blocks of [`BLOCK`] rows and keys in blocks of [`BLOCK`] columns with an online softmax
+//! blocks of `block` rows and keys in blocks of `block` columns with an online softmax
 //! (running max and normaliser, as in FlashAttention). Peak extra memory per call is
-//! `heads × BLOCK × BLOCK` scores plus `heads × BLOCK × head_dim` accumulators, whatever L is.
+//! `heads × block × block` scores plus `heads × block × head_dim` accumulators, whatever L
+//! is; `block` is [`BLOCK`] unless `HICO_ATTENTION_BLOCK` says otherwise
+//! ([`hico_core::backend::attention_block`]).
 //!
 //! Grouped-query attention is computed without repeating key/value heads: the `n_rep` query
 //! heads that share a key head are stacked as extra query rows of that key head, so keys and
 //! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
 //! larger copy per layer).
 
-use hico_core::backend::{AttentionImpl, attention_impl};
+use hico_core::backend::{AttentionImpl, attention_block, attention_impl};
 
 use burn::tensor::{
     Bool, Tensor, TensorData, backend::Backend, module::attention as fused,
     ops::AttentionModuleOptions,
 };
 
-/// Query and key block size.
-pub const BLOCK: usize = 256;
+/// Default query and key block size.
+pub const BLOCK: usize = hico_core::backend::DEFAULT_ATTENTION_BLOCK;
 
 /// A finite stand-in for −∞ (keeps `exp(m_old − m_new)` free of NaN).
 const NEG: f32 = -1.0e30;
@@ -111,9 +113,10 @@ pub fn causal_attention<B: Backend>(
     let g = heads / h; // query heads per key head, stacked as rows
     let device = q.device();
     let scale = 1.0 / (d as f64).sqrt();
+    let block = attention_block();
     let mut outs = Vec::new();
-    for q0 in (0..lq).step_by(BLOCK) {
-        let nq = BLOCK.min(lq - q0);
+    for q0 in (0..lq).step_by(block) {
+        let nq = block.min(lq - q0);
         // [1, heads, nq, d] → [1, kv_heads, g·nq, d]: row r·nq + i is query i of head r.
         let qb = q
             .clone()
@@ -125,8 +128,8 @@ pub fn causal_attention<B: Backend>(
         let mut m: Tensor<B, 4> = Tensor::full([1, h, rows, 1], NEG, &device);
         let mut l: Tensor<B, 4> = Tensor::zeros([1, h, rows, 1], &device);
         let mut acc: Tensor<B, 4> = Tensor::zeros([1, h, rows, d], &device);
-        for k0 in (0..last_key).step_by(BLOCK) {
-            let nk = BLOCK.min(last_key - k0);
+        for k0 in (0..last_key).step_by(block) {
+            let nk = block.min(last_key - k0);
             let kb = k.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
             let vb = v.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
             let mut s = qb.clone().matmul(kb.swap_dims(2, 3)); // [1, h, rows, nk]

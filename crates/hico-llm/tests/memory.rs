@@ -3,7 +3,7 @@
 //! Measured with the counting allocator of `hico_core::mem` (exact heap bytes, not timings).
 
 use burn::tensor::{Distribution, Tensor};
-use hico_core::backend::{Cpu, cpu_device};
+use hico_core::backend::{Cpu, attention_block, cpu_device};
 use hico_core::mem::{self, Tracking};
 use hico_core::{DropPlan, DropStage, KeepRule, LanguageModel, PositionMode, PrefillInput};
 use hico_llm::{Qwen2, Qwen2Config};
@@ -58,11 +58,13 @@ fn long_prefill_memory_is_linear_in_length() {
     let m = model();
     prefill(&m, 64, true); // one-time set-up (thread pool, caches) out of the figures
     for drop in [false, true] {
-        let (short, long) = (1024, 4096);
+        // Long enough for several attention tiles (`HICO_ATTENTION_BLOCK` may enlarge them).
+        let long = 4096.max(16 * attention_block());
+        let short = long / 4;
         let (peak_s, _) = prefill(&m, short, drop);
         let (peak_l, largest_l) = prefill(&m, long, drop);
         let square = long * long * 4; // one head's f32 score matrix
-        let strip = HEADS * 256 * long * 4; // one block of query rows against all keys
+        let strip = HEADS * attention_block() * long * 4; // one block of queries × all keys
         eprintln!(
             "drop={drop}: peak {peak_s} B at L={short}, {peak_l} B at L={long} \
              (ratio {:.2}); largest block {largest_l} B (L×L would be {square} B)",

@@ -265,10 +265,13 @@ impl Job for BenchJob {
     }
 }
 
-/// `hico`, or `hico_fused` when `HICO_ATTENTION=fused` (the `impl` field of the JSON lines).
-pub(crate) fn hico_impl() -> &'static str {
+/// Which attention ran (the `impl` field of the JSON lines): `hico` (tiled, default tiles),
+/// `hico_b<N>` (tiles of N, `HICO_ATTENTION_BLOCK`) or `hico_fused` (`HICO_ATTENTION=fused`).
+pub(crate) fn hico_impl() -> String {
+    use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block};
     match hico_core::backend::attention_impl() {
-        hico_core::backend::AttentionImpl::Own => "hico",
-        hico_core::backend::AttentionImpl::Fused => "hico_fused",
+        AttentionImpl::Own if attention_block() == DEFAULT_ATTENTION_BLOCK => "hico".into(),
+        AttentionImpl::Own => format!("hico_b{}", attention_block()),
+        AttentionImpl::Fused => "hico_fused".into(),
     }
 }
