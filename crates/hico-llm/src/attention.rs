@@ -13,8 +13,7 @@
 use hico_core::backend::{AttentionImpl, attention_block, attention_impl};
 
 use burn::tensor::{
-    Bool, Tensor, TensorData, backend::Backend, module::attention as fused,
-    ops::AttentionModuleOptions,
+    Bool, Int, Tensor, backend::Backend, module::attention as fused, ops::AttentionModuleOptions,
 };
 
 /// Default query and key block size.
@@ -76,7 +75,8 @@ pub fn decoder_attention<B: Backend>(
 }
 
 /// Causal mask block for `groups` stacked copies of query rows `q0..q0+nq`: true (masked)
-/// where key index `>` query index; `[groups·nq, nk]`.
+/// where key index `>` query index; `[groups·nq, nk]`. Built on the device from two index
+/// ranges (no host-side matrix to upload for every diagonal tile).
 fn mask<B: Backend>(
     q0: usize,
     nq: usize,
@@ -85,10 +85,13 @@ fn mask<B: Backend>(
     groups: usize,
     device: &B::Device,
 ) -> Tensor<B, 2, Bool> {
-    let v: Vec<bool> = (0..groups)
-        .flat_map(|_| (0..nq).flat_map(move |i| (0..nk).map(move |j| k0 + j > q0 + i)))
-        .collect();
-    Tensor::from_data(TensorData::new(v, [groups * nq, nk]), device)
+    let range = |a: usize, n: usize| Tensor::<B, 1, Int>::arange(a as i64..(a + n) as i64, device);
+    let query = range(q0, nq).reshape([nq, 1]).expand([nq, nk]);
+    let key = range(k0, nk).reshape([1, nk]).expand([nq, nk]);
+    key.greater(query)
+        .unsqueeze::<3>()
+        .expand([groups, nq, nk])
+        .reshape([groups * nq, nk])
 }
 
 /// Causal attention of `q` over `k`, `v`; query row `i` sits at key index `offset + i`.
