@@ -24,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod ledger;
 pub mod mem;
+pub mod nn;
 pub mod provenance;
 pub mod trace;
 pub mod traits;

@@ -7,6 +7,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::{Distribution, Int, Tensor, activation::silu, backend::Backend};
+use hico_core::nn::RowLinear;
 
 use crate::Qwen2Config;
 use crate::attention::decoder_attention;
@@ -253,7 +254,7 @@ impl<B: Backend> Qwen2<B> {
     pub fn head(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         let h = self.model.norm.forward(h);
         match &self.lm_head {
-            Some(head) => head.forward(h),
+            Some(head) => head.forward_rows(h),
             // `W · hᵀ` reads the `[vocab, hidden]` matrix in its stored layout (a matmul
             // with its transpose would copy 136M floats per call for Qwen2-0.5B).
             None => {
@@ -274,7 +275,7 @@ impl<B: Backend> Qwen2Attention<B> {
         let l = x.dims()[1];
         rope.apply(
             self.q_proj
-                .forward(x)
+                .forward_rows(x)
                 .reshape([1, l, self.heads, self.head_dim])
                 .swap_dims(1, 2),
         )
@@ -286,11 +287,11 @@ impl<B: Backend> Qwen2Attention<B> {
         let shape = [1, l, self.kv_heads, self.head_dim];
         let k = rope.apply(
             self.k_proj
-                .forward(x.clone())
+                .forward_rows(x.clone())
                 .reshape(shape)
                 .swap_dims(1, 2),
         );
-        let v = self.v_proj.forward(x).reshape(shape).swap_dims(1, 2);
+        let v = self.v_proj.forward_rows(x).reshape(shape).swap_dims(1, 2);
         (k, v)
     }
 
@@ -312,7 +313,7 @@ impl<B: Backend> Qwen2Attention<B> {
             (k, v, offset) = c.append(k, v);
         }
         let o = decoder_attention(q, k, v, offset);
-        self.o_proj.forward(
+        self.o_proj.forward_rows(
             o.swap_dims(1, 2)
                 .reshape([1, l, self.heads * self.head_dim]),
         )
@@ -355,7 +356,7 @@ impl<B: Backend> Qwen2Layer<B> {
         let x = self.post_attention_layernorm.forward(h);
         let m = &self.mlp;
         m.down_proj
-            .forward(silu(m.gate_proj.forward(x.clone())) * m.up_proj.forward(x))
+            .forward_rows(silu(m.gate_proj.forward_rows(x.clone())) * m.up_proj.forward_rows(x))
     }
 }
 

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::gelu, backend::Backend};
 use hico_core::config::ConnectorConfig;
+use hico_core::nn::RowLinear;
 
 /// Linear(d_in → d_out), exact GELU, Linear(d_out → d_out).
 #[derive(Module, Debug)]
@@ -47,8 +48,8 @@ impl<B: Backend> Connector<B> {
     /// - returns `[..., d_out]`
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
-            Self::Mlp2xGelu(m) => m.linear_2.forward(gelu(m.linear_1.forward(x))),
-            Self::Linear(l) => l.forward(x),
+            Self::Mlp2xGelu(m) => m.linear_2.forward_rows(gelu(m.linear_1.forward_rows(x))),
+            Self::Linear(l) => l.forward_rows(x),
         }
     }
 }

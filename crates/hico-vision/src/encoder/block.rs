@@ -13,6 +13,7 @@ use burn::tensor::{
     ops::AttentionModuleOptions,
 };
 use hico_core::backend::{AttentionImpl, attention_impl};
+use hico_core::nn::RowLinear;
 
 /// Self-attention with the reference's `q_bias` / `v_bias` layout.
 #[derive(Module, Debug)]
@@ -50,7 +51,7 @@ impl<B: Backend> Attention<B> {
         let (h, hd) = (self.heads, d / self.heads);
         let zeros = Tensor::zeros([d], &x.device());
         let bias = Tensor::cat(vec![self.q_bias.val(), zeros, self.v_bias.val()], 0);
-        let qkv = self.qkv.forward(x) + bias.unsqueeze::<3>();
+        let qkv = self.qkv.forward_rows(x) + bias.unsqueeze::<3>();
         // [B, N, 3, H, hd] → three [B, H, N, hd]
         let qkv = qkv.reshape([b, n, 3, h, hd]);
         let part = |i: usize| {
@@ -65,7 +66,8 @@ impl<B: Backend> Attention<B> {
         // burn's fused op is this same explicit product anyway.
         let fused_ok = attention_impl() == AttentionImpl::Fused && !B::ad_enabled(&q.device());
         let out = attend(q, k, v, fused_ok); // [B, H, N, hd]
-        self.proj.forward(out.swap_dims(1, 2).reshape([b, n, d]))
+        self.proj
+            .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))
     }
 }
 
@@ -130,10 +132,9 @@ impl<B: Backend> Block<B> {
     /// - `x`: `[B, N, D]`; returns `[B, N, D]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        let h = self
-            .mlp
-            .fc2
-            .forward(gelu(self.mlp.fc1.forward(self.norm2.forward(x.clone()))));
+        let h = self.mlp.fc2.forward_rows(gelu(
+            self.mlp.fc1.forward_rows(self.norm2.forward(x.clone())),
+        ));
         x + h
     }
 }

@@ -19,6 +19,7 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData, backend::Backend};
 use hico_core::config::VisionConfig;
+use hico_core::nn::RowLinear;
 use hico_core::{PatchGrid, VisionEncoder};
 
 /// LayerNorm eps of the final `vision_layernorm` (fixed in the reference).
@@ -120,7 +121,8 @@ impl<B: Backend> VisionEncoder<B> for UmtEncoder<B> {
         let [_, l, _, hh, ww] = clips.dims();
         let grid = self.grid(l, hh, ww);
         let device = clips.device();
-        let mut x = self.patch_embed.forward(self.patches(clips)) + self.pos_embed(&grid, &device);
+        let mut x =
+            self.patch_embed.forward_rows(self.patches(clips)) + self.pos_embed(&grid, &device);
         for block in &self.blocks {
             x = block.forward(x);
         }
