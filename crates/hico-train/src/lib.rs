@@ -10,8 +10,9 @@
 //!   RNG), so `--resume` continues exactly.
 //! - [`metrics`]: JSONL metrics and a progress bar.
 //! - [`schedule`]: warm-up + cosine learning rate.
-//! - [`run_stage`]: the loop of one stage; `run_stage_parallel` (feature `ddp`, default on):
-//!   the same loop data-parallel over several devices with burn's collective all-reduce; [`load_trained`]: a trained model back as a
+//! - [`run_stage`]: the loop of one stage; [`run_stage_parallel`]: the same loop
+//!   data-parallel over several devices with burn's collective all-reduce (several devices
+//!   need the feature `ddp`, default on); [`load_trained`]: a trained model back as a
 //!   [`Pipeline`](hico_model::Pipeline); [`export`]: the final folder (burn record + HF LLM).
 
 pub mod checkpoint;
@@ -33,6 +34,4 @@ mod trainer;
 pub use config::StageConfig;
 pub use error::TrainError;
 pub use export::load_trained;
-#[cfg(feature = "ddp")]
-pub use trainer::run_stage_parallel;
-pub use trainer::{RunOptions, TrainOutcome, run_stage, run_stage_with};
+pub use trainer::{RunOptions, TrainOutcome, run_stage, run_stage_parallel, run_stage_with};

@@ -87,7 +87,7 @@ impl Totals {
 /// Run the stage's remaining steps as replica `replicas.rank()` starting from `model`;
 /// replica 0 returns the outcome, the others `None`.
 pub(crate) fn run_replica<B: AutodiffBackend>(
-    prep: &Prepared<B>,
+    prep: &Prepared,
     model: VideoLlm<B>,
     stage: &StageConfig,
     out_dir: &Path,

@@ -89,20 +89,20 @@ pub fn run_stage_with<B: AutodiffBackend>(
     device: &Device<B>,
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
-    let prep = prepare::<B>(pipeline, stage, init, out_dir, resume, device)?;
-    let model = prep.model.clone();
+    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, device)?;
     let outcome = steps::run_replica(&prep, model, stage, out_dir, device, opts, &Single)?;
     Ok(outcome.expect("replica 0 reports the outcome"))
 }
 
-/// Train one stage data-parallel on `devices` (feature `ddp`): one replica per device, each
-/// on its own thread, taking every `devices.len()`-th sample of each step; gradients and
-/// step statistics are summed with burn's collective all-reduce, so every replica applies
-/// the same update and a step equals a single-device step over the same samples (up to
-/// float summation order). On the CPU, pass the CPU device several times: the replicas
-/// then share it. Replica 0 writes metrics, checkpoints and the final folder; checkpoints
-/// are the same as a single-device run's, so a run can resume on any number of devices.
-#[cfg(feature = "ddp")]
+/// Train one stage data-parallel on `devices`: one replica per device, each on its own
+/// thread, taking every `devices.len()`-th sample of each step; gradients and step
+/// statistics are summed with burn's collective all-reduce, so every replica applies the
+/// same update and a step equals a single-device step over the same samples (up to float
+/// summation order). On the CPU, pass the CPU device several times: the replicas then share
+/// it. Replica 0 writes metrics, checkpoints and the final folder; checkpoints are the same
+/// as a single-device run's, so a run can resume on any number of devices. One device is
+/// [`run_stage_with`]; several need the `ddp` feature (default on), else this returns
+/// [`TrainError::Invalid`] before any work.
 pub fn run_stage_parallel<B: AutodiffBackend>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
@@ -112,16 +112,34 @@ pub fn run_stage_parallel<B: AutodiffBackend>(
     devices: &[Device<B>],
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
-    use crate::replicas::{Collective, CollectiveSetup};
-    let Some(first) = devices.first() else {
-        return Err(TrainError::Invalid(
+    match devices {
+        [] => Err(TrainError::Invalid(
             "data parallel training needs at least one device".into(),
-        ));
-    };
-    if devices.len() == 1 {
-        return run_stage_with::<B>(pipeline, stage, init, out_dir, resume, first, opts);
+        )),
+        [device] => run_stage_with::<B>(pipeline, stage, init, out_dir, resume, device, opts),
+        #[cfg(feature = "ddp")]
+        _ => parallel::<B>(pipeline, stage, init, out_dir, resume, devices, opts),
+        #[cfg(not(feature = "ddp"))]
+        _ => Err(TrainError::Invalid(format!(
+            "{} devices: this build has no data-parallel training; rebuild with the `ddp` feature (on by default)",
+            devices.len()
+        ))),
     }
-    let prep = prepare::<B>(pipeline, stage, init, out_dir, resume, first)?;
+}
+
+/// [`run_stage_parallel`] on two or more devices.
+#[cfg(feature = "ddp")]
+fn parallel<B: AutodiffBackend>(
+    pipeline: &PipelineConfig,
+    stage: &StageConfig,
+    init: Option<&Path>,
+    out_dir: &Path,
+    resume: bool,
+    devices: &[Device<B>],
+    opts: &RunOptions,
+) -> Result<TrainOutcome, TrainError> {
+    use crate::replicas::{Collective, CollectiveSetup};
+    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, &devices[0])?;
     let world = devices.len();
     if stage.samples_per_step() < world {
         eprintln!(
@@ -132,7 +150,9 @@ pub fn run_stage_parallel<B: AutodiffBackend>(
     let setup = CollectiveSetup::new(world);
     // Copies made here, before the threads start, keep every parameter id equal across the
     // replicas (the all-reduce matches gradients by id).
-    let models: Vec<_> = devices.iter().map(|d| prep.model.clone().fork(d)).collect();
+    // The starting weights are dropped after the copies: no replica keeps a second set alive.
+    let models: Vec<_> = devices.iter().map(|d| model.clone().fork(d)).collect();
+    drop(model);
     let results: Vec<Result<Option<TrainOutcome>, TrainError>> = std::thread::scope(|s| {
         let handles: Vec<_> = models
             .into_iter()
@@ -178,15 +198,13 @@ pub fn run_stage_parallel<B: AutodiffBackend>(
 }
 
 /// Everything the replicas share, made once before training starts.
-pub(crate) struct Prepared<B: AutodiffBackend> {
+pub(crate) struct Prepared {
     /// The stage's pipeline config.
     pub cfg: PipelineConfig,
     /// The annotations.
     pub samples: Arc<Vec<Sample>>,
     /// Optimizer steps of the stage.
     pub total: usize,
-    /// Starting weights (initial, `init`'s or the resumed checkpoint's), frozen parts marked.
-    pub model: VideoLlm<B>,
     /// The tokenizer the pipeline uses.
     pub tokenizer: hico_llm::HicoTokenizer,
     /// Where training stands.
@@ -195,7 +213,10 @@ pub(crate) struct Prepared<B: AutodiffBackend> {
     pub resumed: Option<PathBuf>,
 }
 
-/// Read the stage, build the model, load `init` or the checkpoint to resume.
+/// Read the stage, build the model, load `init` or the checkpoint to resume. Returns what the
+/// replicas share and, apart, the starting weights (initial, `init`'s or the resumed
+/// checkpoint's; frozen parts marked), which the caller hands on without keeping a copy:
+/// a copy held for the whole stage would keep a second set of weights alive.
 fn prepare<B: AutodiffBackend>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
@@ -203,7 +224,7 @@ fn prepare<B: AutodiffBackend>(
     out_dir: &Path,
     resume: bool,
     device: &Device<B>,
-) -> Result<Prepared<B>, TrainError> {
+) -> Result<(Prepared, VideoLlm<B>), TrainError> {
     let cfg = stage.stage_pipeline(pipeline)?;
     let root = &stage.data.video_root;
     let samples = Arc::new(load_annotations(&stage.data.annotations, root)?);
@@ -267,15 +288,15 @@ fn prepare<B: AutodiffBackend>(
         }
     };
     pipe = with_model(pipe, |m| Ok(freeze(m, stage)))?;
-    Ok(Prepared {
+    let prep = Prepared {
         cfg,
         samples,
         total,
-        model: pipe.model,
         tokenizer: pipe.tokenizer,
         state,
         resumed,
-    })
+    };
+    Ok((prep, pipe.model))
 }
 
 /// The AdamW of a stage (per-part learning rates are passed at each step).

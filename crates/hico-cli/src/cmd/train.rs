@@ -63,6 +63,9 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
         );
         return Ok(());
     }
+    if args.replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
     let configs = match (&args.config, args.stages.is_empty()) {
         (Some(c), true) => vec![c.clone()],
         (None, false) => args
@@ -85,16 +88,6 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
         let pipeline = PipelineConfig::load(&pipe_path)
             .with_context(|| format!("the pipeline of stage {}", path.display()))?;
         plan.push((stage, pipeline));
-    }
-    if args.replicas == 0 {
-        bail!("--replicas must be at least 1");
-    }
-    #[cfg(not(feature = "ddp"))]
-    if args.replicas > 1 {
-        bail!(
-            "--replicas {}: this hico was built without data-parallel training; rebuild with the `ddp` feature (on by default)",
-            args.replicas
-        );
     }
     let shared = device == DeviceArg::Cpu;
     dispatch(device, TrainJob { args, plan, shared })
@@ -175,9 +168,17 @@ impl Job for TrainJob {
                 continue;
             }
             let resume = self.args.resume && out.join("checkpoints/latest").exists();
-            let o: TrainOutcome =
-                train::<B>(pipeline, stage, init.as_deref(), &out, resume, &devices)
-                    .with_context(|| format!("training stage `{name}`"))?;
+            let opts = hico_train::RunOptions::default();
+            let o: TrainOutcome = hico_train::run_stage_parallel::<B>(
+                pipeline,
+                stage,
+                init.as_deref(),
+                &out,
+                resume,
+                &devices,
+                &opts,
+            )
+            .with_context(|| format!("training stage `{name}`"))?;
             println!(
                 "{name}: {} steps, final loss {:.4}, {} samples skipped; model in {}",
                 o.steps,
@@ -189,22 +190,4 @@ impl Job for TrainJob {
         }
         Ok(())
     }
-}
-
-/// One stage on `devices` (data parallel when there are several).
-fn train<B: AutodiffBackend>(
-    pipeline: &PipelineConfig,
-    stage: &StageConfig,
-    init: Option<&Path>,
-    out: &Path,
-    resume: bool,
-    devices: &[Device<B>],
-) -> Result<TrainOutcome, hico_train::TrainError> {
-    #[cfg(feature = "ddp")]
-    {
-        let opts = hico_train::RunOptions::default();
-        hico_train::run_stage_parallel::<B>(pipeline, stage, init, out, resume, devices, &opts)
-    }
-    #[cfg(not(feature = "ddp"))]
-    hico_train::run_stage::<B>(pipeline, stage, init, out, resume, &devices[0])
 }
