@@ -61,6 +61,8 @@ pub struct FrameReader {
     pub decoded: usize,
     /// Seeks performed so far.
     pub seeks: usize,
+    /// Target groups handed to extra decoders by split reads so far (0: every read serial).
+    pub split_groups: usize,
 }
 
 impl FrameReader {
@@ -102,6 +104,7 @@ impl FrameReader {
             skipping: false,
             decoded: 0,
             seeks: 0,
+            split_groups: 0,
         })
     }
 

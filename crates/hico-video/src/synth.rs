@@ -1,5 +1,5 @@
 //! Procedural videos with known content, encoded to real files by piping raw RGB to the
-//! `ffmpeg` CLI (`-pix_fmt yuv420p`).
+//! `ffmpeg` CLI (`-pix_fmt yuv420p`, or 4:4:4 for [`Codec::H264Lossless`]).
 //!
 //! A haystack frame `i` has a background colour that drifts with `i` ([`background`]), a
 //! small white square moving left to right, and optionally its frame number drawn with the
@@ -350,6 +350,10 @@ pub fn encode_rgb<F: AsRef<[u8]>>(
         let frame = frame(i);
         let bytes = frame.as_ref();
         if bytes.len() != 3 * width * height {
+            // Stop ffmpeg before it finalises a truncated file at `path`.
+            drop(stdin);
+            let _ = child.kill();
+            let _ = child.wait();
             return Err(io(format!(
                 "frame {i} has {} bytes, not 3 × {width} × {height}",
                 bytes.len()

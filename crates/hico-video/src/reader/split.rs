@@ -12,7 +12,7 @@ use crate::{Strategy, VideoError};
 
 /// Reads of fewer targets than this stay serial (streamed clips are a few frames each, and
 /// opening another reader is not free).
-pub(super) const MIN_SPLIT_TARGETS: usize = 16;
+const MIN_SPLIT_TARGETS: usize = 16;
 
 /// Fewest targets in one group.
 const MIN_GROUP: usize = 4;
@@ -57,6 +57,7 @@ impl FrameReader {
                 self.seeks += seeks;
             }
             out.extend_from_slice(&tail?);
+            self.split_groups += head.len();
             Ok(out)
         })
     }
