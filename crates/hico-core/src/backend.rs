@@ -43,6 +43,13 @@ pub fn attention_impl() -> AttentionImpl {
     })
 }
 
+/// Whether inference attention on `device` uses burn's fused op: `HICO_ATTENTION=fused` and a
+/// backend without autodiff (burn-autodiff implements the op as the naive L×L product, with
+/// no fused backward). Callers add their own exactness conditions.
+pub fn fused_attention<B: burn::tensor::backend::Backend>(device: &B::Device) -> bool {
+    attention_impl() == AttentionImpl::Fused && !B::ad_enabled(device)
+}
+
 /// Default tile size of hico's own attention (queries and keys per block).
 pub const DEFAULT_ATTENTION_BLOCK: usize = 256;
 

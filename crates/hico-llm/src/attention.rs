@@ -10,7 +10,7 @@
 //! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
 //! larger copy per layer).
 
-use hico_core::backend::{AttentionImpl, attention_block, attention_impl};
+use hico_core::backend::{attention_block, fused_attention};
 
 use burn::tensor::{
     Bool, Int, Tensor, backend::Backend, module::attention as fused, ops::AttentionModuleOptions,
@@ -57,11 +57,7 @@ pub fn decoder_attention<B: Backend>(
 ) -> Tensor<B, 4> {
     let [_, heads, lq, _] = q.dims();
     let [_, kv, lk, _] = k.dims();
-    let fused_ok = attention_impl() == AttentionImpl::Fused
-        && !B::ad_enabled(&q.device())
-        && offset == 0
-        && lq == lk
-        && lq > 1;
+    let fused_ok = fused_attention::<B>(&q.device()) && offset == 0 && lq == lk && lq > 1;
     if !fused_ok {
         return causal_attention(q, k, v, offset);
     }

@@ -266,14 +266,12 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
         let save = state.step.is_multiple_of(stage.checkpoint.every) || state.step == total || stop;
         // Replica 0 writes; every replica learns whether that worked before going on.
         let written = match &mut log {
-            Some(log) => log.write(&m).and_then(|()| match save {
-                true => {
-                    checkpoint::save(&ck_root, &state, &pipe.model, &optim, stage.checkpoint.keep)
-                        .map(Some)
-                }
-                false => Ok(None),
+            Some(log) if save => log.write(&m).and_then(|()| {
+                checkpoint::save(&ck_root, &state, &pipe.model, &optim, stage.checkpoint.keep)
+                    .map(|_| ())
             }),
-            None => Ok(None),
+            Some(log) => log.write(&m),
+            None => Ok(()),
         };
         let mut failed = [f32::from(u8::from(written.is_err()))];
         replicas.sum(&mut failed)?;
@@ -288,9 +286,9 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
                     state.step
                 )));
             }
-            Ok(Some(dir)) => last_ck = Some(dir),
-            Ok(None) if save => last_ck = Some(ck_root.join(checkpoint::step_dir_name(state.step))),
-            Ok(None) => {}
+            // Where replica 0 saved (every replica knows it, for its outcome).
+            Ok(()) if save => last_ck = Some(ck_root.join(checkpoint::step_dir_name(state.step))),
+            Ok(()) => {}
         }
         bar.set_position(state.step as u64);
         bar.set_message(bar_message(&m));

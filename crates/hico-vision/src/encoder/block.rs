@@ -12,7 +12,7 @@ use burn::tensor::{
     module::attention as fused,
     ops::AttentionModuleOptions,
 };
-use hico_core::backend::{AttentionImpl, attention_impl};
+use hico_core::backend::fused_attention;
 use hico_core::nn::RowLinear;
 
 /// Self-attention with the reference's `q_bias` / `v_bias` layout.
@@ -62,9 +62,8 @@ impl<B: Backend> Attention<B> {
         };
         let (q, k, v) = (part(0), part(1), part(2));
         // `HICO_ATTENTION=fused` at inference: the backend's fused attention (a flash kernel
-        // on burn-cuda with autotune), scale hd^-0.5 as the reference. Under autodiff,
-        // burn's fused op is this same explicit product anyway.
-        let fused_ok = attention_impl() == AttentionImpl::Fused && !B::ad_enabled(&q.device());
+        // on burn-cuda with autotune), scale hd^-0.5 as the reference.
+        let fused_ok = fused_attention::<B>(&q.device());
         let out = attend(q, k, v, fused_ok); // [B, H, N, hd]
         self.proj
             .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))
