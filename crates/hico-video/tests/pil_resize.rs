@@ -7,10 +7,13 @@
 //!   `-pix_fmt rgb24` frames (scripts/make_video_resize_fixtures.py), and its RGB
 //!   conversion is the CLI's, byte for byte.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hico_core::config::ResizeKind;
+use hico_video::synth::Codec;
 use hico_video::{FrameReader, PassOrder, pil_bicubic};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -192,4 +195,33 @@ fn decoded_frames_equal_pillow_on_ffmpeg_rgb() {
             }
         }
     }
+}
+
+#[test]
+fn parallel_reads_resize_like_serial_ones() {
+    // A read of 20 targets over many keyframes is split over several decoders: each must
+    // resize the way the reader was told to.
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::synth(dir.path(), "split", 100, 72, 5, Codec::H264);
+    let indices: Vec<usize> = (0..20).map(|k| k * 5 + 2).collect();
+    let read = |threads: usize, resize: ResizeKind| {
+        let mut r = FrameReader::open(&path).unwrap();
+        r.set_threads(threads);
+        r.set_resize(resize);
+        let frames = r.read(&indices, 40).unwrap();
+        (frames, r.split_groups)
+    };
+    let (serial, groups) = read(1, ResizeKind::PilBicubic);
+    assert_eq!(groups, 0);
+    let (split, groups) = read(3, ResizeKind::PilBicubic);
+    assert!(groups > 0, "the read was not split");
+    assert!(
+        split == serial,
+        "split pil_bicubic read differs from the serial one"
+    );
+    let (swscale, _) = read(3, ResizeKind::Swscale);
+    assert!(
+        swscale != serial,
+        "the two resize kinds gave identical bytes"
+    );
 }
