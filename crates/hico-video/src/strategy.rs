@@ -1,6 +1,6 @@
 //! How a reader reaches its targets (see `FrameReader::set_strategy`).
 
-/// How [`FrameReader::read`] reaches its targets.
+/// How [`FrameReader::read`](crate::FrameReader::read) reaches its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// Per target, whichever of seeking and decoding forward decodes fewer frames.
