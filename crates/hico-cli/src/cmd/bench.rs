@@ -62,6 +62,38 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "f32")]
         precision: Precision,
     },
+    /// Peak heap of one LLM training step (forward, cross entropy on the last `--targets`
+    /// positions, backward) with the output head on every row or on the target rows only.
+    TrainMemory {
+        /// Shape: qwen2_5_0_5b, qwen2_5_1_5b or small.
+        #[arg(long, default_value = "qwen2_5_0_5b")]
+        shape: String,
+        /// Decoder layers instead of the shape's (the head's share does not depend on it).
+        #[arg(long)]
+        layers: Option<usize>,
+        /// Tokens of the sample.
+        #[arg(long, default_value_t = 4096)]
+        tokens: usize,
+        /// Target positions (an answer at the end of the sample).
+        #[arg(long, default_value_t = 64)]
+        targets: usize,
+        /// Rows the head runs on.
+        #[arg(long, value_enum, default_value = "targets")]
+        head: crate::cmd::bench_memory::HeadRows,
+    },
+    /// Time and peak memory of loading a Hugging Face LLM directory (`--write` first makes a
+    /// random bf16 one of `--shape` there).
+    LlmLoad {
+        /// Shape: qwen2_5_0_5b, qwen2_5_1_5b or small.
+        #[arg(long, default_value = "qwen2_5_0_5b")]
+        shape: String,
+        /// The directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Write the checkpoint instead of loading it.
+        #[arg(long)]
+        write: bool,
+    },
     /// The whole inference path on a long video: clips streamed through encoder and
     /// compressor, then prefill and one decode step. Prints time and peak memory.
     LongVideo {
@@ -87,6 +119,7 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
         | Command::Parity { precision, .. }
         | Command::TrainStep { precision, .. }
         | Command::LongVideo { precision, .. } => *precision,
+        Command::TrainMemory { .. } | Command::LlmLoad { .. } => Precision::F32,
     };
     dispatch_with(device, precision, BenchJob { cmd: c, device })
 }
@@ -184,6 +217,18 @@ impl Job for BenchJob {
             } => crate::cmd::bench_extra::train_step::<B>(
                 &config, frames, steps, &dev_name, precision, &device,
             )?,
+            Command::TrainMemory {
+                shape,
+                layers,
+                tokens,
+                targets,
+                head,
+            } => crate::cmd::bench_memory::train_memory::<B>(
+                &shape, layers, tokens, targets, head, &device,
+            )?,
+            Command::LlmLoad { shape, dir, write } => {
+                crate::cmd::bench_memory::llm_load::<I<B>>(&shape, &dir, write, &device)?
+            }
             Command::LongVideo {
                 config,
                 frames,
