@@ -12,8 +12,11 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
 
-/// Which attention implementation inference uses (the environment variable `HICO_ATTENTION`,
-/// read once): hico's own (default) or burn's fused `module::attention` op where it is exact.
+/// Which attention implementation inference uses: hico's own (default) or burn's fused
+/// `module::attention` op where it is exact. The LLM takes it from its config
+/// (`[llm] attention`, recorded in every run's `config.json`), whose default is the
+/// environment variable `HICO_ATTENTION` ([`attention_impl`]); the vision encoder follows
+/// the environment variable ([`fused_attention`]).
 ///
 /// hico's own is the tiled online-softmax attention of the LLM (no L×L buffer, grouped-query
 /// heads without copies) and the explicit `softmax(q·kᵀ)·v` of the vision encoder. burn's
@@ -21,8 +24,10 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
 /// docs/performance.md) and an autotuned flash kernel on burn-cuda built with `autotune`
 /// (not measured yet: `scripts/gpu-check.sh` runs both). Training (autodiff) always uses
 /// hico's own: burn-autodiff implements the fused op as the naive L×L product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttentionImpl {
+    #[default]
     /// hico's own kernels (`HICO_ATTENTION` unset or `own`).
     Own,
     /// burn's fused op (`HICO_ATTENTION=fused`).
@@ -30,7 +35,8 @@ pub enum AttentionImpl {
 }
 
 /// The attention implementation chosen by `HICO_ATTENTION` (`own` or `fused`; anything else
-/// is reported once on stderr and treated as `own`).
+/// is reported once on stderr and treated as `own`): the vision encoder's, and the default
+/// of `[llm] attention` for configs that do not set it.
 pub fn attention_impl() -> AttentionImpl {
     static CHOICE: std::sync::OnceLock<AttentionImpl> = std::sync::OnceLock::new();
     *CHOICE.get_or_init(|| match std::env::var("HICO_ATTENTION").as_deref() {
@@ -53,8 +59,9 @@ pub fn fused_attention<B: burn::tensor::backend::Backend>(device: &B::Device) ->
 /// Default tile size of hico's own attention (queries and keys per block).
 pub const DEFAULT_ATTENTION_BLOCK: usize = 256;
 
-/// Tile size of hico's own attention (the environment variable `HICO_ATTENTION_BLOCK`, read
-/// once; default [`DEFAULT_ATTENTION_BLOCK`]). A tile holds `heads × block²` scores whatever
+/// Tile size of hico's own attention from the environment variable `HICO_ATTENTION_BLOCK`
+/// (read once; default [`DEFAULT_ATTENTION_BLOCK`]): the default of `[llm] attention_block`
+/// for configs that do not set it. A tile holds `heads × block²` scores whatever
 /// the sequence length, and a prefill of L tokens runs about `(L / block)² / 2` tiles per
 /// layer: larger tiles mean fewer, larger kernels (what a GPU wants on long prefills), at
 /// `heads × block² × 4` bytes of scratch (12 heads at 1,024: 48 MiB). Values outside

@@ -3,6 +3,7 @@
 pub mod ablate;
 pub mod bench;
 pub mod bench_extra;
+pub mod bench_memory;
 pub mod config;
 pub mod encode;
 pub mod llm;
