@@ -90,6 +90,17 @@ impl Job for AblateJob {
             summary.skipped.len(),
             summary.failed.len()
         );
+        for r in summary.rows.iter().filter(|r| r.skipped > 0) {
+            eprintln!(
+                "warning: cell {}: {} questions skipped as unreadable (counted wrong), see {}",
+                r.cell,
+                r.skipped,
+                out.join("cells")
+                    .join(&r.cell)
+                    .join("skipped.jsonl")
+                    .display()
+            );
+        }
         match hico_viz::plot_run_dir(&out) {
             Ok(files) => eprintln!(
                 "plots: {} files in {}",
