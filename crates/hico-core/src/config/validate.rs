@@ -13,7 +13,8 @@ impl PipelineConfig {
         Ok(cfg)
     }
 
-    /// Check values that parse but make no sense, naming the key.
+    /// Check values that parse but make no sense, naming the key; then the config against
+    /// its model ([`PipelineConfig::check_model`]).
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -168,7 +169,7 @@ impl PipelineConfig {
                 format!("{} must be >= 0", g.temperature),
             ));
         }
-        Ok(())
+        self.check_model(path)
     }
 
     /// Write the resolved config as pretty JSON (beside a run's outputs).
