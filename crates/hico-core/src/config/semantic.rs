@@ -83,10 +83,10 @@ impl PipelineConfig {
                 (*min_frames, format!("sampler.min_frames = {min_frames}"))
             }
         };
-        let frames = (frames / l).max(1) * l;
+        let frames = (frames / l).max(1).saturating_mul(l);
         let grid = self.video.size / self.vision.patch_size.max(1);
         let per_frame = match &self.compressor {
-            CompressorConfig::Identity => grid * grid,
+            CompressorConfig::Identity => grid.saturating_mul(grid),
             CompressorConfig::Tome { tokens_per_frame }
             | CompressorConfig::TomeOrdered { tokens_per_frame }
             | CompressorConfig::Pool { tokens_per_frame }
@@ -95,7 +95,7 @@ impl PipelineConfig {
             } => *tokens_per_frame,
         };
         (
-            frames * per_frame,
+            frames.saturating_mul(per_frame),
             format!("{frames} frames by {from}, {per_frame} tokens per frame"),
         )
     }

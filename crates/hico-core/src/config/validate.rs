@@ -99,12 +99,12 @@ impl PipelineConfig {
                 tokens_per_frame: t,
                 ..
             } => {
-                if *t == 0 || *t > grid * grid {
+                if *t == 0 || *t > grid.saturating_mul(grid) {
                     return Err(bad(
                         "compressor.tokens_per_frame",
                         format!(
                             "{t} must be in 1..={} (patches per frame at {} px)",
-                            grid * grid,
+                            grid.saturating_mul(grid),
                             v.size
                         ),
                     ));
