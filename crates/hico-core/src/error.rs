@@ -51,6 +51,16 @@ pub enum CoreError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// An output folder is locked by another run ([`crate::lock::DirLock`]).
+    #[error(
+        "{dir} is in use by {holder}: wait for that run to end or choose another output folder"
+    )]
+    Locked {
+        /// The folder.
+        dir: PathBuf,
+        /// Who holds it (`pid N on host H (command)`).
+        holder: String,
+    },
     /// JSON (de)serialisation of an output file failed.
     #[error("{path}: {source}")]
     Json {

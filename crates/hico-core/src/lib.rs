@@ -10,7 +10,8 @@
 //! - the data that flows between stages and carries provenance: every visual token knows
 //!   its clip, the frames and patches it covers ([`Provenance`]), so that retention
 //!   ([`RetentionTrace`]) and attention ([`AttentionCapture`]) can be drawn in video time,
-//! - the analytic FLOP / KV-cache ledger ([`ledger`]).
+//! - the analytic FLOP / KV-cache ledger ([`ledger`]);
+//! - run safety: one process per output folder ([`lock::DirLock`]).
 //!
 //! The pipeline, left to right:
 //!
@@ -23,6 +24,7 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod ledger;
+pub mod lock;
 pub mod mem;
 pub mod nn;
 pub mod provenance;

@@ -44,6 +44,22 @@ pub enum EvalError {
         /// stderr of ffmpeg, or why it could not start.
         message: String,
     },
+    /// More questions were unreadable than `max_skipped` allows.
+    #[error(
+        "{skipped} of {total} questions skipped, more than max_skipped = {limit} (see {log}); last: {last}"
+    )]
+    TooManySkipped {
+        /// Questions skipped so far.
+        skipped: usize,
+        /// Questions in the set.
+        total: usize,
+        /// The limit.
+        limit: usize,
+        /// The `skipped.jsonl` file.
+        log: String,
+        /// The last skipped question and why.
+        last: String,
+    },
     /// The model side failed on a sample.
     #[error("sample `{sample}`: {message}")]
     Model {

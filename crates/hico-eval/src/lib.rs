@@ -6,7 +6,8 @@
 //!   mp4 files with a JSON manifest and LLaVA-style training JSON (see README.md for the
 //!   construction);
 //! - scoring: teacher-forced comparison of the option letters' logits (as the reference),
-//!   plus free-form exact match, aggregated per depth × haystack length;
+//!   plus free-form exact match, aggregated per depth × haystack length; unreadable
+//!   questions are skipped, logged and counted as wrong ([`skip`]);
 //! - the ablation runner behind `hico ablate`: a base config, a benchmark, optional training,
 //!   and a grid over dotted config keys, resumable cell by cell.
 
@@ -14,5 +15,6 @@ pub mod ablate;
 pub mod bench;
 mod error;
 pub mod score;
+pub mod skip;
 
 pub use error::{EvalError, read_json, write_json};

@@ -1,9 +1,15 @@
 //! Scoring a pipeline on a built set: teacher-forced comparison of the option letters (the
 //! reference's rule: the logits of `A`, `B`, `C`, `D` at the last prompt position, after a
 //! prompt that ends with the options and the answer instruction), plus free-form exact
-//! match of the generated answer; accuracy per (needle depth, haystack length).
+//! match of the generated answer; accuracy per (needle depth, haystack length). A question
+//! that cannot be scored (unreadable video, a panic on that input) is skipped, logged to
+//! `skipped.jsonl` and counted as wrong ([`crate::skip`]).
 
-use std::{path::Path, time::Instant};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::Path,
+    time::Instant,
+};
 
 use burn::prelude::*;
 use hico_core::{LanguageModel, ledger::ledger};
@@ -14,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     EvalError,
     bench::{LETTERS, Manifest, Sample},
+    skip::{SkipLog, Skipped},
 };
 
 /// What to score besides the letter logits.
@@ -24,6 +31,9 @@ pub struct ScoreOptions {
     /// Capture attention at every layer in the first question's run record (the one
     /// returned as [`SetScore::first_run`]).
     pub capture_all_layers: bool,
+    /// Most questions that may be skipped (unreadable) before scoring stops with an error;
+    /// `None`: a tenth of the set ([`crate::skip::default_limit`]).
+    pub max_skipped: Option<usize>,
 }
 
 /// The score of one question.
@@ -77,17 +87,19 @@ pub struct DepthAccuracy {
 /// The score of a whole set.
 #[derive(Debug, Clone, Serialize)]
 pub struct SetScore {
-    /// Per question.
+    /// Per scored question.
     pub samples: Vec<SampleScore>,
-    /// Fraction correct by letter logits.
+    /// Questions that could not be scored (counted as wrong in every accuracy).
+    pub skipped: Vec<Skipped>,
+    /// Fraction correct by letter logits, over all questions (skipped ones count as wrong).
     pub accuracy: f64,
-    /// Fraction correct by exact match (when generated).
+    /// Fraction correct by exact match (when generated; skipped questions count as wrong).
     pub exact_match: Option<f64>,
     /// Per (depth, frames), sorted by frames then depth.
     pub by_depth: Vec<DepthAccuracy>,
     /// How often each letter was predicted (`A`..`D`).
     pub predicted_counts: [usize; 4],
-    /// The first sample's full run record (retention, ledger, provenance, attention).
+    /// The first scored sample's full run record (retention, ledger, provenance, attention).
     #[serde(skip)]
     pub first_run: Option<RunOutput>,
 }
@@ -193,40 +205,88 @@ pub fn score_sample<B: Backend>(
     Ok((score, if record { run } else { None }))
 }
 
-/// Score every question of the set in `dir` (its manifest already loaded).
+/// Score every question of the set in `dir` (its manifest already loaded). A question
+/// that fails (error or panic) is skipped: logged to `out/skipped.jsonl` when `out` is
+/// given, counted as wrong; more than `opts.max_skipped` skips stop with
+/// [`EvalError::TooManySkipped`].
 pub fn score_set<B: Backend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     manifest: &Manifest,
     opts: ScoreOptions,
+    out: Option<&Path>,
     progress: Option<&ProgressBar>,
 ) -> Result<SetScore, EvalError> {
     let letters = letter_ids(pipe)?;
+    let n = manifest.samples.len();
+    let log = SkipLog::in_dir(out, n, opts.max_skipped)?;
     if let Some(pb) = progress {
-        pb.set_length(manifest.samples.len() as u64);
+        pb.set_length(n as u64);
         pb.set_position(0);
     }
-    let mut samples = Vec::with_capacity(manifest.samples.len());
+    let mut samples = Vec::with_capacity(n);
+    let mut skipped = Vec::new();
     let mut first_run = None;
-    for (i, s) in manifest.samples.iter().enumerate() {
-        let (score, run) = score_sample(pipe, dir, s, letters, opts, i == 0)?;
-        if i == 0 {
-            first_run = run;
+    for s in &manifest.samples {
+        // The first question that scores gives the run record.
+        let record = samples.is_empty();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            score_sample(pipe, dir, s, letters, opts, record)
+        }));
+        let reason = match result {
+            Ok(Ok((score, run))) => {
+                if record {
+                    first_run = run;
+                }
+                samples.push(score);
+                None
+            }
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
+        };
+        if let Some(reason) = reason {
+            let skip = Skipped {
+                id: s.id.clone(),
+                video: s.video.clone(),
+                reason,
+            };
+            skipped.push(skip.clone());
+            log.record(&skip, skipped.len(), n)?;
         }
-        samples.push(score);
         if let Some(pb) = progress {
             pb.inc(1);
         }
     }
-    Ok(aggregate(samples, first_run))
+    Ok(aggregate(samples, skipped, manifest, first_run))
 }
 
-/// Accuracy overall and per (depth, frames) from per-question scores.
-pub fn aggregate(samples: Vec<SampleScore>, first_run: Option<RunOutput>) -> SetScore {
+/// The message of a caught panic.
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Accuracy overall and per (depth, frames) from per-question scores; each question of
+/// `skipped` (found in `manifest` for its depth and length) counts as wrong.
+pub fn aggregate(
+    samples: Vec<SampleScore>,
+    skipped: Vec<Skipped>,
+    manifest: &Manifest,
+    first_run: Option<RunOutput>,
+) -> SetScore {
     let frac = |k: usize, n: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
     let correct = samples.iter().filter(|s| s.correct).count();
+    let total = samples.len() + skipped.len();
     let em: Vec<bool> = samples.iter().filter_map(|s| s.exact_match).collect();
+    let key_of_skipped: Vec<(usize, f64)> = skipped
+        .iter()
+        .filter_map(|k| manifest.samples.iter().find(|s| s.id == k.id))
+        .map(|s| (s.frames, s.depth))
+        .collect();
     let mut keys: Vec<(usize, f64)> = samples.iter().map(|s| (s.frames, s.depth)).collect();
+    keys.extend(&key_of_skipped);
     keys.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
     keys.dedup();
     let by_depth = keys
@@ -236,11 +296,15 @@ pub fn aggregate(samples: Vec<SampleScore>, first_run: Option<RunOutput>) -> Set
                 .iter()
                 .filter(|s| s.frames == frames && s.depth == depth)
                 .collect();
+            let lost = key_of_skipped
+                .iter()
+                .filter(|k| **k == (frames, depth))
+                .count();
             DepthAccuracy {
                 depth,
                 frames,
-                n: cell.len(),
-                accuracy: frac(cell.iter().filter(|s| s.correct).count(), cell.len()),
+                n: cell.len() + lost,
+                accuracy: frac(cell.iter().filter(|s| s.correct).count(), cell.len() + lost),
             }
         })
         .collect();
@@ -251,11 +315,13 @@ pub fn aggregate(samples: Vec<SampleScore>, first_run: Option<RunOutput>) -> Set
         }
     }
     SetScore {
-        accuracy: frac(correct, samples.len()),
-        exact_match: (!em.is_empty()).then(|| frac(em.iter().filter(|&&b| b).count(), em.len())),
+        accuracy: frac(correct, total),
+        exact_match: (!em.is_empty())
+            .then(|| frac(em.iter().filter(|&&b| b).count(), em.len() + skipped.len())),
         by_depth,
         predicted_counts,
         samples,
+        skipped,
         first_run,
     }
 }

@@ -59,8 +59,10 @@ fn build_and_score_a_small_niah_set() {
     let opts = ScoreOptions {
         free_form: true,
         capture_all_layers: true,
+        max_skipped: None,
     };
-    let s = score_set(&pipe, dir.path(), &m, opts, None).unwrap();
+    let s = score_set(&pipe, dir.path(), &m, opts, None, None).unwrap();
+    assert!(s.skipped.is_empty());
     assert_eq!(s.samples.len(), 6);
     assert!((0.0..=1.0).contains(&s.accuracy));
     assert_eq!(s.predicted_counts.iter().sum::<usize>(), 6);

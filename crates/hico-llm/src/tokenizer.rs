@@ -40,10 +40,24 @@ fn byte_char(b: u8) -> char {
 impl HicoTokenizer {
     /// Load a `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self, LlmError> {
-        let inner = Tokenizer::from_file(path).map_err(|e| LlmError::Tokenizer {
+        let err = |message: String| LlmError::Tokenizer {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        // tokenizers 0.23 panics (`expect("Helper")`) on a syntax error inside the
+        // `decoder` object, e.g. a truncated file: found by tests/fuzz (docs/reliability.md).
+        let read = std::panic::catch_unwind(|| Tokenizer::from_file(path));
+        let inner = match read {
+            Ok(r) => r.map_err(|e| err(e.to_string()))?,
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                return Err(err(format!("malformed tokenizer.json ({what})")));
+            }
+        };
         Ok(Self { inner })
     }
 

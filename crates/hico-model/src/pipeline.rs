@@ -64,9 +64,12 @@ pub struct Prompt {
 }
 
 impl<B: Backend> Pipeline<B> {
-    /// Build every component from `cfg`: weights from checkpoints where the config names
-    /// them, otherwise random (seeded by `cfg.seed`).
+    /// Check `cfg` ([`PipelineConfig::validate`]), then build every component: weights
+    /// from checkpoints where the config names them, otherwise random (seeded by `cfg.seed`).
     pub fn new(cfg: PipelineConfig, device: &Device<B>) -> Result<Self, ModelError> {
+        // Configs built in code (grid cells, stage overrides) get the checks a loaded file
+        // gets: a drop layer the LLM lacks or an unsupported HF model fails here, by name.
+        cfg.validate(Path::new(&format!("<pipeline config `{}`>", cfg.name)))?;
         B::seed(device, cfg.seed);
         let encoder = match &cfg.vision.checkpoint {
             Some(path) => UmtEncoder::load(&cfg.vision, path, device)?,

@@ -2,12 +2,15 @@
 //!
 //! - `model.mpk`: the model's weights (burn `NamedMpkFileRecorder`, full precision),
 //! - `optim.mpk`: the optimizer state (AdamW moments of the trainable parameters only),
-//! - `state.json`: [`TrainState`] (step, data position, shuffle seed, RNG state...).
+//! - `state.json`: [`TrainState`] (step, data position, shuffle seed, RNG state...),
+//! - `manifest.json`: byte length and CRC-32 of the three files above ([`crate::manifest`]).
 //!
 //! Writes are atomic: everything goes into a hidden temporary folder beside the target,
 //! each file is fsynced, the folder is renamed into place and the parent fsynced; then the
-//! `latest` pointer file is replaced the same way. A crash at any point leaves either the
-//! previous checkpoint or the new one, never a half-written one.
+//! `latest` pointer file is replaced the same way. A crash or a failed write at any point
+//! leaves either the previous checkpoint or the new one, never a half-written one. A folder
+//! damaged afterwards (a copy cut short, a full disk) fails its manifest, and
+//! [`resume_point`] falls back to the newest checkpoint that passes.
 
 use std::{
     fs::File,
@@ -22,7 +25,12 @@ use burn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{TrainError, error::io, rng::TrainRng};
+use crate::{
+    TrainError,
+    error::io,
+    manifest::{MANIFEST, Verified, verify, write_manifest},
+    rng::TrainRng,
+};
 
 /// The recorder of every weight file hico-train writes.
 pub type WeightRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -92,7 +100,9 @@ where
     Recorder::<B>::record(&rec, optim.to_record(), tmp.join("optim"))
         .map_err(|e| fail("optim.mpk", e))?;
     write_json(&tmp.join("state.json"), state)?;
-    for f in ["model.mpk", "optim.mpk", "state.json"] {
+    let files = ["model.mpk", "optim.mpk", "state.json"];
+    write_manifest(&tmp, &files)?;
+    for f in files.iter().chain([&MANIFEST]) {
         sync_file(&tmp.join(f))?;
     }
     sync_file(&tmp)?;
@@ -121,6 +131,70 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>, TrainError> {
         });
     }
     Ok(Some(dir))
+}
+
+/// The checkpoint to resume from: the one `root/latest` points at when it passes its
+/// manifest and its state reads, else the newest other `step-*` folder that does (each
+/// rejected folder is reported on stderr with why). `None` when `root` holds no checkpoint;
+/// an error listing every folder and its fault when none is valid.
+pub fn resume_point(root: &Path) -> Result<Option<PathBuf>, TrainError> {
+    let pointed = std::fs::read_to_string(root.join("latest"))
+        .ok()
+        .map(|n| root.join(n.trim()));
+    let mut steps = step_dirs(root)?;
+    steps.reverse();
+    let candidates: Vec<PathBuf> = pointed
+        .iter()
+        .cloned()
+        .chain(steps.into_iter().filter(|d| Some(d) != pointed.as_ref()))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut faults = Vec::new();
+    for dir in candidates {
+        match check(&dir) {
+            Ok(verified) => {
+                if verified == Verified::Unchecked {
+                    eprintln!(
+                        "warning: checkpoint {} has no {MANIFEST} (written by an older hico): not verified",
+                        dir.display()
+                    );
+                }
+                if !faults.is_empty() {
+                    eprintln!(
+                        "warning: resuming from the older checkpoint {} instead",
+                        dir.display()
+                    );
+                }
+                return Ok(Some(dir));
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: skipping damaged checkpoint {}: {e}",
+                    dir.display()
+                );
+                faults.push(e.to_string());
+            }
+        }
+    }
+    Err(TrainError::Checkpoint {
+        path: root.to_owned(),
+        message: format!("no valid checkpoint to resume from: {}", faults.join("; ")),
+    })
+}
+
+/// A checkpoint folder is usable: it exists, passes its manifest, and its state reads.
+fn check(dir: &Path) -> Result<Verified, TrainError> {
+    if !dir.is_dir() {
+        return Err(TrainError::Checkpoint {
+            path: dir.to_owned(),
+            message: "`latest` points here but the folder is missing".into(),
+        });
+    }
+    let verified = verify(dir)?;
+    load_state(dir)?;
+    Ok(verified)
 }
 
 /// Read a checkpoint's [`TrainState`].
@@ -205,10 +279,14 @@ fn sync_file(path: &Path) -> Result<(), TrainError> {
         .map_err(io(path))
 }
 
-/// Delete all but the newest `keep` step folders (and stale temporary folders).
-fn prune(root: &Path, keep: usize) -> Result<(), TrainError> {
-    let mut steps: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(io(root))?
+/// The `step-*` folders of `root`, oldest first (none when `root` does not exist).
+fn step_dirs(root: &Path) -> Result<Vec<PathBuf>, TrainError> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(root)(e)),
+    };
+    let mut steps: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_dir()
@@ -217,6 +295,12 @@ fn prune(root: &Path, keep: usize) -> Result<(), TrainError> {
         })
         .collect();
     steps.sort();
+    Ok(steps)
+}
+
+/// Delete all but the newest `keep` step folders.
+fn prune(root: &Path, keep: usize) -> Result<(), TrainError> {
+    let steps = step_dirs(root)?;
     let n = steps.len().saturating_sub(keep.max(1));
     for old in &steps[..n] {
         std::fs::remove_dir_all(old).map_err(io(old))?;

@@ -160,6 +160,11 @@ pub struct DataConfig {
     /// Decoded samples each worker may hold ahead of the training step.
     #[serde(default = "default_prefetch")]
     pub prefetch: usize,
+    /// Most samples the stage may skip (unreadable, or a first turn over `max_length`;
+    /// each logged to `<out>/skipped.jsonl`) before it stops with an error; absent: no
+    /// limit (samples too long for `max_length` are a filter by design).
+    #[serde(default)]
+    pub max_skipped: Option<usize>,
 }
 
 fn default_workers() -> usize {

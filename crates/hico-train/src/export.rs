@@ -28,12 +28,14 @@ pub fn write_final<B: Backend>(pipe: &Pipeline<B>, dir: &Path) -> Result<(), Tra
 /// checkpoint), `path/final`, or the latest checkpoint under `path/checkpoints`.
 pub fn resolve_weights(path: &Path) -> Result<PathBuf, TrainError> {
     if path.join("model.mpk").exists() {
+        // A checkpoint folder carries a manifest: refuse a damaged one.
+        crate::manifest::verify(path)?;
         return Ok(path.to_owned());
     }
     if path.join("final/model.mpk").exists() {
         return Ok(path.join("final"));
     }
-    if let Some(dir) = checkpoint::latest(&path.join("checkpoints"))? {
+    if let Some(dir) = checkpoint::resume_point(&path.join("checkpoints"))? {
         return Ok(dir);
     }
     Err(TrainError::Checkpoint {

@@ -7,7 +7,8 @@
 //!   with their learning rates, cosine schedule, frame bounds, resolution, batching, data.
 //! - [`data`]: LLaVA-style annotations; [`loader`]: decoding in worker threads, in order.
 //! - [`checkpoint`]: atomic checkpoints (weights, optimizer, schedule step, data position,
-//!   RNG), so `--resume` continues exactly.
+//!   RNG), so `--resume` continues exactly; each with a [`manifest`] of sizes and
+//!   checksums, so a damaged checkpoint is never resumed from (the previous one is).
 //! - [`metrics`]: JSONL metrics and a progress bar.
 //! - [`schedule`]: warm-up + cosine learning rate.
 //! - [`run_stage`]: the loop of one stage; [`run_stage_parallel`]: the same loop
@@ -22,6 +23,7 @@ mod error;
 pub mod export;
 pub mod forward;
 pub mod loader;
+pub mod manifest;
 pub mod metrics;
 mod replicas;
 pub mod rng;

@@ -70,7 +70,8 @@ impl MetricsLog {
         })
     }
 
-    /// Append one step and flush.
+    /// Append one step and flush: the line reaches the OS before this returns (the file
+    /// is unbuffered), so a killed process never loses a step it wrote.
     pub fn write(&mut self, m: &StepMetrics) -> Result<(), TrainError> {
         let line = serde_json::to_string(m).expect("metrics serialise");
         writeln!(self.file, "{line}").map_err(io(&self.path))?;
@@ -138,6 +139,18 @@ mod tests {
             visual_kept: 4,
             samples: 1,
             skipped_total: 0,
+        }
+    }
+
+    #[test]
+    fn each_step_is_in_the_file_as_soon_as_written() {
+        // No buffering in the process: a kill right after `write` loses nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&p, None).unwrap();
+        for s in 1..=3 {
+            log.write(&m(s)).unwrap();
+            assert_eq!(read_metrics(&p).unwrap().len(), s, "still open, step {s}");
         }
     }
 

@@ -225,6 +225,18 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
                 ))
             }));
         }
+        let skipped = state.skipped + t.skipped as usize;
+        if let Some(max) = stage.data.max_skipped
+            && skipped > max
+        {
+            // Every replica sees the same summed count and stops at the same step.
+            bar.abandon();
+            return Err(TrainError::Invalid(format!(
+                "{skipped} samples skipped by step {}, more than data.max_skipped = {max}: see {}",
+                state.step + 1,
+                out_dir.join("skipped.jsonl").display()
+            )));
+        }
         let factor = schedule.factor(state.step);
         let mut m = StepMetrics {
             step: state.step + 1,

@@ -19,7 +19,7 @@ use burn::{
     prelude::*,
     tensor::backend::AutodiffBackend,
 };
-use hico_core::config::PipelineConfig;
+use hico_core::{config::PipelineConfig, lock::DirLock};
 use hico_model::{Pipeline, VideoLlm};
 
 use crate::{
@@ -79,7 +79,9 @@ pub fn run_stage<B: AutodiffBackend>(
 
 /// Train one stage of `pipeline` on one device: start from `init` (a previous stage's final
 /// folder or checkpoint) or random weights, or with `resume` from `out_dir`'s latest
-/// checkpoint. Writes `out_dir/{stage.json, pipeline.json, metrics.jsonl, checkpoints/, final/}`.
+/// checkpoint (the newest that passes its manifest). Writes `out_dir/{stage.json,
+/// pipeline.json, metrics.jsonl, checkpoints/, final/}`, holding `out_dir`'s lock
+/// ([`DirLock`]) meanwhile: a second run on the same folder fails before writing anything.
 pub fn run_stage_with<B: AutodiffBackend>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
@@ -211,6 +213,8 @@ pub(crate) struct Prepared {
     pub state: TrainState,
     /// The checkpoint being resumed (its optimizer state is loaded by each replica).
     pub resumed: Option<PathBuf>,
+    /// The output folder's lock, held while the stage runs.
+    _lock: DirLock,
 }
 
 /// Read the stage, build the model, load `init` or the checkpoint to resume. Returns what the
@@ -235,7 +239,9 @@ fn prepare<B: AutodiffBackend>(
         )));
     }
     let total = stage.total_steps(samples.len());
-    std::fs::create_dir_all(out_dir).map_err(crate::error::io(out_dir))?;
+    // Before anything is written: one run per output folder.
+    let lock =
+        DirLock::acquire(out_dir, "hico train").map_err(|e| TrainError::Invalid(e.to_string()))?;
     checkpoint::write_json(&out_dir.join("stage.json"), stage)?;
     checkpoint::write_json(&out_dir.join("pipeline.json"), &cfg)?;
 
@@ -244,7 +250,11 @@ fn prepare<B: AutodiffBackend>(
     // Draw lazily initialised weights now, from the config's seed (see `materialize`).
     B::seed(device, cfg.seed);
     checkpoint::materialize(&pipe.model);
-    let latest = checkpoint::latest(&out_dir.join("checkpoints"))?;
+    let ck_root = out_dir.join("checkpoints");
+    let latest = match resume {
+        true => checkpoint::resume_point(&ck_root)?,
+        false => checkpoint::latest(&ck_root)?,
+    };
     let (state, resumed) = match (resume, latest) {
         (true, Some(dir)) => {
             pipe = with_model(pipe, |m| checkpoint::load_weights(m, &dir, device))?;
@@ -295,6 +305,7 @@ fn prepare<B: AutodiffBackend>(
         tokenizer: pipe.tokenizer,
         state,
         resumed,
+        _lock: lock,
     };
     Ok((prep, pipe.model))
 }

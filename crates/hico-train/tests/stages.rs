@@ -1,6 +1,7 @@
 //! Stage behaviour: frozen parts stay bit-identical, a non-finite loss stops with the step
 //! and the sample named and the last good checkpoint kept, stages chain through their final
-//! folders, and the final folder reloads as a pipeline (burn record and HF LLM export).
+//! folders, the final folder reloads as a pipeline (burn record and HF LLM export), and
+//! unreadable samples are skipped and logged up to `data.max_skipped`.
 
 mod common;
 
@@ -146,6 +147,15 @@ fn unreadable_samples_are_skipped_and_counted() {
         "{log}"
     );
     assert_eq!(out.steps, s.total_steps(4));
+    // Over the limit: the stage stops, naming the limit and the log.
+    s.data.max_skipped = Some(0);
+    let e = run_stage::<CpuAutodiff>(&p, &s, None, &dir.path().join("out0"), false, &cpu_device())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("data.max_skipped = 0") && e.contains("skipped.jsonl"),
+        "{e}"
+    );
 }
 
 #[test]

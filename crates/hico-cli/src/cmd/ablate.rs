@@ -1,12 +1,13 @@
 //! `hico ablate EXPERIMENT.toml`: build (or reuse) the experiment's benchmark, train once
 //! if it asks (cached), run every grid cell (resumable: finished cells are skipped), write
-//! `results.csv`, `results.md`, `niah.csv` and the cell folders, then draw the plots.
+//! `results.csv`, `results.md`, `niah.csv` and the cell folders, then draw the plots. The
+//! output folder is locked for the whole run (`hico_core::lock::DirLock`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::{Device, backend::AutodiffBackend};
-use hico_core::config::PipelineConfig;
+use hico_core::{config::PipelineConfig, lock::DirLock};
 use hico_eval::ablate::{Experiment, ensure_trained, prepare_benchmark, run_grid};
 use hico_model::Pipeline;
 use indicatif::MultiProgress;
@@ -49,6 +50,8 @@ impl Job for AblateJob {
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
         let (exp, path) = (&self.exp, &self.path);
         let out = exp.out_dir();
+        // One run per output folder: a second `hico ablate` on it stops here.
+        let _lock = DirLock::acquire(&out, "hico ablate")?;
         let multi = MultiProgress::new();
         let (bench, manifest) = prepare_benchmark(exp, path, &out, &multi)?;
         eprintln!(
@@ -90,6 +93,17 @@ impl Job for AblateJob {
             summary.skipped.len(),
             summary.failed.len()
         );
+        for r in summary.rows.iter().filter(|r| r.skipped > 0) {
+            eprintln!(
+                "warning: cell {}: {} questions skipped as unreadable (counted wrong), see {}",
+                r.cell,
+                r.skipped,
+                out.join("cells")
+                    .join(&r.cell)
+                    .join("skipped.jsonl")
+                    .display()
+            );
+        }
         match hico_viz::plot_run_dir(&out) {
             Ok(files) => eprintln!(
                 "plots: {} files in {}",

@@ -73,6 +73,10 @@ pub enum Command {
         /// Output folder (default SET/eval-<config name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Most unreadable questions to skip (logged to OUT/skipped.jsonl, counted as
+        /// wrong) before stopping (default: a tenth of the set).
+        #[arg(long)]
+        max_skipped: Option<usize>,
     },
 }
 
@@ -133,6 +137,7 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
             checkpoint,
             free_form,
             out,
+            max_skipped,
         } => {
             let cfg = PipelineConfig::load(&config)?;
             let manifest = Manifest::load(&set)?;
@@ -151,6 +156,7 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
                     free_form,
                     out,
                     manifest,
+                    max_skipped,
                 },
             )
         }
@@ -164,6 +170,7 @@ struct EvalJob {
     free_form: bool,
     out: PathBuf,
     manifest: Manifest,
+    max_skipped: Option<usize>,
 }
 
 impl Job for EvalJob {
@@ -177,12 +184,20 @@ impl Job for EvalJob {
         let opts = ScoreOptions {
             free_form: self.free_form,
             capture_all_layers: true,
+            max_skipped: self.max_skipped,
         };
-        let pb = crate::progress::bar("questions");
-        let s = score_set(&pipe, &self.set, &self.manifest, opts, Some(&pb))?;
-        pb.finish_and_clear();
         std::fs::create_dir_all(&self.out)
             .with_context(|| format!("creating {}", self.out.display()))?;
+        let pb = crate::progress::bar("questions");
+        let s = score_set(
+            &pipe,
+            &self.set,
+            &self.manifest,
+            opts,
+            Some(self.out.as_path()),
+            Some(&pb),
+        )?;
+        pb.finish_and_clear();
         write_json(&self.out.join("scores.json"), &s)?;
         write_niah_csv(&self.out.join("niah.csv"), &s.by_depth)?;
         if let Some(run) = &s.first_run {
@@ -196,11 +211,19 @@ impl Job for EvalJob {
             );
         }
         println!(
-            "accuracy (letter logits): {:.3} over {} questions; predicted A/B/C/D: {:?}",
+            "accuracy (letter logits): {:.3} over {} questions ({} skipped as unreadable, counted wrong); predicted A/B/C/D: {:?}",
             s.accuracy,
-            s.samples.len(),
+            s.samples.len() + s.skipped.len(),
+            s.skipped.len(),
             s.predicted_counts
         );
+        if !s.skipped.is_empty() {
+            eprintln!(
+                "warning: {} questions skipped, listed in {}",
+                s.skipped.len(),
+                self.out.join("skipped.jsonl").display()
+            );
+        }
         if let Some(em) = s.exact_match {
             println!("exact match (free-form): {em:.3}");
         }

@@ -167,7 +167,9 @@ impl Job for TrainJob {
                 init = Some(final_dir);
                 continue;
             }
-            let resume = self.args.resume && out.join("checkpoints/latest").exists();
+            // Without checkpoints a resumed stage starts fresh; with damaged ones it falls
+            // back to the newest valid checkpoint.
+            let resume = self.args.resume;
             let opts = hico_train::RunOptions::default();
             let o: TrainOutcome = hico_train::run_stage_parallel::<B>(
                 pipeline,

@@ -3,17 +3,22 @@
 //!
 //! Every struct rejects unknown keys. Errors name the file, the dotted key and what was
 //! expected (see [`load_toml`]). Defaults follow the reference (DESIGN.md) where it has one.
+//! [`PipelineConfig::validate`] checks values, then the config against its model
+//! ([`PipelineConfig::check_model`]: dropout layers within the LLM's depth, ratios that keep
+//! tokens, a supported Hugging Face `model_type`, see [`supported_llms`]).
 
 use serde::{Deserialize, Serialize};
 
 mod dropout;
 mod load;
 mod model;
+mod semantic;
 mod validate;
 
 pub use dropout::*;
 pub use load::{from_value, load_toml, parse_toml, set_dotted};
 pub use model::*;
+pub use semantic::supported_llms;
 
 /// A whole pipeline: what `hico run`, `hico encode` and the ablation runner read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

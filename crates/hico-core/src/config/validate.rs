@@ -13,7 +13,8 @@ impl PipelineConfig {
         Ok(cfg)
     }
 
-    /// Check values that parse but make no sense, naming the key.
+    /// Check values that parse but make no sense, naming the key; then the config against
+    /// its model ([`PipelineConfig::check_model`]).
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let bad = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -127,12 +128,12 @@ impl PipelineConfig {
                 tokens_per_frame: t,
                 ..
             } => {
-                if *t == 0 || *t > grid * grid {
+                if *t == 0 || *t > grid.saturating_mul(grid) {
                     return Err(bad(
                         "compressor.tokens_per_frame",
                         format!(
                             "{t} must be in 1..={} (patches per frame at {} px)",
-                            grid * grid,
+                            grid.saturating_mul(grid),
                             v.size
                         ),
                     ));
@@ -237,7 +238,7 @@ impl PipelineConfig {
                 format!("{} must be >= 0", g.temperature),
             ));
         }
-        Ok(())
+        self.check_model(path)
     }
 
     /// Write the resolved config as pretty JSON (beside a run's outputs).

@@ -103,6 +103,9 @@ pub struct ScoreSpec {
     pub free_form: bool,
     /// Capture attention at every layer in each cell's recorded run (first question).
     pub capture_attention: bool,
+    /// Most unreadable questions a cell may skip (logged to the cell's `skipped.jsonl`,
+    /// counted as wrong) before the cell fails; absent: a tenth of the set.
+    pub max_skipped: Option<usize>,
 }
 
 /// One grid cell.

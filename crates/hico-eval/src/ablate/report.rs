@@ -36,6 +36,10 @@ pub struct Row {
     pub seconds: f64,
     /// Questions scored.
     pub n: usize,
+    /// Questions skipped (unreadable; in the cell's `skipped.jsonl`). `accuracy` counts
+    /// them as wrong: it is over `n + skipped` questions.
+    #[serde(default)]
+    pub skipped: usize,
     /// How often `A`..`D` was predicted.
     pub predicted: [usize; 4],
     /// Accuracy per (depth, haystack length).

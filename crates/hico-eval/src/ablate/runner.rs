@@ -10,6 +10,7 @@
 //!                                 retention.json, ledger.json, provenance.json, summary.json)
 //! OUT/cells/<cell>/scores.json    per-question scores
 //! OUT/cells/<cell>/niah.csv       accuracy per depth × haystack length
+//! OUT/cells/<cell>/skipped.jsonl  questions skipped as unreadable (id, video, reason)
 //! OUT/cells/<cell>/done.json      the cell's result row; skipped on re-run while the model
 //!                                 and the cell's config are unchanged
 //! OUT/results.csv, results.md     one row per cell
@@ -108,6 +109,7 @@ pub fn run_grid<B: Backend>(
     let opts = ScoreOptions {
         free_form: exp.score.free_form,
         capture_all_layers: exp.score.capture_attention,
+        max_skipped: exp.score.max_skipped,
     };
     let cells_bar = bar(multi, "cells");
     cells_bar.set_length(cells.len() as u64);
@@ -203,7 +205,8 @@ fn run_cell<B: Backend>(
         .write_json(&dir.join("config.json"))
         .map_err(|e| e.to_string())?;
     let pipe = build(&cell.config)?;
-    let scores = score_set(&pipe, bench, manifest, opts, Some(pb)).map_err(|e| e.to_string())?;
+    let scores =
+        score_set(&pipe, bench, manifest, opts, Some(dir), Some(pb)).map_err(|e| e.to_string())?;
     if let Some(run) = &scores.first_run {
         run.write_dir(dir, &cell.config)
             .map_err(|e| e.to_string())?;
@@ -221,6 +224,7 @@ fn run_cell<B: Backend>(
     row.prefill_gflop = mean(&|s| s.prefill_flops / 1e9);
     row.kv_kib = mean(&|s| s.kv_bytes / 1024.0);
     row.n = scores.samples.len();
+    row.skipped = scores.skipped.len();
     row.predicted = scores.predicted_counts;
     row.by_depth = scores.by_depth.clone();
     Ok(())
@@ -251,6 +255,7 @@ fn empty_row(cell: &Cell, dropout: String) -> Row {
         kv_kib: 0.0,
         seconds: 0.0,
         n: 0,
+        skipped: 0,
         predicted: [0; 4],
         by_depth: Vec::new(),
         error: None,

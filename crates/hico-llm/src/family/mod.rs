@@ -85,3 +85,19 @@ pub(crate) fn no_sliding_window(hf: &Map<String, Value>) -> Result<(), (String, 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod check_list {
+    use super::FAMILIES;
+
+    /// `hico config check` refuses HF directories by hico-core's list of supported LLMs; it
+    /// must name exactly the families registered here.
+    #[test]
+    fn families_match_the_config_check() {
+        let here: Vec<(&str, &str)> = FAMILIES
+            .iter()
+            .map(|f| (f.model_type(), f.architecture()))
+            .collect();
+        assert_eq!(here, hico_core::config::supported_llms());
+    }
+}
