@@ -1,5 +1,5 @@
 //! Binary formats: safetensors weights (the LLM's HF directory through
-//! `hico_llm::Qwen2::load_hf`, the vision encoder through `hico_vision::UmtEncoder::load`),
+//! `hico_llm::CausalLm::load_hf`, the vision encoder through `hico_vision::UmtEncoder::load`),
 //! byte mutations and lying headers (header length, shapes, offsets, dtypes); and
 //! checkpoint folders (`hico_train::checkpoint`): any damage to any file must either be
 //! caught by the manifest (resuming falls back or fails by name) or leave loadable,
@@ -96,7 +96,7 @@ fn llm_safetensors() {
     // Errors name the model directory (a tensor missing from it) or the file in it.
     let (file, named) = (d.join("model.safetensors"), d.clone());
     safetensors_cases(t, 11, &clean, file, named, move || {
-        hico_llm::Qwen2::<Cpu>::load_hf(&d, &cpu_device())
+        hico_llm::CausalLm::<Cpu>::load_hf(&d, &cpu_device())
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
