@@ -8,11 +8,15 @@
 //! - scoring: teacher-forced comparison of the option letters' logits (as the reference),
 //!   plus free-form exact match, aggregated per depth × haystack length;
 //! - the ablation runner behind `hico ablate`: a base config, a benchmark, optional training,
-//!   and a grid over dotted config keys, resumable cell by cell.
+//!   and a grid over dotted config keys, resumable cell by cell;
+//! - [`stats`]: Wilson intervals and exact McNemar tests of paired cells;
+//! - [`version`]: the version and git commit stamped on every result.
 
 pub mod ablate;
 pub mod bench;
 mod error;
 pub mod score;
+pub mod stats;
+pub mod version;
 
 pub use error::{EvalError, read_json, write_json};

@@ -50,6 +50,21 @@ pub struct Experiment {
     pub score: ScoreSpec,
     /// Dotted key → list of values; every combination is a cell.
     pub grid: toml::Table,
+    /// Cells to compare on the same questions (exact McNemar test), `[[paired]]` tables.
+    #[serde(default)]
+    pub paired: Vec<PairSpec>,
+}
+
+/// Two cells compared on the same questions (`[[paired]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairSpec {
+    /// The claim under test, in words (e.g. `ToMe keeps more than pooling at 1 token/frame`).
+    pub claim: String,
+    /// The cell the claim expects to be better (a cell name, e.g. `tome-1__none`).
+    pub a: String,
+    /// The cell it is compared with.
+    pub b: String,
 }
 
 /// Training before the grid.
@@ -103,6 +118,10 @@ pub struct ScoreSpec {
     pub free_form: bool,
     /// Capture attention at every layer in each cell's recorded run (first question).
     pub capture_attention: bool,
+    /// Cells whose first correctly and first wrongly answered questions are recorded in
+    /// full (`cells/<cell>/examples/{correct,wrong}/`: run record and `question.json`), for
+    /// the patch-overlay pictures.
+    pub examples: Vec<String>,
 }
 
 /// One grid cell.
