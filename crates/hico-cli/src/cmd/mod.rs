@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_extra;
 pub mod config;
 pub mod encode;
+pub mod examples;
 pub mod llm;
 pub mod niah;
 pub mod plot;

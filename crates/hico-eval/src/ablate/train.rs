@@ -67,6 +67,13 @@ pub fn ensure_trained<B: AutodiffBackend>(
         Ok(_) => std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?,
         Err(_) => {}
     }
+    // An interrupted run resumes only when it was started for the same key.
+    let started = dir.join("key.json");
+    if dir.exists() && read_json::<serde_json::Value>(&started).ok().as_ref() != Some(&key) {
+        std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
+    write_json(&started, &key)?;
     let manifest = match Manifest::load(&data_dir) {
         Ok(m) if m.spec == data_spec && m.code == crate::version::code_id() => m,
         _ => {
