@@ -91,8 +91,8 @@ fn grid_keys(rows: &[Row]) -> Vec<String> {
     keys
 }
 
-/// Write `results.csv` with the csv crate: `cell`, one column per grid key (the value's
-/// label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
+/// Write `results.csv` with the csv crate: `cell`, one column `grid.<key>` per grid key (the
+/// value's label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
 /// correct, n, exact_match, visual_tokens, frames, prefill_gflop, kv_kib, seconds,
 /// pred_a..pred_d, hico_version, git_commit, error`.
 pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
@@ -103,7 +103,8 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
     let keys = grid_keys(rows);
     let mut w = csv::Writer::from_path(path).map_err(err)?;
     let mut header: Vec<String> = vec!["cell".into()];
-    header.extend(keys.iter().cloned());
+    // `grid.<key>`: a grid key may share its name with a fixed column (`compressor`).
+    header.extend(keys.iter().map(|k| format!("grid.{k}")));
     header.extend(
         [
             "compressor",
