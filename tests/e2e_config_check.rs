@@ -32,11 +32,11 @@ fn config_check_knows_the_model() {
         "{err}"
     );
 
-    let llm = dir.path().join("llama");
+    let llm = dir.path().join("gpt2");
     std::fs::create_dir(&llm).unwrap();
     std::fs::write(
         llm.join("config.json"),
-        r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "num_hidden_layers": 16}"#,
+        r#"{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "num_hidden_layers": 16}"#,
     )
     .unwrap();
     let start = tiny.find("[llm]").unwrap();
@@ -47,7 +47,7 @@ fn config_check_knows_the_model() {
     let (ok, err) = check(&hf);
     assert!(!ok);
     assert!(
-        err.contains("config.json") && err.contains("model_type `llama` is not supported"),
+        err.contains("config.json") && err.contains("model_type `gpt2` is not supported"),
         "{err}"
     );
 }

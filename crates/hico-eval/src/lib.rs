@@ -9,12 +9,16 @@
 //!   plus free-form exact match, aggregated per depth × haystack length; unreadable
 //!   questions are skipped, logged and counted as wrong ([`skip`]);
 //! - the ablation runner behind `hico ablate`: a base config, a benchmark, optional training,
-//!   and a grid over dotted config keys, resumable cell by cell.
+//!   and a grid over dotted config keys, resumable cell by cell;
+//! - [`stats`]: Wilson intervals and exact McNemar tests of paired cells;
+//! - [`version`]: the version and git commit stamped on every result.
 
 pub mod ablate;
 pub mod bench;
 mod error;
 pub mod score;
 pub mod skip;
+pub mod stats;
+pub mod version;
 
 pub use error::{EvalError, read_json, write_json};

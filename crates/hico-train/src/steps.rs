@@ -9,6 +9,7 @@
 //! checkpoints, and the success of that is shared. With one replica the sums are identities.
 
 use std::{
+    io::IsTerminal,
     path::{Path, PathBuf},
     sync::Arc,
     time::Instant,
@@ -115,6 +116,9 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
     };
     let show = lead && opts.progress.unwrap_or(stage.checkpoint.progress);
     let bar = progress_bar(total, state.step, show, &stage.name);
+    // Without a terminal (a log file, CI) the bar is hidden: print plain lines instead.
+    let plain = show && !std::io::stderr().is_terminal();
+    let started = Instant::now();
     let schedule = CosineSchedule::new(
         total,
         stage.optim.warmup_fraction,
@@ -304,6 +308,16 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
         }
         bar.set_position(state.step as u64);
         bar.set_message(bar_message(&m));
+        if plain && (state.step.is_multiple_of((total / 20).max(1)) || state.step == total) {
+            eprintln!(
+                "{} step {}/{} ({:.0} s) {}",
+                stage.name,
+                state.step,
+                total,
+                started.elapsed().as_secs_f64(),
+                bar_message(&m)
+            );
+        }
         if stop {
             bar.abandon();
             return Ok(lead.then(|| TrainOutcome {

@@ -71,6 +71,10 @@ fn main() -> Result<(), hico_viz::VizError> {
                 series: s.into(),
                 tokens_per_frame: t,
                 accuracy: top - 0.35 / t.sqrt(),
+                interval: Some((
+                    top - 0.35 / t.sqrt() - 0.05,
+                    (top - 0.35 / t.sqrt() + 0.05).min(1.0),
+                )),
             })
         })
         .collect();

@@ -33,7 +33,13 @@ pub struct TokenPoint {
     pub tokens_per_frame: f64,
     /// Accuracy in `[0, 1]`.
     pub accuracy: f64,
+    /// 95 % interval of the accuracy `(low, high)`, drawn as an error bar when present.
+    #[serde(default)]
+    pub interval: Option<(f64, f64)>,
 }
+
+/// A point of a series: tokens per frame, accuracy, optional interval.
+type Pt = (f64, f64, Option<(f64, f64)>);
 
 /// NIAH heatmap: accuracy over needle depth (y) × haystack length in frames (x), each cell
 /// annotated with its accuracy. Repeated `(depth, frames)` cells are averaged; missing
@@ -96,7 +102,8 @@ pub fn niah_heatmap(
 }
 
 /// Accuracy (y) vs visual tokens per frame (x), one line-and-marker series per distinct
-/// `series` name (in first-seen order), points sorted by tokens per frame.
+/// `series` name (in first-seen order), points sorted by tokens per frame; a point with an
+/// interval gets a vertical error bar (series are nudged sideways so bars do not overlap).
 pub fn accuracy_vs_tokens(
     points: &[TokenPoint],
     title: &str,
@@ -108,11 +115,12 @@ pub fn accuracy_vs_tokens(
             msg: "no points".into(),
         });
     }
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut series: Vec<(String, Vec<Pt>)> = Vec::new();
     for p in points {
+        let pt = (p.tokens_per_frame, p.accuracy, p.interval);
         match series.iter_mut().find(|(s, _)| *s == p.series) {
-            Some((_, v)) => v.push((p.tokens_per_frame, p.accuracy)),
-            None => series.push((p.series.clone(), vec![(p.tokens_per_frame, p.accuracy)])),
+            Some((_, v)) => v.push(pt),
+            None => series.push((p.series.clone(), vec![pt])),
         }
     }
     for (_, v) in &mut series {
@@ -121,8 +129,17 @@ pub fn accuracy_vs_tokens(
     render(&AccuracyVsTokens { series, title }, out_stem)
 }
 
+/// The drawn width of the x axis (in axis units) for nudging series apart.
+fn x_range_width(log: bool, a: f64, b: f64) -> f64 {
+    if log {
+        (b - a) + 0.7
+    } else {
+        (b - a).max(1.0) * 1.16
+    }
+}
+
 struct AccuracyVsTokens<'a> {
-    series: Vec<(String, Vec<(f64, f64)>)>,
+    series: Vec<(String, Vec<Pt>)>,
     title: &'a str,
 }
 
@@ -182,9 +199,39 @@ impl Figure for AccuracyVsTokens<'_> {
             .bold_line_style(BLACK.mix(0.12))
             .draw()
             .map_err(err)?;
+        let bars = self
+            .series
+            .iter()
+            .any(|(_, v)| v.iter().any(|p| p.2.is_some()));
+        let ns = self.series.len() as f64;
+        let width = x_range_width(log, a, b);
         for (i, (name, pts)) in self.series.iter().enumerate() {
-            let pts: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (tx(x), y)).collect();
-            marked_line(&mut chart, i, &pts, name, 6)?;
+            // Nudge series apart (only when there are error bars to keep apart).
+            let dx = if bars {
+                (i as f64 - (ns - 1.0) / 2.0) * width * 0.012
+            } else {
+                0.0
+            };
+            let line: Vec<(f64, f64)> = pts.iter().map(|&(x, y, _)| (tx(x) + dx, y)).collect();
+            let color = crate::retention::series_color(i);
+            for &(x, _, ci) in pts {
+                let Some((lo, hi)) = ci else { continue };
+                let x = tx(x) + dx;
+                let cap = width * 0.006;
+                for seg in [
+                    vec![(x, lo), (x, hi)],
+                    vec![(x - cap, lo), (x + cap, lo)],
+                    vec![(x - cap, hi), (x + cap, hi)],
+                ] {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            seg,
+                            color.stroke_width(2),
+                        )))
+                        .map_err(err)?;
+                }
+            }
+            marked_line(&mut chart, i, &line, name, 6)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }

@@ -10,7 +10,11 @@
 //! - [`attention_heatmap`]: captured layers × sampled frames (video time), colour = mass;
 //! - [`drop_pattern`]: layers × sampled frames, colour = fraction of each frame's tokens kept;
 //! - [`niah_heatmap`]: NIAH accuracy over needle depth × haystack length;
-//! - [`accuracy_vs_tokens`]: accuracy vs visual tokens per frame, one series per compressor.
+//! - [`accuracy_vs_tokens`]: accuracy vs visual tokens per frame, one series per compressor,
+//!   with 95 % interval bars when given;
+//! - [`patch_overlay`]: which patches of the sampled frames reach each layer (kept, merged,
+//!   dropped), drawn on the frames;
+//! - [`loss_curve`]: training loss per step and its moving mean.
 //!
 //! Long videos are binned into at most [`MAX_COLUMNS`] frame columns.
 //!
@@ -29,21 +33,23 @@
 //!   `cells/<cell>/retention.json`, labelled by the cell's `dropout` value. Each cell
 //!   directory that holds the single-run files also gets its single-run plots under
 //!   `plots/cells/<cell>/`. Optional `niah.csv` with header `depth,frames,accuracy` →
-//!   `niah` heatmap.
+//!   `niah` heatmap; `train/metrics.jsonl` (hico-train) → `loss` curve.
 
 mod attention;
 mod bench;
 pub mod demo;
 mod figure;
 mod heatmap;
+mod overlay;
 mod retention;
 mod run_dir;
 
 pub use attention::attention_heatmap;
 pub use bench::{NiahCell, TokenPoint, accuracy_vs_tokens, niah_heatmap};
+pub use overlay::{Frames, loss_curve, patch_overlay};
 pub use retention::{drop_pattern, retention_lines};
 pub use run_dir::{
-    ResultRow, load_json, plot_run_dir, read_niah_csv, read_results_csv, token_points,
+    ResultRow, load_json, plot_run_dir, read_losses, read_niah_csv, read_results_csv, token_points,
 };
 
 pub use hico_core::trace::{AttentionCapture, RetentionTrace};

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     NiahCell, TokenPoint, VizError, accuracy_vs_tokens, attention_heatmap, drop_pattern,
-    niah_heatmap, retention_lines,
+    loss_curve, niah_heatmap, retention_lines,
 };
 
 /// One row of an ablation's `results.csv` (the columns this crate reads).
@@ -28,6 +28,8 @@ pub struct ResultRow {
     pub accuracy: Option<f64>,
     /// Visual tokens entering the LLM, `None` if not recorded.
     pub visual_tokens: Option<f64>,
+    /// 95 % interval of the accuracy (`acc_low95`, `acc_high95` columns), if recorded.
+    pub interval: Option<(f64, f64)>,
 }
 
 /// Read and parse a JSON file; errors name the file.
@@ -115,8 +117,10 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
         "accuracy",
         "visual_tokens",
         "frames",
+        "acc_low95",
+        "acc_high95",
     ];
-    read_csv(path, &cols, &["frames"])?
+    read_csv(path, &cols, &["frames", "acc_low95", "acc_high95"])?
         .into_iter()
         .enumerate()
         .map(|(n, r)| {
@@ -137,6 +141,7 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
                 dropout: r[3].clone(),
                 accuracy: r[4].parse().ok().filter(|a: &f64| a.is_finite()),
                 visual_tokens,
+                interval: r[7].parse().ok().zip(r[8].parse().ok()),
             })
         })
         .collect()
@@ -161,9 +166,31 @@ pub fn read_niah_csv(path: &Path) -> Result<Vec<NiahCell>, VizError> {
         .collect()
 }
 
-/// Mean accuracy per (compressor, tokens per frame), averaged over the other grid axes;
-/// failed cells (no accuracy) and rows without a tokens-per-frame value are left out.
+/// The points of the accuracy-vs-tokens plot. When the rows carry intervals: one point per
+/// cell with its interval, series = compressor (and dropout, when the grid has several).
+/// Otherwise the mean accuracy per (compressor, tokens per frame), averaged over the other
+/// grid axes. Failed cells (no accuracy) and rows without a tokens-per-frame value are left
+/// out.
 pub fn token_points(rows: &[ResultRow]) -> Vec<TokenPoint> {
+    let ok = || {
+        rows.iter()
+            .filter(|r| r.accuracy.is_some() && r.tokens_per_frame.is_some())
+    };
+    if ok().next().is_some() && ok().all(|r| r.interval.is_some()) {
+        let several = ok().any(|r| r.dropout != rows[0].dropout);
+        return ok()
+            .map(|r| TokenPoint {
+                series: if several {
+                    format!("{}, dropout {}", r.compressor, r.dropout)
+                } else {
+                    r.compressor.clone()
+                },
+                tokens_per_frame: r.tokens_per_frame.unwrap_or_default(),
+                accuracy: r.accuracy.unwrap_or_default(),
+                interval: r.interval,
+            })
+            .collect();
+    }
     let mut acc: Vec<(String, f64, f64, usize)> = Vec::new();
     for r in rows {
         let (Some(a), Some(t)) = (r.accuracy, r.tokens_per_frame) else {
@@ -182,6 +209,7 @@ pub fn token_points(rows: &[ResultRow]) -> Vec<TokenPoint> {
             series,
             tokens_per_frame,
             accuracy: s / n as f64,
+            interval: None,
         })
         .collect()
 }
@@ -222,7 +250,11 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
     if !points.is_empty() {
         files.extend(accuracy_vs_tokens(
             &points,
-            "Accuracy vs visual tokens per frame (mean over dropout schedules)",
+            if points.iter().any(|p| p.interval.is_some()) {
+                "Accuracy vs visual tokens per frame (bars: 95 % Wilson intervals)"
+            } else {
+                "Accuracy vs visual tokens per frame (mean over dropout schedules)"
+            },
             &out.join("accuracy_vs_tokens"),
         )?);
     }
@@ -273,7 +305,47 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
             &out.join("niah"),
         )?);
     }
+    let metrics = dir.join("train").join("metrics.jsonl");
+    if metrics.exists() {
+        let steps = read_losses(&metrics)?;
+        if !steps.is_empty() {
+            let window = (steps.len() / 20).max(1);
+            files.extend(loss_curve(
+                &steps,
+                window,
+                "Training loss",
+                &out.join("loss"),
+            )?);
+        }
+    }
     Ok(files)
+}
+
+/// `(step, loss)` of every line of a hico-train `metrics.jsonl`.
+pub fn read_losses(path: &Path) -> Result<Vec<(usize, f64)>, VizError> {
+    let text = std::fs::read_to_string(path).map_err(|source| VizError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|source| VizError::Json {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            let step = v["step"].as_u64();
+            let loss = v["loss"].as_f64();
+            step.zip(loss)
+                .map(|(s, l)| (s as usize, l))
+                .ok_or_else(|| VizError::Csv {
+                    path: path.to_path_buf(),
+                    msg: format!("line {}: no numeric `step` and `loss`", i + 1),
+                })
+        })
+        .collect()
 }
 
 /// Draw every plot that the files present in a run dir allow, into `dir/plots/`; returns
@@ -331,6 +403,7 @@ mod tests {
             dropout: "d".into(),
             accuracy: a,
             visual_tokens: None,
+            interval: None,
         };
         let rows = [
             row("tome", 16.0, Some(0.5)),

@@ -76,11 +76,13 @@ fn each_plot_writes_png_and_svg() {
             series: "tome".into(),
             tokens_per_frame: 16.0,
             accuracy: 0.5,
+            interval: Some((0.4, 0.6)),
         },
         TokenPoint {
             series: "pool".into(),
             tokens_per_frame: 4.0,
             accuracy: 0.25,
+            interval: None,
         },
     ];
     assert_pair(
@@ -236,6 +238,7 @@ fn edge_cases(out: &Path) {
         series: "only".into(),
         tokens_per_frame: 8.0,
         accuracy: 1.0,
+        interval: Some((0.9, 1.0)),
     }];
     hico_viz::accuracy_vs_tokens(&pts, "single point", &out.join("acc_one")).unwrap();
 }
@@ -252,4 +255,30 @@ fn empty_tokens_per_frame_falls_back_to_visual_tokens_over_frames() {
     .unwrap();
     let rows = hico_viz::read_results_csv(&path).unwrap();
     assert_eq!(rows[0].tokens_per_frame, Some(16.0));
+}
+
+#[test]
+fn patch_overlay_and_loss_curve_write_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 clips of 2 frames, 4×4 patches merged 4 to a token; a drop after layer 1.
+    let prov = demo::provenance(2, 2, 4, 1.0);
+    let t = demo::trace(&prov, 4, &[(1, 0.25)], 1, 3);
+    let frames = hico_viz::Frames {
+        side: 16,
+        rgb: (0..4).map(|k| vec![40 * k as u8; 16 * 16 * 3]).collect(),
+    };
+    let stem = dir.path().join("overlay");
+    let files = hico_viz::patch_overlay(&frames, &prov, &t, &[1], "O", &stem).unwrap();
+    assert_pair(&files, &stem);
+    // Wrong frame count or size: a clear error naming the plot.
+    let short = hico_viz::Frames {
+        side: 16,
+        rgb: frames.rgb[..3].to_vec(),
+    };
+    let err = hico_viz::patch_overlay(&short, &prov, &t, &[], "O", &stem).unwrap_err();
+    assert!(err.to_string().contains("3 frame images for 4"), "{err}");
+    let stem = dir.path().join("loss");
+    let steps: Vec<(usize, f64)> = (1..=50).map(|s| (s, 2.0 / s as f64)).collect();
+    assert_pair(&hico_viz::loss_curve(&steps, 5, "L", &stem).unwrap(), &stem);
+    assert!(hico_viz::loss_curve(&[], 5, "L", &stem).is_err());
 }

@@ -112,6 +112,15 @@ impl Job for AblateJob {
             ),
             Err(e) => eprintln!("warning: plotting {} failed: {e}", out.display()),
         }
+        match super::examples::draw_examples(&out) {
+            Ok(files) if !files.is_empty() => eprintln!(
+                "plots: {} patch-overlay files in {}",
+                files.len(),
+                out.join("plots").join("examples").display()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("warning: drawing the examples failed: {e:#}"),
+        }
         eprintln!("results: {}", out.join("results.md").display());
         Ok(())
     }

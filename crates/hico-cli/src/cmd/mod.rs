@@ -6,6 +6,7 @@ pub mod bench_extra;
 pub mod bench_memory;
 pub mod config;
 pub mod encode;
+pub mod examples;
 pub mod llm;
 pub mod niah;
 pub mod plot;

@@ -1,5 +1,5 @@
-//! `hico niah build|eval`: build a needle-in-a-video-haystack set (single needle or
-//! multi-hop) as mp4 files plus `manifest.json` / `llava.json`, and score a pipeline on one
+//! `hico niah build|eval`: build a needle-in-a-video-haystack set (single needle,
+//! multi-hop or find the object) as mp4 files plus `manifest.json` / `llava.json`, and score a pipeline on one
 //! (option-letter logits, optional free-form exact match, accuracy per depth × length).
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use burn::tensor::{Device, backend::AutodiffBackend};
 use hico_core::config::PipelineConfig;
 use hico_eval::{
-    bench::{BenchSpec, HaystackSource, Manifest, MhNiahSpec, NiahSpec, build_set},
+    bench::{BenchSpec, HaystackSource, Manifest, MhNiahSpec, NiahSpec, ObjectSpec, build_set},
     score::{ScoreOptions, score_set, write_niah_csv},
     write_json,
 };
@@ -23,6 +23,8 @@ pub enum Kind {
     Niah,
     /// A chain of clue needles with distractors and decoys.
     MhNiah,
+    /// A small coloured object drifting through one clip (16 px).
+    Object,
 }
 
 /// `hico niah` subcommands.
@@ -117,6 +119,18 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
                     max_hops: 7,
                     distractors: 2,
                     decoys: 1,
+                    size,
+                    fps,
+                    needle_frames: 4,
+                    shuffle_options: true,
+                    seed,
+                    haystack,
+                }),
+                Kind::Object => BenchSpec::Object(ObjectSpec {
+                    frames,
+                    depths,
+                    repeats,
+                    object_size: 16,
                     size,
                     fps,
                     needle_frames: 4,

@@ -84,7 +84,7 @@ impl PipelineConfig {
         let (frames, from) = match &self.sampler {
             SamplerConfig::Duration { t_min, .. } => (*t_min, format!("sampler.t_min = {t_min}")),
             SamplerConfig::Uniform { frames } => (*frames, format!("sampler.frames = {frames}")),
-            SamplerConfig::Fps { min_frames, .. } => {
+            SamplerConfig::Fps { min_frames, .. } | SamplerConfig::DynamicFps { min_frames, .. } => {
                 (*min_frames, format!("sampler.min_frames = {min_frames}"))
             }
         };
@@ -118,7 +118,7 @@ fn llm_facts(llm: &LlmConfig) -> Result<LlmFacts, ConfigError> {
                 source: format!("llm.num_hidden_layers = {num_hidden_layers}"),
             });
         }
-        LlmConfig::Hf { path } => path,
+        LlmConfig::Hf { path, .. } => path,
     };
     let file: PathBuf = dir.join("config.json");
     let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Io {
@@ -257,14 +257,16 @@ mod tests {
         let mut c = tiny();
         c.llm = LlmConfig::Hf {
             path: dir.path().to_owned(),
+            attention: Default::default(),
+            attention_block: 256,
         };
         let file = dir.path().join("config.json");
-        std::fs::write(&file, r#"{"model_type": "llama", "num_hidden_layers": 32}"#).unwrap();
+        std::fs::write(&file, r#"{"model_type": "gpt2", "num_hidden_layers": 32}"#).unwrap();
         let e = err(&c);
         assert!(
             e.contains("config.json")
                 && e.contains("`model_type`")
-                && e.contains("model_type `llama` is not supported")
+                && e.contains("model_type `gpt2` is not supported")
                 && e.contains("`qwen2`"),
             "{e}"
         );

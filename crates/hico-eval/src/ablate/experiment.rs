@@ -50,6 +50,21 @@ pub struct Experiment {
     pub score: ScoreSpec,
     /// Dotted key → list of values; every combination is a cell.
     pub grid: toml::Table,
+    /// Cells to compare on the same questions (exact McNemar test), `[[paired]]` tables.
+    #[serde(default)]
+    pub paired: Vec<PairSpec>,
+}
+
+/// Two cells compared on the same questions (`[[paired]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairSpec {
+    /// The claim under test, in words (e.g. `ToMe keeps more than pooling at 1 token/frame`).
+    pub claim: String,
+    /// The cell the claim expects to be better (a cell name, e.g. `tome-1__none`).
+    pub a: String,
+    /// The cell it is compared with.
+    pub b: String,
 }
 
 /// Training before the grid.
@@ -106,6 +121,10 @@ pub struct ScoreSpec {
     /// Most unreadable questions a cell may skip (logged to the cell's `skipped.jsonl`,
     /// counted as wrong) before the cell fails; absent: a tenth of the set.
     pub max_skipped: Option<usize>,
+    /// Cells whose first correctly and first wrongly answered questions are recorded in
+    /// full (`cells/<cell>/examples/{correct,wrong}/`: run record and `question.json`), for
+    /// the patch-overlay pictures.
+    pub examples: Vec<String>,
 }
 
 /// One grid cell.

@@ -1,11 +1,17 @@
 //! The results of a grid: one [`Row`] per cell (saved as the cell's `done.json`), and the
-//! tables written from them: `results.csv`, `results.md` and `niah.csv`.
+//! tables written from them: `results.csv` (csv crate: one column per grid key, the
+//! accuracy's Wilson interval, hico's version and commit on every row), `results.md` (with
+//! the paired comparisons) and `niah.csv`.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EvalError, score::DepthAccuracy};
+use crate::{
+    EvalError,
+    score::DepthAccuracy,
+    stats::{Paired, Proportion, Z95, wilson},
+};
 
 /// The result of one cell (or its error).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +28,9 @@ pub struct Row {
     pub labels: Vec<(String, String)>,
     /// Accuracy by letter logits (absent when the cell failed).
     pub accuracy: Option<f64>,
+    /// Questions answered right by letter logits.
+    #[serde(default)]
+    pub correct: usize,
     /// Accuracy by exact match of the generated answer (when scored).
     pub exact_match: Option<f64>,
     /// Mean visual tokens entering the LLM per question.
@@ -50,68 +59,151 @@ pub struct Row {
     /// `done.json` for another model does not count as done.
     #[serde(default)]
     pub model: String,
+    /// hico's version (`CARGO_PKG_VERSION`) that scored the cell.
+    #[serde(default)]
+    pub hico_version: String,
+    /// The git commit hico was built from (see [`crate::version`]).
+    #[serde(default)]
+    pub git_commit: String,
 }
 
-fn clean(s: &str) -> String {
-    s.replace([',', '\n', '\r', '|'], ";")
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| format!("{x:.4}")).unwrap_or_default()
-}
-
-/// Write `results.csv`.
-pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
-    let mut t = String::from(
-        "cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens,frames,prefill_gflop,\
-         kv_kib,seconds,exact_match,n,pred_a,pred_b,pred_c,pred_d,error\n",
-    );
-    for r in rows {
-        t += &format!(
-            "{},{},{},{},{},{:.1},{:.1},{:.6},{:.2},{:.2},{},{},{},{},{},{},{}\n",
-            r.cell,
-            r.compressor,
-            r.tokens_per_frame
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            clean(&r.dropout),
-            opt(r.accuracy),
-            r.visual_tokens,
-            r.frames,
-            r.prefill_gflop,
-            r.kv_kib,
-            r.seconds,
-            opt(r.exact_match),
-            r.n,
-            r.predicted[0],
-            r.predicted[1],
-            r.predicted[2],
-            r.predicted[3],
-            clean(r.error.as_deref().unwrap_or("")),
-        );
+impl Row {
+    /// Accuracy with its 95 % Wilson interval (`None` when the cell failed).
+    pub fn interval(&self) -> Option<Proportion> {
+        self.accuracy.map(|_| wilson(self.correct, self.n, Z95))
     }
-    std::fs::write(path, t).map_err(EvalError::io(path))
 }
 
-/// Write `results.md`: a markdown table, one row per cell.
-pub fn write_markdown(path: &Path, title: &str, rows: &[Row]) -> Result<(), EvalError> {
+fn md_clean(s: &str) -> String {
+    s.replace(['\n', '\r', '|'], ";")
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}")).unwrap_or_default()
+}
+
+/// The grid keys of `rows`, in the order of their first appearance.
+fn grid_keys(rows: &[Row]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for r in rows {
+        for (k, _) in &r.labels {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// Write `results.csv` with the csv crate: `cell`, one column `grid.<key>` per grid key (the
+/// value's label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
+/// correct, n, exact_match, visual_tokens, frames, prefill_gflop, kv_kib, seconds,
+/// pred_a..pred_d, hico_version, git_commit, error`.
+pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
+    let err = |e: csv::Error| EvalError::Io {
+        path: path.into(),
+        source: std::io::Error::other(e),
+    };
+    let keys = grid_keys(rows);
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    let mut header: Vec<String> = vec!["cell".into()];
+    // `grid.<key>`: a grid key may share its name with a fixed column (`compressor`).
+    header.extend(keys.iter().map(|k| format!("grid.{k}")));
+    header.extend(
+        [
+            "compressor",
+            "tokens_per_frame",
+            "dropout",
+            "accuracy",
+            "acc_low95",
+            "acc_high95",
+            "correct",
+            "n",
+            "exact_match",
+            "visual_tokens",
+            "frames",
+            "prefill_gflop",
+            "kv_kib",
+            "seconds",
+            "pred_a",
+            "pred_b",
+            "pred_c",
+            "pred_d",
+            "hico_version",
+            "git_commit",
+            "error",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header).map_err(err)?;
+    for r in rows {
+        let ci = r.interval();
+        let mut rec: Vec<String> = vec![r.cell.clone()];
+        for k in &keys {
+            let label = r.labels.iter().find(|(key, _)| key == k);
+            rec.push(label.map(|(_, l)| l.clone()).unwrap_or_default());
+        }
+        rec.extend([
+            r.compressor.clone(),
+            r.tokens_per_frame
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            r.dropout.clone(),
+            fmt_opt(r.accuracy, 4),
+            fmt_opt(ci.map(|c| c.low), 4),
+            fmt_opt(ci.map(|c| c.high), 4),
+            r.correct.to_string(),
+            r.n.to_string(),
+            fmt_opt(r.exact_match, 4),
+            format!("{:.1}", r.visual_tokens),
+            format!("{:.1}", r.frames),
+            format!("{:.6}", r.prefill_gflop),
+            format!("{:.2}", r.kv_kib),
+            format!("{:.2}", r.seconds),
+        ]);
+        rec.extend(r.predicted.map(|p| p.to_string()));
+        rec.extend([
+            r.hico_version.clone(),
+            r.git_commit.clone(),
+            r.error.clone().unwrap_or_default(),
+        ]);
+        w.write_record(&rec).map_err(err)?;
+    }
+    w.flush().map_err(EvalError::io(path))
+}
+
+/// Write `results.md`: a markdown table, one row per cell (accuracy with its 95 % Wilson
+/// interval), then the paired comparisons with their exact McNemar p-values.
+pub fn write_markdown(
+    path: &Path,
+    title: &str,
+    rows: &[Row],
+    paired: &[Paired],
+) -> Result<(), EvalError> {
     let mut t = format!(
-        "# {title}\n\n| cell | compressor | tokens/frame | dropout | accuracy | exact match | \
-         visual tokens | frames | prefill GFLOP | KV KiB | seconds | predicted A/B/C/D | error |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "# {title}\n\n| cell | compressor | tokens/frame | dropout | accuracy | 95 % CI | \
+         correct/n | exact match | visual tokens | frames | prefill GFLOP | KV KiB | seconds | \
+         predicted A/B/C/D | error |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for r in rows {
+        let ci = r.interval();
         t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.4} | {:.0} | {:.1} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {:.4} | {:.0} | {:.1} \
+             | {} | {} |\n",
             r.cell,
             r.compressor,
             r.tokens_per_frame
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            clean(&r.dropout),
+            md_clean(&r.dropout),
             r.accuracy
                 .map(|a| format!("{a:.3}"))
                 .unwrap_or_else(|| "—".into()),
+            ci.map(|c| format!("[{:.3}, {:.3}]", c.low, c.high))
+                .unwrap_or_else(|| "—".into()),
+            r.correct,
+            r.n,
             r.exact_match
                 .map(|a| format!("{a:.3}"))
                 .unwrap_or_else(|| "—".into()),
@@ -121,12 +213,49 @@ pub fn write_markdown(path: &Path, title: &str, rows: &[Row]) -> Result<(), Eval
             r.kv_kib,
             r.seconds,
             r.predicted.map(|p| p.to_string()).join("/"),
-            clean(r.error.as_deref().unwrap_or("")),
+            md_clean(r.error.as_deref().unwrap_or("")),
         );
     }
+    if !paired.is_empty() {
+        t += &paired_markdown(paired);
+    }
+    let versions: Vec<String> = {
+        let mut v: Vec<String> = rows
+            .iter()
+            .map(|r| format!("hico {} at commit {}", r.hico_version, r.git_commit))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    t += &format!("\nScored by {}.\n", versions.join("; "));
     std::fs::write(path, t).map_err(EvalError::io(path))
 }
 
+/// The paired comparisons as a markdown section.
+pub fn paired_markdown(paired: &[Paired]) -> String {
+    let mut t = String::from(
+        "\n## Paired comparisons (same questions, exact McNemar test)\n\n\
+         | claim | a | b | n | acc a | acc b | right in a only | right in b only | p | verdict |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for p in paired {
+        t += &format!(
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |\n",
+            md_clean(&p.claim),
+            p.a,
+            p.b,
+            p.n,
+            p.acc_a,
+            p.acc_b,
+            p.a_only,
+            p.b_only,
+            crate::stats::fmt_p(p.p_value),
+            p.verdict(),
+        );
+    }
+    t
+}
 /// Accuracy per (depth, frames) averaged over the successful cells (each cell weighs the
 /// same).
 pub fn mean_by_depth(rows: &[Row]) -> Vec<DepthAccuracy> {

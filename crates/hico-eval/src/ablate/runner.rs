@@ -11,13 +11,18 @@
 //! OUT/cells/<cell>/scores.json    per-question scores
 //! OUT/cells/<cell>/niah.csv       accuracy per depth × haystack length
 //! OUT/cells/<cell>/skipped.jsonl  questions skipped as unreadable (id, video, reason)
-//! OUT/cells/<cell>/done.json      the cell's result row; skipped on re-run while the model
-//!                                 and the cell's config are unchanged
-//! OUT/results.csv, results.md     one row per cell
+//! OUT/cells/<cell>/done.json      the cell's result row; skipped on re-run while the model,
+//!                                 the cell's config and hico's version and commit are
+//!                                 unchanged
+//! OUT/results.csv, results.md     one row per cell (with its 95 % Wilson interval, hico's
+//!                                 version and commit); results.md also holds the paired
+//!                                 comparisons (exact McNemar) of `[[paired]]`
+//! OUT/paired.json                 the paired comparisons
 //! OUT/niah.csv                    accuracy per depth × haystack length, mean over cells
 //! ```
 
 use std::{
+    io::IsTerminal,
     panic::{AssertUnwindSafe, catch_unwind},
     path::{Path, PathBuf},
     time::Instant,
@@ -37,6 +42,8 @@ use crate::{
     bench::{Manifest, build_set},
     read_json,
     score::{ScoreOptions, score_set, write_niah_csv},
+    stats::Paired,
+    version::{GIT_COMMIT, HICO_VERSION},
     write_json,
 };
 
@@ -53,6 +60,8 @@ pub struct GridSummary {
     pub failed: Vec<String>,
     /// Every cell's row, in grid order.
     pub rows: Vec<Row>,
+    /// The experiment's `[[paired]]` comparisons, on the cells' per-question scores.
+    pub paired: Vec<Paired>,
 }
 
 /// A progress bar in the workspace's style, attached to `multi`.
@@ -68,7 +77,7 @@ pub fn bar(multi: &MultiProgress, msg: &str) -> ProgressBar {
 }
 
 /// Build the benchmark set into `OUT/bench`, or reuse it when its manifest holds the same
-/// spec.
+/// spec and was built by the same code.
 pub fn prepare_benchmark(
     exp: &Experiment,
     exp_path: &Path,
@@ -78,9 +87,15 @@ pub fn prepare_benchmark(
     let dir = out.join("bench");
     if let Ok(m) = Manifest::load(&dir)
         && m.spec == exp.benchmark
+        && m.code == crate::version::code_id()
     {
         return Ok((dir, m));
     }
+    eprintln!(
+        "benchmark: building {} in {}",
+        exp.benchmark.kind(),
+        dir.display()
+    );
     let pb = bar(multi, "benchmark");
     let m = build_set(&exp.benchmark, exp_path, &dir, Some(&pb))?;
     pb.finish_and_clear();
@@ -105,12 +120,41 @@ pub fn run_grid<B: Backend>(
     std::fs::create_dir_all(out.join("cells")).map_err(EvalError::io(&out))?;
     write_json(&out.join("experiment.json"), exp)?;
     let cells = exp.cells(exp_path)?;
+    for (i, p) in exp.paired.iter().enumerate() {
+        for (key, name) in [("a", &p.a), ("b", &p.b)] {
+            if !cells.iter().any(|c| &c.name == name) {
+                return Err(EvalError::Spec {
+                    path: exp_path.into(),
+                    key: format!("paired[{i}].{key}"),
+                    message: format!(
+                        "no cell `{name}`; the cells are: {}",
+                        cells
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    // Without a terminal the bars are hidden: one plain line per cell instead.
+    let plain = !std::io::stderr().is_terminal();
     let dropout_label = dropout_labeler(&cells);
     let opts = ScoreOptions {
         free_form: exp.score.free_form,
         capture_all_layers: exp.score.capture_attention,
         max_skipped: exp.score.max_skipped,
     };
+    for name in &exp.score.examples {
+        if !cells.iter().any(|c| &c.name == name) {
+            return Err(EvalError::Spec {
+                path: exp_path.into(),
+                key: "score.examples".into(),
+                message: format!("no cell `{name}`"),
+            });
+        }
+    }
     let cells_bar = bar(multi, "cells");
     cells_bar.set_length(cells.len() as u64);
     let samples_bar = bar(multi, "questions");
@@ -120,8 +164,9 @@ pub fn run_grid<B: Backend>(
         skipped: Vec::new(),
         failed: Vec::new(),
         rows: Vec::new(),
+        paired: Vec::new(),
     };
-    for cell in &cells {
+    for (index, cell) in cells.iter().enumerate() {
         let dir = out.join("cells").join(&cell.name);
         let done = dir.join("done.json");
         if let Some(row) = finished(&dir, cell, model) {
@@ -143,6 +188,7 @@ pub fn run_grid<B: Backend>(
                 manifest,
                 &build,
                 opts,
+                exp.score.examples.contains(&cell.name),
                 &samples_bar,
                 &mut row,
             )
@@ -153,6 +199,32 @@ pub fn run_grid<B: Backend>(
             Ok(Err(e)) => Some(e),
             Err(panic) => Some(format!("panicked: {}", panic_message(&panic))),
         };
+        let line = match (&error, row.interval()) {
+            (None, Some(ci)) => format!(
+                "cell {}/{} {}: accuracy {:.3} [{:.3}, {:.3}] ({}/{}), {:.1} s",
+                index + 1,
+                cells.len(),
+                cell.name,
+                ci.p,
+                ci.low,
+                ci.high,
+                ci.k,
+                ci.n,
+                row.seconds
+            ),
+            (e, _) => format!(
+                "cell {}/{} {}: failed: {}",
+                index + 1,
+                cells.len(),
+                cell.name,
+                e.as_deref().unwrap_or("no accuracy")
+            ),
+        };
+        if plain {
+            eprintln!("{line}");
+        } else {
+            multi.println(&line).ok();
+        }
         match error {
             None => {
                 write_json(&done, &row)?;
@@ -169,20 +241,59 @@ pub fn run_grid<B: Backend>(
     }
     samples_bar.finish_and_clear();
     cells_bar.finish_and_clear();
+    summary.paired = paired(exp, &out)?;
+    write_json(&out.join("paired.json"), &summary.paired)?;
     write_csv(&out.join("results.csv"), &summary.rows)?;
     let title = if exp.name.is_empty() {
         "ablation"
     } else {
         &exp.name
     };
-    write_markdown(&out.join("results.md"), title, &summary.rows)?;
+    write_markdown(
+        &out.join("results.md"),
+        title,
+        &summary.rows,
+        &summary.paired,
+    )?;
     write_niah_csv(&out.join("niah.csv"), &mean_by_depth(&summary.rows))?;
     Ok(summary)
 }
 
-/// The cell's row when it is done for this model and config.
+/// The per-question `(id, correct)` of a scored cell (its `scores.json`).
+fn question_scores(dir: &Path) -> Result<Vec<(String, bool)>, EvalError> {
+    #[derive(serde::Deserialize)]
+    struct Q {
+        id: String,
+        correct: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Scores {
+        samples: Vec<Q>,
+    }
+    let s: Scores = read_json(&dir.join("scores.json"))?;
+    Ok(s.samples.into_iter().map(|q| (q.id, q.correct)).collect())
+}
+
+/// The experiment's `[[paired]]` comparisons from the cells' `scores.json`; a pair with a
+/// failed cell is left out.
+fn paired(exp: &Experiment, out: &Path) -> Result<Vec<Paired>, EvalError> {
+    let mut res = Vec::new();
+    for p in &exp.paired {
+        let cell = |name: &str| question_scores(&out.join("cells").join(name));
+        if let (Ok(a), Ok(b)) = (cell(&p.a), cell(&p.b)) {
+            res.push(Paired::new(&p.claim, (&p.a, &a), (&p.b, &b)));
+        }
+    }
+    Ok(res)
+}
+
+/// The cell's row when it is done for this model, config and code (hico's version and
+/// git commit).
 fn finished(dir: &Path, cell: &Cell, model: &str) -> Option<Row> {
     let row: Row = read_json(&dir.join("done.json")).ok()?;
+    if row.hico_version != HICO_VERSION || row.git_commit != GIT_COMMIT {
+        return None;
+    }
     let saved: serde_json::Value = read_json(&dir.join("config.json")).ok()?;
     // Through text, as the file was written (f32 fields read back as their shortest form).
     let current: serde_json::Value =
@@ -198,6 +309,7 @@ fn run_cell<B: Backend>(
     manifest: &Manifest,
     build: &impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,
     opts: ScoreOptions,
+    examples: bool,
     pb: &ProgressBar,
     row: &mut Row,
 ) -> Result<(), String> {
@@ -212,12 +324,17 @@ fn run_cell<B: Backend>(
             .map_err(|e| e.to_string())?;
     }
     write_json(&dir.join("scores.json"), &scores).map_err(|e| e.to_string())?;
+    if examples {
+        record_examples(&pipe, dir, bench, manifest, &scores.samples, &cell.config)
+            .map_err(|e| e.to_string())?;
+    }
     write_niah_csv(&dir.join("niah.csv"), &scores.by_depth).map_err(|e| e.to_string())?;
     let n = scores.samples.len().max(1) as f64;
     let mean = |f: &dyn Fn(&crate::score::SampleScore) -> f64| {
         scores.samples.iter().map(f).sum::<f64>() / n
     };
     row.accuracy = Some(scores.accuracy);
+    row.correct = scores.samples.iter().filter(|s| s.correct).count();
     row.exact_match = scores.exact_match;
     row.visual_tokens = mean(&|s| s.visual_tokens as f64);
     row.frames = mean(&|s| s.sampled_frames as f64);
@@ -227,6 +344,55 @@ fn run_cell<B: Backend>(
     row.skipped = scores.skipped.len();
     row.predicted = scores.predicted_counts;
     row.by_depth = scores.by_depth.clone();
+    Ok(())
+}
+
+/// Record the first correctly and the first wrongly answered question in full under
+/// `dir/examples/{correct,wrong}/` (run record, `question.json` with the video path relative
+/// to the set, the answer, the prediction and the needles).
+fn record_examples<B: Backend>(
+    pipe: &Pipeline<B>,
+    dir: &Path,
+    bench: &Path,
+    manifest: &Manifest,
+    scores: &[crate::score::SampleScore],
+    config: &PipelineConfig,
+) -> Result<(), EvalError> {
+    let letters = crate::score::letter_ids(pipe)?;
+    for (kind, want) in [("correct", true), ("wrong", false)] {
+        let Some(s) = scores.iter().find(|s| s.correct == want) else {
+            continue;
+        };
+        let Some(sample) = manifest.samples.iter().find(|m| m.id == s.id) else {
+            continue;
+        };
+        let (_, run) = crate::score::score_sample(
+            pipe,
+            bench,
+            sample,
+            letters,
+            ScoreOptions::default(),
+            true,
+        )?;
+        let out = dir.join("examples").join(kind);
+        if let Some(run) = run {
+            run.write_dir(&out, config).map_err(|e| EvalError::Model {
+                sample: sample.id.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        write_json(
+            &out.join("question.json"),
+            &serde_json::json!({
+                "id": sample.id,
+                "video": bench.join(&sample.video),
+                "answer": sample.answer,
+                "answer_text": sample.answer_text,
+                "predicted": s.predicted,
+                "needles": sample.needles,
+            }),
+        )?;
+    }
     Ok(())
 }
 
@@ -260,6 +426,9 @@ fn empty_row(cell: &Cell, dropout: String) -> Row {
         by_depth: Vec::new(),
         error: None,
         model: String::new(),
+        correct: 0,
+        hico_version: HICO_VERSION.to_string(),
+        git_commit: GIT_COMMIT.to_string(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Training before the grid, once: generate a training set of the benchmark's kind (another
 //! seed), train the experiment's base pipeline with its hico-train stage config, and cache
 //! the result (`OUT/train/trained.json`); later runs reuse the checkpoint while the training
-//! set spec, stage and base config are unchanged (a change retrains from scratch).
+//! set spec, stage, base config and hico's version and commit are unchanged (a change
+//! retrains from scratch).
 
 use std::path::{Path, PathBuf};
 
@@ -57,22 +58,37 @@ pub fn ensure_trained<B: AutodiffBackend>(
     stage.data.annotations = data_dir.join("llava.json");
     stage.data.video_root = data_dir.clone();
     let base = exp.base_config(exp_path)?;
-    // What the cached model was trained from: a change retrains from scratch.
-    let key = serde_json::json!({ "data": data_spec, "stage": stage, "base": base });
+    // What the cached model was trained from, and by which code: a change retrains.
+    let key = serde_json::json!({
+        "data": data_spec, "stage": stage, "base": base, "code": crate::version::code_id(),
+    });
     match read_json::<Trained>(&marker) {
         Ok(t) if t.key == key && t.checkpoint.exists() => return Ok(Some(t)),
         Ok(_) => std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?,
         Err(_) => {}
     }
+    // An interrupted run resumes only when it was started for the same key.
+    let started = dir.join("key.json");
+    if dir.exists() && read_json::<serde_json::Value>(&started).ok().as_ref() != Some(&key) {
+        std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
+    write_json(&started, &key)?;
     let manifest = match Manifest::load(&data_dir) {
-        Ok(m) if m.spec == data_spec => m,
+        Ok(m) if m.spec == data_spec && m.code == crate::version::code_id() => m,
         _ => {
+            eprintln!(
+                "training set: building {} in {}",
+                data_spec.kind(),
+                data_dir.display()
+            );
             let pb = bar(multi, "training set");
             let m = build_set(&data_spec, exp_path, &data_dir, Some(&pb))?;
             pb.finish_and_clear();
             m
         }
     };
+    eprintln!("training: {} (cached in {})", stage.name, dir.display());
     let outcome = run_stage::<B>(&base, &stage, None, &dir, true, device).map_err(train_err)?;
     let t = Trained {
         checkpoint: outcome.checkpoint,

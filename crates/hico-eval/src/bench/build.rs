@@ -5,16 +5,23 @@
 use std::path::Path;
 
 use indicatif::ProgressBar;
-use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
 
 use super::{
     canvas::{ANSWER_COLOURS, BACKGROUNDS, Canvas, Named, Shape, ink_for},
     haystack::{haystack, video_haystack},
     manifest::{LETTERS, Manifest, Needle, NeedleRole, Sample, question_text},
+    object::object_sample,
     spec::{BenchSpec, HaystackSource, MhNiahSpec, NiahSpec},
     writer::write_mp4,
 };
 use crate::EvalError;
+
+/// The generator of every random choice in a set: ChaCha8, whose output stream for a seed
+/// is documented as stable across versions (rand's `StdRng` makes no such promise). Values
+/// drawn through rand's distributions (`random_range`, `shuffle`) are stable within rand
+/// 0.9, which Cargo.lock pins.
+pub type BenchRng = rand_chacha::ChaCha8Rng;
 
 /// The stem of every multi-hop question.
 pub const MH_STEM: &str = "From the first clip, follow each NEXT colour to the clip of that \
@@ -32,10 +39,7 @@ pub fn build_set(
     progress: Option<&ProgressBar>,
 ) -> Result<Manifest, EvalError> {
     spec.validate(spec_path)?;
-    let (frames, depths, repeats) = match spec {
-        BenchSpec::Niah(n) => (&n.frames, &n.depths, n.repeats),
-        BenchSpec::MhNiah(m) => (&m.frames, &m.depths, m.repeats),
-    };
+    let (frames, depths, repeats) = spec.layout();
     let cells: Vec<(usize, f64, usize)> = frames
         .iter()
         .flat_map(|&f| {
@@ -82,6 +86,7 @@ pub fn build_set(
     let manifest = Manifest {
         spec: spec.clone(),
         samples,
+        code: crate::version::code_id(),
     };
     manifest.write(dir)?;
     Ok(manifest)
@@ -96,19 +101,19 @@ fn one_sample(
 ) -> Result<Sample, EvalError> {
     let id = format!("f{n}_d{:03}_r{rep}", (depth * 100.0).round() as i64);
     let video = format!("videos/{id}.mp4");
-    let seed = spec_seed(spec)
-        .wrapping_mul(1_000_003)
-        .wrapping_add(i as u64);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let (seed, size, fps) = spec.seed_size_fps();
+    let seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+    let mut rng = BenchRng::seed_from_u64(seed);
     let mut frames = match spec.haystack() {
-        HaystackSource::Synthetic => haystack(n, spec_size(spec), seed),
-        HaystackSource::Video { path } => video_haystack(path, n, spec_size(spec))?,
+        HaystackSource::Synthetic => haystack(n, size, seed),
+        HaystackSource::Video { path } => video_haystack(path, n, size)?,
     };
     let sample = match spec {
         BenchSpec::Niah(s) => niah_sample(s, &mut frames, depth, &mut rng),
         BenchSpec::MhNiah(s) => mh_sample(s, &mut frames, depth, &mut rng),
+        BenchSpec::Object(s) => object_sample(s, &mut frames, depth, &mut rng),
     };
-    write_mp4(&dir.join(&video), &frames, spec_fps(spec))?;
+    write_mp4(&dir.join(&video), &frames, fps)?;
     Ok(Sample {
         id,
         video,
@@ -118,27 +123,8 @@ fn one_sample(
     })
 }
 
-fn spec_seed(s: &BenchSpec) -> u64 {
-    match s {
-        BenchSpec::Niah(n) => n.seed,
-        BenchSpec::MhNiah(m) => m.seed,
-    }
-}
-fn spec_size(s: &BenchSpec) -> usize {
-    match s {
-        BenchSpec::Niah(n) => n.size,
-        BenchSpec::MhNiah(m) => m.size,
-    }
-}
-fn spec_fps(s: &BenchSpec) -> f64 {
-    match s {
-        BenchSpec::Niah(n) => n.fps,
-        BenchSpec::MhNiah(m) => m.fps,
-    }
-}
-
 /// Slot (clip index) of depth `d` among `slots` slots from `first` on.
-fn slot_at(d: f64, first: usize, slots: usize) -> usize {
+pub(super) fn slot_at(d: f64, first: usize, slots: usize) -> usize {
     first + (d * (slots - 1 - first) as f64).round() as usize
 }
 
@@ -170,7 +156,12 @@ fn insert(frames: &mut [Canvas], slot: usize, nf: usize, image: &Canvas) -> usiz
     start
 }
 
-fn letters_for(options: &mut [String], answer: &str, rng: &mut StdRng, shuffle: bool) -> String {
+pub(super) fn letters_for(
+    options: &mut [String],
+    answer: &str,
+    rng: &mut BenchRng,
+    shuffle: bool,
+) -> String {
     if shuffle {
         options.shuffle(rng);
     }
@@ -181,7 +172,7 @@ fn letters_for(options: &mut [String], answer: &str, rng: &mut StdRng, shuffle: 
     LETTERS[k].to_string()
 }
 
-fn niah_sample(s: &NiahSpec, frames: &mut [Canvas], depth: f64, rng: &mut StdRng) -> Sample {
+fn niah_sample(s: &NiahSpec, frames: &mut [Canvas], depth: f64, rng: &mut BenchRng) -> Sample {
     let slots = frames.len() / s.needle_frames;
     let slot = slot_at(depth, 0, slots);
     let combos: Vec<(Named, Shape)> = ANSWER_COLOURS
@@ -226,7 +217,7 @@ fn niah_sample(s: &NiahSpec, frames: &mut [Canvas], depth: f64, rng: &mut StdRng
     }
 }
 
-fn mh_sample(s: &MhNiahSpec, frames: &mut [Canvas], depth: f64, rng: &mut StdRng) -> Sample {
+fn mh_sample(s: &MhNiahSpec, frames: &mut [Canvas], depth: f64, rng: &mut BenchRng) -> Sample {
     let size = frames[0].width;
     let slots = frames.len() / s.needle_frames;
     let hops = rng.random_range(s.min_hops..=s.max_hops);

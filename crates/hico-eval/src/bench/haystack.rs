@@ -5,9 +5,12 @@
 use std::path::Path;
 
 use hico_video::FrameReader;
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{Rng, SeedableRng};
 
-use super::canvas::{Canvas, Rgb};
+use super::{
+    build::BenchRng,
+    canvas::{Canvas, Rgb},
+};
 use crate::EvalError;
 
 /// `n` frames of the video at `path`, resized to `size × size`, spread evenly over it.
@@ -40,15 +43,15 @@ struct Scene {
     len: usize,
 }
 
-fn muted(rng: &mut StdRng) -> Rgb {
+fn muted(rng: &mut BenchRng) -> Rgb {
     let base: u8 = rng.random_range(50..190);
-    let jitter = |rng: &mut StdRng| base.saturating_add(rng.random_range(0..30));
+    let jitter = |rng: &mut BenchRng| base.saturating_add(rng.random_range(0..30));
     [jitter(rng), jitter(rng), jitter(rng)]
 }
 
 /// `n` haystack frames of `size × size` pixels for `seed`.
 pub fn haystack(n: usize, size: usize, seed: u64) -> Vec<Canvas> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x4841_5953);
+    let mut rng = BenchRng::seed_from_u64(seed ^ 0x4841_5953);
     let mut frames = Vec::with_capacity(n);
     while frames.len() < n {
         let scene = Scene {

@@ -74,6 +74,10 @@ pub struct Manifest {
     pub spec: BenchSpec,
     /// Questions.
     pub samples: Vec<Sample>,
+    /// The code that built it (`hico_eval::version::code_id`): a cached set is rebuilt
+    /// when it differs.
+    #[serde(default)]
+    pub code: String,
 }
 
 impl Manifest {

@@ -15,6 +15,8 @@ pub enum BenchSpec {
     Niah(NiahSpec),
     /// A chain of 5–7 needle clips with clues, distractors and decoys.
     MhNiah(MhNiahSpec),
+    /// A small coloured object moving through one clip of a moving haystack.
+    Object(ObjectSpec),
 }
 
 /// Where haystack frames come from.
@@ -107,6 +109,46 @@ pub struct MhNiahSpec {
     pub haystack: HaystackSource,
 }
 
+/// Find the object: one clip of the haystack holds a small shape in one of the four answer
+/// colours, drifting a few pixels per frame; the question asks its colour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSpec {
+    /// Haystack lengths in frames (multiples of `needle_frames`).
+    pub frames: Vec<usize>,
+    /// Depths in `[0, 1]` of the object's clip (0 = first clip, 1 = last clip).
+    #[serde(default = "default_depths")]
+    pub depths: Vec<f64>,
+    /// Questions per (frames, depth) cell.
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// Side of the object's bounding box in pixels (a patch is 16 px in the tiny model).
+    #[serde(default = "default_object_size")]
+    pub object_size: usize,
+    /// Frame side in pixels.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Frame rate of the written videos.
+    #[serde(default = "default_fps")]
+    pub fps: f64,
+    /// Frames of the clip that holds the object.
+    #[serde(default = "default_needle_frames")]
+    pub needle_frames: usize,
+    /// Shuffle the four colour options per question (else RED, GREEN, BLUE, YELLOW).
+    #[serde(default)]
+    pub shuffle_options: bool,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Haystack frames.
+    #[serde(default)]
+    pub haystack: HaystackSource,
+}
+
+fn default_object_size() -> usize {
+    16
+}
+
 fn default_depths() -> Vec<f64> {
     vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 }
@@ -141,6 +183,7 @@ impl BenchSpec {
         match self {
             Self::Niah(_) => "niah",
             Self::MhNiah(_) => "mh_niah",
+            Self::Object(_) => "object",
         }
     }
 
@@ -149,6 +192,7 @@ impl BenchSpec {
         match self {
             Self::Niah(n) => &n.haystack,
             Self::MhNiah(m) => &m.haystack,
+            Self::Object(o) => &o.haystack,
         }
     }
 
@@ -158,8 +202,27 @@ impl BenchSpec {
         match &mut s {
             Self::Niah(n) => (n.seed, n.repeats) = (seed, repeats),
             Self::MhNiah(m) => (m.seed, m.repeats) = (seed, repeats),
+            Self::Object(o) => (o.seed, o.repeats) = (seed, repeats),
         }
         s
+    }
+
+    /// Haystack lengths, depths and repeats.
+    pub fn layout(&self) -> (&[usize], &[f64], usize) {
+        match self {
+            Self::Niah(n) => (&n.frames, &n.depths, n.repeats),
+            Self::MhNiah(m) => (&m.frames, &m.depths, m.repeats),
+            Self::Object(o) => (&o.frames, &o.depths, o.repeats),
+        }
+    }
+
+    /// Seed, frame side and frame rate.
+    pub fn seed_size_fps(&self) -> (u64, usize, f64) {
+        match self {
+            Self::Niah(n) => (n.seed, n.size, n.fps),
+            Self::MhNiah(m) => (m.seed, m.size, m.fps),
+            Self::Object(o) => (o.seed, o.size, o.fps),
+        }
     }
 
     /// Check the spec; errors name `path` (the file it came from) and the key.
@@ -186,6 +249,14 @@ impl BenchSpec {
                 m.fps,
                 m.needle_frames,
             ),
+            Self::Object(o) => (
+                &o.frames,
+                &o.depths,
+                o.repeats,
+                o.size,
+                o.fps,
+                o.needle_frames,
+            ),
         };
         if nf == 0 {
             return Err(bad("needle_frames", "must be at least 1".into()));
@@ -210,6 +281,18 @@ impl BenchSpec {
         }
         if fps.is_nan() || fps <= 0.0 {
             return Err(bad("fps", format!("{fps} must be > 0")));
+        }
+        if let Self::Object(o) = self
+            && (o.object_size < 3 || o.object_size > size / 2)
+        {
+            return Err(bad(
+                "object_size",
+                format!(
+                    "{} px: need 3 to half the frame side ({})",
+                    o.object_size,
+                    size / 2
+                ),
+            ));
         }
         if let Self::MhNiah(m) = self {
             if m.min_hops < 2 || m.min_hops > m.max_hops {
