@@ -213,6 +213,23 @@ def main():
     r = jsonl(sh([HICO, "bench", "train-step", "--config", "configs/tiny.toml", "--frames", "8", "--steps", "3"]))[0]
     md += [f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
 
+    md += ["## LLM memory: training-step head, checkpoint loading (Qwen2.5-0.5B shape, random weights)", "",
+           "Peak heap of one training step (forward, cross entropy on the last 64 of 4,096 tokens,",
+           "backward) at the real 151,936-token vocabulary, 2 decoder layers (the head's share does not",
+           "depend on the layer count), with the output head on every row (before issue #16) or on the",
+           "target rows only (now); then loading a random bf16 0.5B-shape checkpoint.", "",
+           "| what | peak heap (MiB) | time (s) |", "|---|---|---|"]
+    for head in ("all", "targets"):
+        r = jsonl(sh([HICO, "bench", "train-memory", "--layers", "2", "--tokens", "4096", "--targets", "64",
+                      "--head", head]))[0]
+        md.append(f"| training step, head on {head} rows | {r['peak_heap_mib']:.0f} | {r['step_s']:.1f} |")
+        print(md[-1], flush=True)
+    ckpt = os.path.join(tmp, "qwen2_5_0_5b_bf16")
+    sh([HICO, "bench", "llm-load", "--dir", ckpt, "--write"])
+    r = jsonl(sh([HICO, "bench", "llm-load", "--dir", ckpt]))[0]
+    md += [f"| load (model {r['model_f32_mib']:.0f} MiB in f32; peak RSS {r['peak_rss_mib']:.0f} MiB) | "
+           f"{r['peak_heap_mib']:.0f} | {r['load_s']:.1f} |", ""]
+
     if "train_torch" not in skip:
         md += train_vs_torch(tmp, 10 if a.quick else 40)
     if "video" not in skip:
