@@ -122,7 +122,11 @@ fn rerunning_a_grid_skips_finished_cells() {
         assert!(out.join(f).exists(), "{f}");
     }
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
-    assert!(csv.starts_with("cell,compressor,tokens_per_frame,dropout,accuracy,visual_tokens"));
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("cell,grid.compressor,grid.dropout,compressor,tokens_per_frame,dropout,accuracy,acc_low95,acc_high95,correct,n,skipped,"),
+        "{header}"
+    );
     assert_eq!(csv.lines().count(), 3);
     let cell = out.join("cells").join(&first.ran[1]);
     for f in [

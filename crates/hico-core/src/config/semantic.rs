@@ -270,7 +270,7 @@ mod tests {
                 && e.contains("`qwen2`"),
             "{e}"
         );
-        std::fs::write(&file, r#"{"architectures": ["LlamaForCausalLM"]}"#).unwrap();
+        std::fs::write(&file, r#"{"architectures": ["GPT2LMHeadModel"]}"#).unwrap();
         assert!(err(&c).contains("Qwen2ForCausalLM"));
         std::fs::write(&file, r#"{"model_type": "qwen2", "num_hidden_layers": 2}"#).unwrap();
         let e = err(&c);

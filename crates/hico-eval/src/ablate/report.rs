@@ -69,8 +69,10 @@ pub struct Row {
 
 impl Row {
     /// Accuracy with its 95 % Wilson interval (`None` when the cell failed).
+    /// Skipped questions count as wrong, as in `accuracy`.
     pub fn interval(&self) -> Option<Proportion> {
-        self.accuracy.map(|_| wilson(self.correct, self.n, Z95))
+        self.accuracy
+            .map(|_| wilson(self.correct, self.n + self.skipped, Z95))
     }
 }
 
@@ -119,6 +121,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
             "acc_high95",
             "correct",
             "n",
+            "skipped",
             "exact_match",
             "visual_tokens",
             "frames",
@@ -154,6 +157,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
             fmt_opt(ci.map(|c| c.high), 4),
             r.correct.to_string(),
             r.n.to_string(),
+            r.skipped.to_string(),
             fmt_opt(r.exact_match, 4),
             format!("{:.1}", r.visual_tokens),
             format!("{:.1}", r.frames),
