@@ -92,7 +92,7 @@ impl<B: Backend> Pipeline<B> {
     ) -> Self {
         Self {
             sampler: hico_video::build_sampler(&cfg.sampler, cfg.video.clip_len),
-            compressor: build_compressor::<B>(&cfg.compressor),
+            compressor: build_compressor::<B>(&cfg.compressor, cfg.vision.heads),
             schedule: hico_llm::build_schedule(&cfg.dropout),
             cfg,
             model,
