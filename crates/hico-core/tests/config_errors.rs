@@ -87,3 +87,47 @@ fn dropout_defaults_follow_reference() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn dynamic_fps_and_pil_resize_parse_with_release_defaults() {
+    use hico_core::config::{ResizeKind, SamplerConfig};
+    let text = tiny()
+        .replace("[video]\n", "[video]\nresize = \"pil_bicubic\"\n")
+        .replace(&sampler_section(), "[sampler]\nkind = \"dynamic_fps\"\n");
+    let c: PipelineConfig = parse_toml(&text, Path::new("t.toml")).unwrap();
+    c.validate(Path::new("t.toml")).unwrap();
+    assert_eq!(c.video.resize, ResizeKind::PilBicubic);
+    assert_eq!(
+        c.sampler,
+        SamplerConfig::DynamicFps {
+            min_frames: 64,
+            max_frames: 512,
+            frame_multiple: 8
+        }
+    );
+    let e = err(&text.replace("clip_len = 4", "clip_len = 3"));
+    assert!(e.contains("sampler.frame_multiple"), "{e}");
+    let e = err(&text.replace(
+        "kind = \"dynamic_fps\"",
+        "kind = \"dynamic_fps\"\nmin_frames = 600",
+    ));
+    assert!(
+        e.contains("sampler.min_frames") && e.contains("600 > max_frames = 512"),
+        "{e}"
+    );
+    let e = err(&text.replace("pil_bicubic", "pil_bicubik"));
+    assert!(
+        e.contains("video.resize") && e.contains("unknown variant"),
+        "{e}"
+    );
+}
+
+/// The `[sampler]` section of tiny.toml, up to the next section.
+fn sampler_section() -> String {
+    let t = tiny();
+    let start = t.find("[sampler]").expect("tiny.toml has [sampler]");
+    let end = t[start + 1..]
+        .find("\n[")
+        .map_or(t.len(), |e| start + 2 + e);
+    t[start..end].to_string()
+}

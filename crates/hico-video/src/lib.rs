@@ -3,8 +3,10 @@
 //! - [`probe`] / [`FrameReader`]: decode real files (mp4/H.264, webm/VP9, mkv, avi/mpeg4) with
 //!   FFmpeg through `ffmpeg-next`; exact frames by index, resized without crop (bicubic) to
 //!   `size × size` RGB.
-//! - [`build_sampler`]: the `duration` (paper), `uniform` and `fps` samplers behind
-//!   [`hico_core::Sampler`].
+//! - [`build_sampler`]: the `duration` (paper), `uniform`, `fps` and `dynamic_fps` (the
+//!   release's `chat()`) samplers behind [`hico_core::Sampler`].
+//! - [`PilBicubic`]: Pillow's `BICUBIC` resize, bit for bit (the release's preprocessing;
+//!   `[video] resize = "pil_bicubic"`).
 //! - [`frames_to_tensor`]: normalised `[T, 3, size, size]` tensors for the vision encoder.
 //! - [`timestamp_prompt`]: the sentence after the video placeholder.
 //! - [`synth`] + [`font`]: procedural test videos with known content and needles.
@@ -19,6 +21,7 @@ mod probe;
 mod prompt;
 #[cfg(feature = "ffmpeg")]
 mod reader;
+mod resize;
 mod sampler;
 mod strategy;
 pub mod synth;
@@ -34,9 +37,12 @@ pub use probe::{MAX_SIDE, probe};
 pub use prompt::timestamp_prompt;
 #[cfg(feature = "ffmpeg")]
 pub use reader::{FrameReader, decode_all};
-pub use sampler::{DurationSampler, FpsSampler, UniformSampler, build_sampler, segment_middles};
+pub use resize::{PassOrder, PilBicubic, pil_bicubic};
+pub use sampler::{
+    DurationSampler, DynamicFpsSampler, FpsSampler, UniformSampler, build_sampler, segment_middles,
+};
 pub use strategy::Strategy;
-pub use tensor::frames_to_tensor;
+pub use tensor::{frames_to_tensor, normalise_byte};
 
 /// RGB frames resized without crop to `size × size`, row-major, 3 bytes per pixel,
 /// frame after frame.

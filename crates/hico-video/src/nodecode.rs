@@ -52,6 +52,8 @@ impl FrameReader {
     }
     /// Ignored.
     pub fn set_strategy(&mut self, _strategy: Strategy) {}
+    /// Ignored.
+    pub fn set_resize(&mut self, _resize: hico_core::config::ResizeKind) {}
     /// Always an error.
     pub fn read(&mut self, _indices: &[usize], _size: usize) -> Result<Frames, VideoError> {
         Err(no_decoder(&self.path))

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 
 use ffmpeg_next as ff;
 use hico_core::VideoInfo;
+use hico_core::config::ResizeKind;
 
+mod convert;
 mod split;
 
 use crate::probe::{Opened, open};
@@ -43,13 +45,10 @@ pub struct FrameReader {
     next: Option<usize>,
     last: Option<Last>,
     eof: bool,
-    scaler: Option<(
-        ff::format::Pixel,
-        u32,
-        u32,
-        usize,
-        ff::software::scaling::Context,
-    )>,
+    /// Pixel-format conversion and resizing state (see `convert.rs`).
+    converter: Option<convert::Converter>,
+    /// How frames reach the output size.
+    resize: ResizeKind,
     strategy: Strategy,
     /// Decoders a large read may use at once.
     threads: usize,
@@ -97,7 +96,8 @@ impl FrameReader {
             next: Some(0),
             last: None,
             eof: false,
-            scaler: None,
+            converter: None,
+            resize: ResizeKind::Swscale,
             strategy: Strategy::Auto,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             wanted: Vec::new(),
@@ -112,6 +112,12 @@ impl FrameReader {
     /// 1 turns splitting off).
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.max(1);
+    }
+
+    /// How frames reach the output size (default [`ResizeKind::Swscale`]; the released
+    /// VideoChat-Flash models want [`ResizeKind::PilBicubic`]).
+    pub fn set_resize(&mut self, resize: ResizeKind) {
+        self.resize = resize;
     }
 
     /// What the header (or a packet count) says about the video.
@@ -334,42 +340,6 @@ impl FrameReader {
             }
         }
         self.advance_to(i)
-    }
-
-    /// Convert the current frame to `size × size` RGB and append it to `out`.
-    fn convert_last(&mut self, size: usize, out: &mut Vec<u8>) -> Result<(), VideoError> {
-        let last = self.last.as_ref().expect("a decoded frame");
-        let (fmt, w, h) = (last.frame.format(), last.frame.width(), last.frame.height());
-        let stale = !matches!(&self.scaler, Some((f, sw, sh, s, _)) if *f == fmt && *sw == w && *sh == h && *s == size);
-        if stale {
-            let ctx = ff::software::scaling::Context::get(
-                fmt,
-                w,
-                h,
-                ff::format::Pixel::RGB24,
-                size as u32,
-                size as u32,
-                ff::software::scaling::Flags::BICUBIC,
-            )
-            .map_err(|e| self.err("resize", e))?;
-            self.scaler = Some((fmt, w, h, size, ctx));
-        }
-        let mut rgb = ff::frame::Video::empty();
-        let (.., scaler) = self.scaler.as_mut().expect("scaler set above");
-        let last = self.last.as_ref().expect("a decoded frame");
-        scaler
-            .run(&last.frame, &mut rgb)
-            .map_err(|e| VideoError::Decode {
-                path: self.path.clone(),
-                context: format!("resize frame {}", last.index),
-                message: e.to_string(),
-            })?;
-        let stride = rgb.stride(0);
-        let data = rgb.data(0);
-        for y in 0..size {
-            out.extend_from_slice(&data[y * stride..y * stride + 3 * size]);
-        }
-        Ok(())
     }
 
     /// Read frames `indices` (any order, repeats allowed) as `size × size` RGB.

@@ -4,7 +4,17 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 use crate::Frames;
 
+/// `(x/255 − mean) / std` for one byte value, in the release's arithmetic (transformers'
+/// `rescale` then `normalize`): `x · (1/255)` in f64, rounded to f32, then the subtraction
+/// and division in f32.
+pub fn normalise_byte(x: u8, mean: f32, std: f32) -> f32 {
+    ((f64::from(x) * (1.0 / 255.0)) as f32 - mean) / std
+}
+
 /// Normalise RGB frames into a tensor.
+///
+/// Bit for bit what the released VideoChat-Flash image processor makes of the same bytes
+/// (see [`normalise_byte`]).
 ///
 /// # Shapes
 /// - `frames`: `count` frames of `size × size × 3` bytes (HWC)
@@ -18,13 +28,15 @@ pub fn frames_to_tensor<B: Backend>(
     let (t, s) = (frames.count, frames.size);
     let plane = s * s;
     let mut out = vec![0f32; t * 3 * plane];
+    let lut: Vec<[f32; 256]> = (0..3)
+        .map(|c| std::array::from_fn(|x| normalise_byte(x as u8, mean[c], std[c])))
+        .collect();
     for k in 0..t {
         let src = frames.frame(k);
         let dst = &mut out[k * 3 * plane..(k + 1) * 3 * plane];
-        for c in 0..3 {
-            let (m, inv) = (mean[c], 1.0 / std[c]);
+        for (c, lut) in lut.iter().enumerate() {
             for p in 0..plane {
-                dst[c * plane + p] = (f32::from(src[3 * p + c]) / 255.0 - m) * inv;
+                dst[c * plane + p] = lut[usize::from(src[3 * p + c])];
             }
         }
     }
@@ -58,5 +70,30 @@ mod tests {
         assert!((v[4 + 2] - want[1]).abs() < 1e-6);
         assert!((v[8 + 1] - want[2]).abs() < 1e-6);
         assert!((v[0] + 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn every_byte_equals_transformers() {
+        // fixture: float32 bits of transformers' rescale + normalize (make_resize_fixtures.py)
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/normalise.json");
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let floats = |key: &str| -> Vec<f32> {
+            fx[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        };
+        let (mean, std) = (floats("mean"), floats("std"));
+        for c in 0..3 {
+            let bits = fx["bits"][c].as_array().unwrap();
+            for x in 0..=255u8 {
+                let want = bits[usize::from(x)].as_u64().unwrap() as u32;
+                let got = normalise_byte(x, mean[c], std[c]);
+                assert_eq!(got.to_bits(), want, "channel {c}, byte {x}: {got}");
+            }
+        }
     }
 }

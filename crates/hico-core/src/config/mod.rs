@@ -62,6 +62,26 @@ pub struct VideoConfig {
     pub mean: [f32; 3],
     /// Per-channel standard deviation for normalisation (ImageNet by default).
     pub std: [f32; 3],
+    /// How a decoded frame becomes `size × size` RGB.
+    pub resize: ResizeKind,
+}
+
+/// How a decoded frame becomes `size × size` RGB (no crop either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeKind {
+    /// One swscale bicubic pass straight from the decoder's pixel format (fast; hico's
+    /// default).
+    #[default]
+    Swscale,
+    /// Convert to RGB24 at the native size, then resize with Pillow's `BICUBIC` filter,
+    /// bit for bit, as Pillow up to 12 does (horizontal pass first): what the released
+    /// VideoChat-Flash image processor did to its frames.
+    PilBicubic,
+    /// As `pil_bicubic`, with Pillow 13's pass order (vertical first when the height
+    /// shrinks by more than twice as many pixels as the width; differs only then, e.g. on
+    /// portrait frames).
+    PilBicubicPillow13,
 }
 
 impl Default for VideoConfig {
@@ -71,6 +91,7 @@ impl Default for VideoConfig {
             clip_len: 4,
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
+            resize: ResizeKind::Swscale,
         }
     }
 }
@@ -105,6 +126,22 @@ pub enum SamplerConfig {
         #[serde(default = "default_t_max")]
         max_frames: usize,
     },
+    /// The released VideoChat-Flash `chat()` rule (`sample='dynamic_fps1'` of its
+    /// `get_frame_indices`): about one frame per second rounded down to a multiple of
+    /// `frame_multiple` (at least one multiple), capped at `max_frames`, raised to
+    /// `min_frames` (which shrinks to the whole multiples available in short videos),
+    /// segment middles, padded with the last frame.
+    DynamicFps {
+        /// Lower bound on frames (64 in the release).
+        #[serde(default = "default_t_min")]
+        min_frames: usize,
+        /// Upper bound on frames (512 in the release); 0 means no cap.
+        #[serde(default = "default_t_max")]
+        max_frames: usize,
+        /// The frame count is a multiple of this (the release's `local_num_frames`, 8).
+        #[serde(default = "default_frame_multiple")]
+        frame_multiple: usize,
+    },
 }
 
 fn default_t_min() -> usize {
@@ -115,6 +152,9 @@ fn default_t_max() -> usize {
 }
 fn default_clip() -> usize {
     4
+}
+fn default_frame_multiple() -> usize {
+    8
 }
 
 /// Prompt construction.

@@ -84,6 +84,35 @@ impl PipelineConfig {
                     ));
                 }
             }
+            SamplerConfig::DynamicFps {
+                min_frames,
+                max_frames,
+                frame_multiple,
+            } => {
+                // Every count the rule can give (a multiple, min_frames, max_frames) must
+                // split into whole clips.
+                for (key, value, zero_ok) in [
+                    ("sampler.frame_multiple", *frame_multiple, false),
+                    ("sampler.min_frames", *min_frames, true),
+                    ("sampler.max_frames", *max_frames, true),
+                ] {
+                    if !value.is_multiple_of(v.clip_len) || (value == 0 && !zero_ok) {
+                        return Err(bad(
+                            key,
+                            format!(
+                                "{value} is not a positive multiple of video.clip_len = {}",
+                                v.clip_len
+                            ),
+                        ));
+                    }
+                }
+                if *max_frames > 0 && min_frames > max_frames {
+                    return Err(bad(
+                        "sampler.min_frames",
+                        format!("{min_frames} > max_frames = {max_frames}"),
+                    ));
+                }
+            }
         }
         let grid = v.size / patch;
         match &self.compressor {

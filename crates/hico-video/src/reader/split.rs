@@ -29,7 +29,7 @@ impl FrameReader {
         let Some((last, head)) = groups.split_last().filter(|(_, head)| !head.is_empty()) else {
             return self.read_serial(order, size);
         };
-        let (path, strategy) = (self.path.clone(), self.strategy);
+        let (path, strategy, resize) = (self.path.clone(), self.strategy, self.resize);
         // Codec threads per worker: the cores left over once every group has one.
         let codec_threads = (self.threads / groups.len()).max(1);
         std::thread::scope(|s| {
@@ -40,6 +40,7 @@ impl FrameReader {
                     s.spawn(move || {
                         let mut worker = FrameReader::open_with(path, codec_threads)?;
                         worker.set_strategy(strategy);
+                        worker.set_resize(resize);
                         worker.set_threads(1);
                         let out = worker.read_serial(targets, size)?;
                         Ok::<_, VideoError>((out, worker.decoded, worker.seeks))

@@ -5,10 +5,15 @@
 //! in how many frames T they ask for:
 //! - [`DurationSampler`]: the paper's rule (DESIGN.md "Duration-based sampling"),
 //! - [`UniformSampler`]: a fixed T,
-//! - [`FpsSampler`]: a rate, clamped and rounded to a multiple of the clip length.
+//! - [`FpsSampler`]: a rate, clamped and rounded to a multiple of the clip length,
+//! - [`DynamicFpsSampler`]: the released VideoChat-Flash `chat()` rule (`dynamic_fps.rs`).
 
 use hico_core::config::SamplerConfig;
 use hico_core::{CoreError, FramePlan, Sampler, VideoInfo};
+
+mod dynamic_fps;
+
+pub use dynamic_fps::DynamicFpsSampler;
 
 /// Build the sampler a config names, for clips of `clip_len` frames.
 pub fn build_sampler(cfg: &SamplerConfig, clip_len: usize) -> Box<dyn Sampler> {
@@ -29,6 +34,15 @@ pub fn build_sampler(cfg: &SamplerConfig, clip_len: usize) -> Box<dyn Sampler> {
             min_frames,
             max_frames,
             clip_len,
+        }),
+        SamplerConfig::DynamicFps {
+            min_frames,
+            max_frames,
+            frame_multiple,
+        } => Box::new(DynamicFpsSampler {
+            min_frames,
+            max_frames,
+            frame_multiple,
         }),
     }
 }
