@@ -28,6 +28,7 @@ pub mod nn;
 pub mod provenance;
 pub mod trace;
 pub mod traits;
+pub mod weights;
 
 pub use error::{ConfigError, CoreError};
 pub use provenance::{PatchGrid, Provenance, VisualToken};
