@@ -21,8 +21,10 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
 /// docs/performance.md) and an autotuned flash kernel on burn-cuda built with `autotune`
 /// (not measured yet: `scripts/gpu-check.sh` runs both). Training (autodiff) always uses
 /// hico's own: burn-autodiff implements the fused op as the naive L×L product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AttentionImpl {
+    #[default]
     /// hico's own kernels (`HICO_ATTENTION` unset or `own`).
     Own,
     /// burn's fused op (`HICO_ATTENTION=fused`).

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use hico_core::LanguageModel;
 use hico_core::backend::Cpu;
-use hico_llm::{Qwen2, Qwen2Config, ids_tensor, text_input};
+use hico_llm::{CausalLm, LlmSpec, ids_tensor, text_input};
 
 /// Peak resident set size in MiB (Linux `VmHWM`).
 fn peak_mib() -> f64 {
@@ -28,9 +28,10 @@ fn main() {
     } else {
         24
     };
-    let cfg = Qwen2Config::tiny(151_936, 896, 4864, layers, 14, 2, 1e6, 1e-6, true);
+    let spec =
+        LlmSpec::tiny("qwen2", 151_936, 896, 4864, layers, 14, 2).expect("qwen2 is supported");
     let dev = Default::default();
-    let m = Qwen2::<Cpu>::new(&cfg, &dev);
+    let m = CausalLm::<Cpu>::random(&spec, &dev);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("Qwen2-0.5B-shaped ({layers} layers), burn flex, {threads} threads");
     let mut rows: Vec<(String, f64)> = Vec::new();

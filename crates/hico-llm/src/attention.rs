@@ -2,22 +2,54 @@
 //! blocks of `block` rows and keys in blocks of `block` columns with an online softmax
 //! (running max and normaliser, as in FlashAttention). Peak extra memory per call is
 //! `heads × block × block` scores plus `heads × block × head_dim` accumulators, whatever L
-//! is; `block` is [`BLOCK`] unless `HICO_ATTENTION_BLOCK` says otherwise
-//! ([`hico_core::backend::attention_block`]).
+//! is; `block` is the model's [`AttentionOptions::block`] (`[llm] attention_block`).
 //!
 //! Grouped-query attention is computed without repeating key/value heads: the `n_rep` query
 //! heads that share a key head are stacked as extra query rows of that key head, so keys and
 //! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
 //! larger copy per layer).
 
-use hico_core::backend::{attention_block, fused_attention};
+use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block, attention_impl};
 
 use burn::tensor::{
     Bool, Int, Tensor, backend::Backend, module::attention as fused, ops::AttentionModuleOptions,
 };
 
 /// Default query and key block size.
-pub const BLOCK: usize = hico_core::backend::DEFAULT_ATTENTION_BLOCK;
+pub const BLOCK: usize = DEFAULT_ATTENTION_BLOCK;
+
+/// How a model computes attention at inference: the `[llm]` keys `attention` and
+/// `attention_block` (recorded in every run's `config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionOptions {
+    /// hico's tiled attention or burn's fused op (see [`decoder_attention`]).
+    pub implementation: AttentionImpl,
+    /// Queries and keys per tile of hico's own attention: scratch memory is
+    /// `heads × block²` scores whatever the length.
+    pub block: usize,
+}
+
+impl Default for AttentionOptions {
+    /// hico's own attention in tiles of [`BLOCK`].
+    fn default() -> Self {
+        Self {
+            implementation: AttentionImpl::Own,
+            block: BLOCK,
+        }
+    }
+}
+
+impl AttentionOptions {
+    /// The options of a config without these keys: `HICO_ATTENTION` and
+    /// `HICO_ATTENTION_BLOCK` when set, else the defaults (for tools that build a model
+    /// without a pipeline config, such as `hico bench llm`).
+    pub fn from_env() -> Self {
+        Self {
+            implementation: attention_impl(),
+            block: attention_block(),
+        }
+    }
+}
 
 /// A finite stand-in for −∞ (keeps `exp(m_old − m_new)` free of NaN).
 const NEG: f32 = -1.0e30;
@@ -37,9 +69,9 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
         .reshape([b, kv * n_rep, l, d])
 }
 
-/// Causal attention for a decoder layer: [`causal_attention`], or, when
-/// `HICO_ATTENTION=fused` (see [`hico_core::backend::attention_impl`]), the backend's fused
-/// attention op where it is exact and memory-safe:
+/// Causal attention for a decoder layer: [`causal_attention`] in tiles of `options.block`,
+/// or, when `options.implementation` is `Fused`, the backend's fused attention op where it is
+/// exact and memory-safe:
 /// - the backend is not an autodiff one (burn-autodiff implements the op as the naive
 ///   softmax(QKᵀ)V with an L×L matrix, and has no fused backward), and
 /// - it is a fresh prefill (`offset == 0`, as many queries as keys): backends differ in how
@@ -54,12 +86,17 @@ pub fn decoder_attention<B: Backend>(
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     offset: usize,
+    options: &AttentionOptions,
 ) -> Tensor<B, 4> {
     let [_, heads, lq, _] = q.dims();
     let [_, kv, lk, _] = k.dims();
-    let fused_ok = fused_attention::<B>(&q.device()) && offset == 0 && lq == lk && lq > 1;
+    let fused_ok = options.implementation == AttentionImpl::Fused
+        && !B::ad_enabled(&q.device())
+        && offset == 0
+        && lq == lk
+        && lq > 1;
     if !fused_ok {
-        return causal_attention(q, k, v, offset);
+        return causal_attention(q, k, v, offset, options.block);
     }
     let rep = heads / kv;
     let options = AttentionModuleOptions {
@@ -90,18 +127,21 @@ fn mask<B: Backend>(
         .reshape([groups * nq, nk])
 }
 
-/// Causal attention of `q` over `k`, `v`; query row `i` sits at key index `offset + i`.
+/// Causal attention of `q` over `k`, `v` in tiles of `block` queries × `block` keys; query
+/// row `i` sits at key index `offset + i`.
 ///
 /// # Shapes
 /// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, kv_heads, Lk, d]` with `heads` a multiple of
 ///   `kv_heads` (query head `j` uses key head `j / (heads / kv_heads)`, as HF's `repeat_kv`),
-///   `offset + Lq == Lk` for a prefill or a decode step
+///   `offset + Lq <= Lk`; keys past `offset + Lq` are never read (a decode step passes the
+///   whole preallocated cache)
 /// - returns `[1, heads, Lq, d]`
 pub fn causal_attention<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     offset: usize,
+    block: usize,
 ) -> Tensor<B, 4> {
     let [_, heads, lq, d] = q.dims();
     let [_, h, lk, _] = k.dims();
@@ -112,7 +152,7 @@ pub fn causal_attention<B: Backend>(
     let g = heads / h; // query heads per key head, stacked as rows
     let device = q.device();
     let scale = 1.0 / (d as f64).sqrt();
-    let block = attention_block();
+    let block = block.max(1);
     let mut outs = Vec::new();
     for q0 in (0..lq).step_by(block) {
         let nq = block.min(lq - q0);
@@ -183,7 +223,7 @@ mod tests {
         let (k, v) = (r(lk), r(lk));
         for lq in [lk, 1, 40] {
             let q = r(lq);
-            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq, BLOCK);
             let want = naive(q, k.clone(), v.clone(), lk - lq);
             got.into_data().assert_approx_eq::<f32>(
                 &want.into_data(),
@@ -200,7 +240,7 @@ mod tests {
         let (k, v) = (r(kv, lk), r(kv, lk));
         for lq in [lk, 1, 200] {
             let q = r(kv * g, lq);
-            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq, BLOCK);
             let want = naive(q, repeat_kv(k.clone(), g), repeat_kv(v.clone(), g), lk - lq);
             got.into_data().assert_approx_eq::<f32>(
                 &want.into_data(),
@@ -221,7 +261,13 @@ mod tests {
                 let q = r(kv * g, lq);
                 let (kr, vr) = (repeat_kv(k.clone(), g), repeat_kv(v.clone(), g));
                 let want = naive(q.clone(), kr.clone(), vr.clone(), lk - lq);
-                let got = decoder_attention(q.clone(), k.clone(), v.clone(), lk - lq);
+                let got = decoder_attention(
+                    q.clone(),
+                    k.clone(),
+                    v.clone(),
+                    lk - lq,
+                    &AttentionOptions::default(),
+                );
                 got.into_data().assert_approx_eq::<f32>(
                     &want.clone().into_data(),
                     burn::tensor::Tolerance::absolute(1e-5),
@@ -229,7 +275,7 @@ mod tests {
                 if lq != lk {
                     continue;
                 }
-                // The fused op as `HICO_ATTENTION=fused` calls it (whatever the environment).
+                // The fused op as `attention = "fused"` calls it.
                 let opts = AttentionModuleOptions {
                     scale: None,
                     softcap: None,

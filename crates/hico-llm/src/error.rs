@@ -2,28 +2,7 @@
 
 use std::path::PathBuf;
 
-/// A tensor whose shape differs from what the config implies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShapeMismatch {
-    /// Checkpoint key.
-    pub name: String,
-    /// Shape the config implies.
-    pub expected: Vec<usize>,
-    /// Shape found in the file.
-    pub found: Vec<usize>,
-}
-
-fn list_mismatches(m: &[ShapeMismatch]) -> String {
-    m.iter()
-        .map(|s| {
-            format!(
-                "{} (expected {:?}, found {:?})",
-                s.name, s.expected, s.found
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use hico_core::weights::WeightError;
 
 /// Errors of loading, saving and running the language model.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +13,10 @@ pub enum LlmError {
         /// The file.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
-    /// `config.json` (or the shard index) is not valid.
+    /// `config.json` is not valid.
     #[error("{path}: invalid model config: {message}")]
     Config {
         /// The file.
@@ -44,39 +24,22 @@ pub enum LlmError {
         /// What is wrong (serde's message names the missing or mistyped field).
         message: String,
     },
-    /// A safetensors file could not be parsed.
-    #[error("{path}: invalid safetensors: {message}")]
-    Safetensors {
-        /// The file.
+    /// `config.json` asks for something hico does not implement.
+    #[error("{path}: {key} `{value}` is not supported (supported: {supported})")]
+    Unsupported {
+        /// The file (or the config section, for a pipeline config).
         path: PathBuf,
-        /// The parser's message.
-        message: String,
+        /// The key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// What hico supports there.
+        supported: String,
     },
-    /// A tensor has a dtype hico cannot load (bf16, f16 and f32 are supported).
-    #[error("{path}: tensor {name} has unsupported dtype {dtype} (supported: BF16, F16, F32)")]
-    Dtype {
-        /// The file.
-        path: PathBuf,
-        /// Checkpoint key.
-        name: String,
-        /// The dtype found.
-        dtype: String,
-    },
-    /// The checkpoint's tensors do not match the config.
-    #[error(
-        "{dir}: checkpoint does not match config: missing [{}]; unexpected [{}]; mis-shaped [{}]",
-        missing.join(", "), unexpected.join(", "), list_mismatches(mismatched)
-    )]
-    Tensors {
-        /// The model directory.
-        dir: PathBuf,
-        /// Keys the model needs that no file holds.
-        missing: Vec<String>,
-        /// Keys in the files the model does not use.
-        unexpected: Vec<String>,
-        /// Keys whose shape is wrong.
-        mismatched: Vec<ShapeMismatch>,
-    },
+    /// Reading or writing the weights failed, or they do not match the config (every
+    /// missing, unexpected and mis-shaped tensor at once).
+    #[error(transparent)]
+    Weights(#[from] WeightError),
     /// The tokenizer could not be loaded.
     #[error("{path}: tokenizer: {message}")]
     Tokenizer {
@@ -84,5 +47,11 @@ pub enum LlmError {
         path: PathBuf,
         /// The cause.
         message: String,
+    },
+    /// Logits were asked for an input position the drop plan removed.
+    #[error("input position {position} was dropped by the LLM; its logits do not exist")]
+    Dropped {
+        /// The input position.
+        position: usize,
     },
 }

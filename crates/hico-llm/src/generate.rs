@@ -1,10 +1,12 @@
-//! Token generation with a KV cache: greedy when `temperature == 0`, else seeded
-//! temperature + nucleus (top-p) sampling; stops at a stop id or `max_new_tokens`.
+//! Token generation with a KV cache: transformers' logits processors and greedy or seeded
+//! sampling ([`crate::sampling`]); stops at a stop id or `max_new_tokens`.
 
 use burn::tensor::{Tensor, backend::Backend};
 use hico_core::config::GenerationConfig;
 use hico_core::{LanguageModel, PrefillInput, PrefillOutput};
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
+
+use crate::sampling::choose;
 
 /// The result of [`generate`].
 #[derive(Debug, Clone)]
@@ -15,52 +17,31 @@ pub struct Generation<B: Backend> {
     pub prefill: PrefillOutput<B>,
 }
 
-/// Pick the next token from `[1, vocab]` logits.
-pub fn pick<B: Backend>(logits: Tensor<B, 2>, cfg: &GenerationConfig, rng: &mut StdRng) -> u32 {
+/// Pick the next token from `[1, vocab]` logits; `seen` are the ids the repetition penalty
+/// looks at.
+pub fn pick<B: Backend>(
+    logits: Tensor<B, 2>,
+    seen: &[u32],
+    cfg: &GenerationConfig,
+    rng: &mut StdRng,
+) -> u32 {
     let v: Vec<f32> = logits
         .into_data()
         .convert::<f32>()
         .to_vec()
         .expect("f32 logits");
-    let argmax = |v: &[f32]| {
-        v.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-            .map_or(0, |(i, _)| i)
-    };
-    if cfg.temperature <= 0.0 {
-        return argmax(&v) as u32;
-    }
-    let t = cfg.temperature as f32;
-    let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut probs: Vec<(usize, f32)> = v.iter().map(|&x| ((x - m) / t).exp()).enumerate().collect();
-    let z: f32 = probs.iter().map(|p| p.1).sum();
-    probs.iter_mut().for_each(|p| p.1 /= z);
-    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut mass = 0.0;
-    let cut = probs
-        .iter()
-        .position(|p| {
-            mass += p.1;
-            mass >= cfg.top_p as f32
-        })
-        .map_or(probs.len(), |i| i + 1);
-    let total: f32 = probs[..cut].iter().map(|p| p.1).sum();
-    let mut r = rng.random::<f32>() * total;
-    for &(i, p) in &probs[..cut] {
-        if r < p {
-            return i as u32;
-        }
-        r -= p;
-    }
-    probs[cut - 1].0 as u32
+    choose(v, seen, cfg, rng)
 }
 
 /// Prefill `input`, then decode up to `cfg.max_new_tokens` tokens, calling `on_token` for
-/// each as it is produced.
+/// each as it is produced. The repetition penalty sees `prompt_ids` and the generated ids:
+/// pass the prompt's ids for text generation (as transformers' `generate(input_ids)`), none
+/// for a prompt given as embeddings (as `generate(inputs_embeds)`, how LLaVA-style video
+/// models such as VideoChat-Flash call it).
 pub fn generate<B: Backend, M: LanguageModel<B>>(
     model: &M,
     input: PrefillInput<B>,
+    prompt_ids: &[u32],
     cfg: &GenerationConfig,
     stop: &[u32],
     mut on_token: impl FnMut(u32),
@@ -68,10 +49,12 @@ pub fn generate<B: Backend, M: LanguageModel<B>>(
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let (prefill, mut cache) = model.prefill(input);
     let mut logits = prefill.last_logits.clone();
+    let mut seen = prompt_ids.to_vec();
     let mut tokens = Vec::new();
     while tokens.len() < cfg.max_new_tokens {
-        let t = pick(logits, cfg, &mut rng);
+        let t = pick(logits, &seen, cfg, &mut rng);
         tokens.push(t);
+        seen.push(t);
         on_token(t);
         if stop.contains(&t) || tokens.len() == cfg.max_new_tokens {
             break;

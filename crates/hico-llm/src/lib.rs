@@ -1,48 +1,83 @@
-//! hico-llm: the decoder LLM of the pipeline. A Qwen2 / Qwen2.5 model over any burn backend
-//! ([`Qwen2`]) loaded from and saved to Hugging Face directories, its tokenizer and chat
-//! template ([`HicoTokenizer`], [`chat_prompt`]), KV-cache generation ([`generate`]), and
-//! progressive visual dropout executed inside prefill ([`build_schedule`], `prefill`).
+//! hico-llm: the decoder LLM of the pipeline. One model type, [`CausalLm`], for every
+//! supported family (Qwen2 / Qwen2.5, LLaMA incl. Llama 3.x rotary scaling, Qwen3; see
+//! [`family`] and [`supported_model_types`]) over any burn backend, loaded from and saved to
+//! Hugging Face directories through one key map ([`weights`]); its tokenizer and chat
+//! template ([`HicoTokenizer`], [`chat_prompt`]), KV-cache generation with transformers'
+//! logits processors ([`generate`], [`sampling`]), and progressive visual dropout executed
+//! inside prefill ([`build_schedule`], [`prefill`]).
 
 pub mod attention;
 pub mod cache;
-mod config;
 mod error;
+pub mod family;
 pub mod generate;
+pub mod layer;
 pub mod model;
 pub mod prefill;
 pub mod rotary;
+pub mod sampling;
 pub mod schedule;
+pub mod spec;
 pub mod tokenizer;
-mod weights;
+pub mod weights;
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use hico_core::config::LlmConfig;
 use hico_core::{LanguageModel, LlmShape, PrefillInput, PrefillOutput};
 
+pub use attention::AttentionOptions;
 pub use cache::KvCache;
-pub use config::Qwen2Config;
-pub use error::{LlmError, ShapeMismatch};
+pub use error::LlmError;
+pub use family::supported_model_types;
 pub use generate::{Generation, generate};
-pub use model::Qwen2;
-pub use rotary::Rope;
+pub use model::CausalLm;
+pub use rotary::{Rope, RopeScaling};
 pub use schedule::build_schedule;
+pub use spec::{LlmSpec, Parts};
 pub use tokenizer::{HicoTokenizer, chat_prompt};
 
-impl<B: Backend> Qwen2<B> {
-    /// Training forward: executes the plan and returns every surviving position's logits
-    /// and, per output row, the input position it came from (text is never dropped).
+/// Logits of a training forward at the positions that need them.
+#[derive(Debug, Clone)]
+pub struct TrainLogits<B: Backend> {
+    /// `[n, vocab]`, one row per asked input position, in the order asked.
+    pub logits: Tensor<B, 2>,
+    /// For each row that survived the drop plan, the input position it came from.
+    pub src: Vec<usize>,
+}
+
+impl<B: Backend> CausalLm<B> {
+    /// Training forward: executes the plan, then applies the output head only to the rows
+    /// of input positions `at` (the answer targets): at Qwen's 151,936-token vocabulary the
+    /// logits of every row would be the largest tensor of a long sample. An error names a
+    /// position the plan dropped (text is never dropped).
     ///
     /// # Shapes
-    /// - `input.embeds`: `[1, L, hidden]` → logits `[1, L', vocab]`, `L'` ≤ L
-    pub fn forward_train(&self, input: PrefillInput<B>) -> (Tensor<B, 3>, Vec<usize>) {
+    /// - `input.embeds`: `[1, L, hidden]`, `at`: n positions → logits `[n, vocab]`
+    pub fn forward_train(
+        &self,
+        input: PrefillInput<B>,
+        at: &[usize],
+    ) -> Result<TrainLogits<B>, LlmError> {
         let out = self.run(input, None);
-        (self.head(out.hidden), out.src)
+        let rows = at
+            .iter()
+            .map(|&p| {
+                out.src
+                    .iter()
+                    .position(|&s| s == p)
+                    .ok_or(LlmError::Dropped { position: p })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrainLogits {
+            logits: self.head_rows(out.hidden, &rows),
+            src: out.src,
+        })
     }
 
-    /// Plain forward over token ids (no drop): `[1, L]` → `[1, L, vocab]`.
+    /// Plain forward over token ids (no drop), logits of every row: `[1, L]` → `[1, L, vocab]`.
     pub fn forward_ids(&self, ids: &[u32]) -> Tensor<B, 3> {
         let embeds = self.embed_ids(ids_tensor(ids, &self.device()));
-        self.forward_train(text_input(embeds)).0
+        self.head(self.run(text_input(embeds), None).hidden)
     }
 }
 
@@ -64,11 +99,11 @@ pub fn text_input<B: Backend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
     }
 }
 
-impl<B: Backend> LanguageModel<B> for Qwen2<B> {
+impl<B: Backend> LanguageModel<B> for CausalLm<B> {
     type Cache = KvCache<B>;
 
     fn shape(&self) -> LlmShape {
-        self.config.shape()
+        self.spec.shape()
     }
 
     fn embed(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
@@ -79,10 +114,9 @@ impl<B: Backend> LanguageModel<B> for Qwen2<B> {
         let mut cache = KvCache::new(self.model.layers.len());
         let out = self.run(input, Some(&mut cache));
         let l = out.hidden.dims()[1];
-        let last = out.hidden.slice([0..1, l - 1..l]);
-        let logits = self.head(last).reshape([1, self.config.vocab_size]);
         let po = PrefillOutput {
-            last_logits: logits,
+            // The head on the last row only.
+            last_logits: self.head_rows(out.hidden, &[l - 1]),
             trace: out.trace,
             attention: out.attention,
             seq_lens: out.seq_lens,
@@ -91,64 +125,74 @@ impl<B: Backend> LanguageModel<B> for Qwen2<B> {
     }
 
     fn decode_step(&self, token: u32, cache: &mut KvCache<B>) -> Tensor<B, 2> {
-        let device = self.device();
-        let mut h = self.embed_ids(ids_tensor(&[token], &device));
-        let hd = self.config.head_dim();
+        let mut h = self.embed_ids(ids_tensor(&[token], &self.device()));
         for (i, layer) in self.model.layers.iter().enumerate() {
-            let rope = Rope::new(&[cache.next_pos[i]], hd, self.config.theta(), &device);
-            h = layer.forward(h, &rope, Some(&mut cache.layers[i]));
+            let rope = self.rope.at(&[cache.next_pos[i]]);
+            h = layer.forward(h, &rope, Some(&mut cache.layers[i]), &self.attention);
             cache.next_pos[i] += 1;
         }
-        self.head(h).reshape([1, self.config.vocab_size])
+        self.head_rows(h, &[0])
     }
 }
 
-/// Build the model and tokenizer of the pipeline's `[llm]` section. A random model's
-/// vocabulary is the tokenizer's size.
+/// Build the model and tokenizer of the pipeline's `[llm]` section, with its attention
+/// keys. A random model's vocabulary is the tokenizer's size.
 pub fn load_llm<B: Backend>(
     cfg: &LlmConfig,
     device: &B::Device,
-) -> Result<(Qwen2<B>, HicoTokenizer), LlmError> {
+) -> Result<(CausalLm<B>, HicoTokenizer), LlmError> {
+    let (implementation, block) = cfg.attention();
+    let options = AttentionOptions {
+        implementation,
+        block,
+    };
     match cfg {
-        LlmConfig::Hf { path } => {
+        LlmConfig::Hf { path, .. } => {
             let tok = HicoTokenizer::from_file(&path.join("tokenizer.json"))?;
-            Ok((Qwen2::load_hf(path, device)?, tok))
+            Ok((
+                CausalLm::load_hf(path, device)?.with_attention(options),
+                tok,
+            ))
         }
         LlmConfig::Random {
+            family,
             hidden_size,
             intermediate_size,
             num_hidden_layers,
             num_attention_heads,
             num_key_value_heads,
+            head_dim,
             rope_theta,
+            rope_scaling,
             rms_norm_eps,
             tie_word_embeddings,
             tokenizer,
+            ..
         } => {
             let tok = if tokenizer == "byte_level" {
                 HicoTokenizer::byte_level()
             } else {
                 HicoTokenizer::from_file(std::path::Path::new(tokenizer))?
             };
-            let qc = Qwen2Config::tiny(
+            let mut spec = LlmSpec::tiny(
+                family,
                 tok.vocab_size(),
                 *hidden_size,
                 *intermediate_size,
                 *num_hidden_layers,
                 *num_attention_heads,
                 *num_key_value_heads,
-                *rope_theta,
-                *rms_norm_eps,
-                *tie_word_embeddings,
-            );
-            Ok((Qwen2::new(&qc, device), tok))
+            )?;
+            if let Some(d) = head_dim {
+                spec.head_dim = *d;
+            }
+            spec.rope_theta = *rope_theta;
+            spec.rope_scaling = rope_scaling
+                .as_ref()
+                .map_or(RopeScaling::None, RopeScaling::from_config);
+            spec.rms_norm_eps = *rms_norm_eps;
+            spec.tie_word_embeddings = *tie_word_embeddings;
+            Ok((CausalLm::random(&spec, device).with_attention(options), tok))
         }
-    }
-}
-
-impl<B: Backend> Qwen2<B> {
-    /// The device the weights live on.
-    pub fn device(&self) -> B::Device {
-        self.model.embed_tokens.weight.device()
     }
 }

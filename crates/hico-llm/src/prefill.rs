@@ -14,10 +14,9 @@ use burn::tensor::{Int, Tensor, TensorData, activation::softmax, backend::Backen
 use hico_core::trace::RetentionStage;
 use hico_core::{KeepRule, LayerAttention, PositionMode, PrefillInput, RetentionTrace};
 
-use crate::Qwen2;
+use crate::CausalLm;
 use crate::attention::repeat_kv;
 use crate::cache::KvCache;
-use crate::rotary::Rope;
 
 /// What a layer-by-layer run leaves behind.
 #[derive(Debug)]
@@ -62,7 +61,7 @@ fn index<B: Backend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
     Tensor::from_data(TensorData::new(v, [rows.len()]), device)
 }
 
-impl<B: Backend> Qwen2<B> {
+impl<B: Backend> CausalLm<B> {
     /// Attention of the query rows at decoder layer `layer` (0-based) over the current
     /// sequence `h`, averaged over heads and queries: one weight per row of `h`.
     pub fn query_attention(
@@ -77,24 +76,25 @@ impl<B: Backend> Qwen2<B> {
         let attn = &lyr.self_attn;
         let x = lyr.input_layernorm.forward(h.detach());
         let l = x.dims()[1];
-        let rope = Rope::new(pos, attn.head_dim, self.config.theta(), &device);
+        let rope = self.rope.at(pos);
         let qpos: Vec<usize> = queries.iter().map(|&q| pos[q]).collect();
-        let qrope = Rope::new(&qpos, attn.head_dim, self.config.theta(), &device);
-        let q = attn.queries(x.clone().select(1, index::<B>(queries, &device)), &qrope);
+        let qrope = self.rope.at(&qpos);
+        let qrows = index::<B>(queries, &device);
+        let q = attn.queries(x.clone().select(1, qrows.clone()), &qrope);
         let (k, _) = attn.keys_values(x, &rope);
         let k = repeat_kv(k, attn.heads / attn.kv_heads);
         let nq = queries.len();
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (attn.head_dim as f64).sqrt());
-        let m: Vec<bool> = queries
-            .iter()
-            .flat_map(|&qi| (0..l).map(move |j| j > qi))
-            .collect();
-        let mask =
-            Tensor::<B, 2, burn::tensor::Bool>::from_data(TensorData::new(m, [nq, l]), &device)
-                .unsqueeze::<4>()
-                .expand([1, attn.heads, nq, l]);
+        // Causal mask of the query rows, built on the device: key row j > query row q.
+        let keys = Tensor::<B, 1, Int>::arange(0..l as i64, &device)
+            .reshape([1, l])
+            .expand([nq, l]);
+        let mask = keys
+            .greater(qrows.reshape([nq, 1]).expand([nq, l]))
+            .unsqueeze::<4>()
+            .expand([1, attn.heads, nq, l]);
         let p = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
         let mean = p.mean_dim(1).mean_dim(2).reshape([l]);
         mean.into_data()
@@ -122,7 +122,7 @@ impl<B: Backend> Qwen2<B> {
         let mut vis: Vec<u32> = (0..visual_len as u32).collect();
         let mut trace = RetentionTrace::full(n_layers, visual_len);
         let (mut attention, mut seq_lens) = (Vec::new(), Vec::new());
-        let mut rope = Rope::new(&pos, self.config.head_dim(), self.config.theta(), &device);
+        let mut rope = self.rope.at(&pos);
         let rows_of = |src: &[usize]| -> Vec<usize> {
             let q: Vec<usize> = queries
                 .iter()
@@ -146,7 +146,8 @@ impl<B: Backend> Qwen2<B> {
                 });
             }
             seq_lens.push(h.dims()[1]);
-            h = layer.forward(h, &rope, cache.as_deref_mut().map(|c| &mut c.layers[i]));
+            let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            h = layer.forward(h, &rope, layer_cache, &self.attention);
             if let Some(c) = cache.as_deref_mut() {
                 c.next_pos[i] = pos.last().map_or(0, |p| p + 1);
             }
@@ -186,7 +187,7 @@ impl<B: Backend> Qwen2<B> {
                 after_layer: l1,
                 kept: vis.clone(),
             });
-            rope = Rope::new(&pos, self.config.head_dim(), self.config.theta(), &device);
+            rope = self.rope.at(&pos);
         }
         RunOutput {
             hidden: h,

@@ -9,10 +9,10 @@ use burn::tensor::{Tensor, TensorData};
 use common::{floats, json, max_diff, model};
 use hico_core::backend::Cpu;
 use hico_core::{DropPlan, DropStage, KeepRule, LanguageModel, PositionMode, PrefillInput};
-use hico_llm::{Qwen2, ids_tensor, text_input};
+use hico_llm::{CausalLm, ids_tensor, text_input};
 
 /// `pre ++ visual ++ post` embeddings of the dropout fixture and the visual block.
-fn fixture_input(m: &Qwen2<Cpu>, rec: &serde_json::Value, plan: DropPlan) -> PrefillInput<Cpu> {
+fn fixture_input(m: &CausalLm<Cpu>, rec: &serde_json::Value, plan: DropPlan) -> PrefillInput<Cpu> {
     let ids = |k: &str| -> Vec<u32> {
         rec[k]
             .as_array()
@@ -132,8 +132,11 @@ fn keep_counts_and_text_survive_under_every_rule_and_position_mode() {
     for rule in [KeepRule::Uniform, KeepRule::Attention] {
         for pm in [PositionMode::Renumber, PositionMode::Keep] {
             let p = plan(&[(1, 18, rule), (2, 12, rule), (3, 3, rule)], pm);
-            let (logits, src) = m.forward_train(fixture_input(&m, &rec, p));
-            assert_eq!(logits.dims(), [1, 3 + 3 + 5, 128]);
+            let at: Vec<usize> = (27..32).collect();
+            let out = m.forward_train(fixture_input(&m, &rec, p), &at).unwrap();
+            let (logits, src) = (out.logits, out.src);
+            assert_eq!(logits.dims(), [5, 128]);
+            assert_eq!(src.len(), 3 + 3 + 5);
             let text: Vec<usize> = (0..3).chain(27..32).collect();
             assert!(
                 text.iter().all(|t| src.contains(t)),
@@ -201,8 +204,8 @@ fn captures_hold_the_query_attention_of_each_layer() {
 #[test]
 fn training_forward_backpropagates_through_a_drop() {
     use hico_core::backend::CpuAutodiff;
-    let m: Qwen2<CpuAutodiff> =
-        Qwen2::load_hf(&common::fixture("gqa"), &Default::default()).unwrap();
+    let m: CausalLm<CpuAutodiff> =
+        CausalLm::load_hf(&common::fixture("gqa"), &Default::default()).unwrap();
     let dev = m.device();
     let vis = Tensor::<CpuAutodiff, 3>::random(
         [1, 24, 32],
@@ -229,8 +232,10 @@ fn training_forward_backpropagates_through_a_drop() {
         queries: vec![27],
         capture_layers: vec![],
     };
-    let (logits, src) = m.forward_train(input);
+    let out = m.forward_train(input, &[27, 28]).unwrap();
+    let (logits, src) = (out.logits, out.src);
     assert_eq!(src.len(), 3 + 4 + 2);
+    assert_eq!(logits.dims(), [2, 128]);
     let grads = logits.sum().backward();
     let g = m.model.layers[3]
         .self_attn

@@ -1,5 +1,6 @@
 //! Bad checkpoints give named errors: missing tensor, wrong shape, wrong dtype, bad
-//! config.json; plus a long prefill of a tiny config (blocked attention, no L×L buffer).
+//! config.json, unsupported family or rotary scaling; plus a long prefill of a tiny config
+//! (blocked attention, no L×L buffer).
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use common::fixture;
 use hico_core::backend::Cpu;
-use hico_llm::{LlmError, Qwen2, Qwen2Config};
+use hico_llm::{CausalLm, LlmError, LlmSpec, supported_model_types};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 /// Copy the `tied` fixture to `dir`, editing its tensors with `edit`.
@@ -30,7 +31,7 @@ fn edited(dir: &Path, edit: impl Fn(&mut Vec<(String, Dtype, Vec<usize>, Vec<u8>
 }
 
 fn load(dir: &Path) -> LlmError {
-    Qwen2::<Cpu>::load_hf(dir, &Default::default()).unwrap_err()
+    CausalLm::<Cpu>::load_hf(dir, &Default::default()).unwrap_err()
 }
 
 #[test]
@@ -42,10 +43,10 @@ fn missing_and_unexpected_tensors_are_named() {
     });
     let msg = load(dir.path()).to_string();
     assert!(
-        msg.contains("missing [model.layers.2.mlp.up_proj.weight]"),
+        msg.contains("missing (1):\n    model.layers.2.mlp.up_proj.weight"),
         "{msg}"
     );
-    assert!(msg.contains("unexpected [extra.weight]"), "{msg}");
+    assert!(msg.contains("unexpected (1):\n    extra.weight"), "{msg}");
 }
 
 #[test]
@@ -58,7 +59,7 @@ fn wrong_shape_names_both_shapes() {
     });
     let msg = load(dir.path()).to_string();
     assert!(
-        msg.contains("model.norm.weight (expected [32], found [16])"),
+        msg.contains("model.norm.weight: expected [32], found [16]"),
         "{msg}"
     );
 }
@@ -72,7 +73,7 @@ fn unsupported_dtype_is_named() {
     });
     let msg = load(dir.path()).to_string();
     assert!(
-        msg.contains("model.norm.weight has unsupported dtype I32"),
+        msg.contains("model.norm.weight") && msg.contains("I32"),
         "{msg}"
     );
 }
@@ -95,16 +96,52 @@ fn bad_config_names_the_file_and_field() {
     assert!(matches!(load(dir.path()), LlmError::Config { .. }));
 }
 
+#[test]
+fn unsupported_family_and_rope_type_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    edited(dir.path(), |_| {});
+    let cfg = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("\"qwen2\"", "\"gpt_neox\"")).unwrap();
+    let msg = load(dir.path()).to_string();
+    assert!(
+        msg.contains("model_type `gpt_neox` is not supported") && msg.contains("llama"),
+        "{msg}"
+    );
+    assert_eq!(supported_model_types(), ["qwen2", "llama", "qwen3"]);
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["rope_parameters"]["rope_type"] = "yarn".into();
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let msg = load(dir.path()).to_string();
+    assert!(
+        msg.contains("rope_parameters.rope_type `yarn` is not supported"),
+        "{msg}"
+    );
+    // The older form (transformers 4 configs on the Hub): `rope_scaling` with `type`.
+    v.as_object_mut().unwrap().remove("rope_parameters");
+    v["rope_scaling"] = serde_json::json!({"type": "dynamic", "factor": 4.0});
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let msg = load(dir.path()).to_string();
+    assert!(
+        msg.contains("rope_scaling.rope_type `dynamic` is not supported"),
+        "{msg}"
+    );
+    let err = LlmSpec::tiny("mamba", 64, 16, 32, 1, 4, 2).unwrap_err();
+    assert!(err.to_string().contains("family `mamba`"), "{err}");
+}
+
 /// Attention runs in `BLOCK × BLOCK` tiles with an online softmax, so the scratch memory of a
 /// prefill is `heads × BLOCK²` scores whatever L is (here 4·256² floats = 1 MiB instead of
 /// the 4·L² = 144 MiB an L×L matrix would take at L = 3000; 32k tokens would need 16 GiB).
 #[test]
 fn long_prefill_of_a_tiny_config_runs() {
-    let cfg = Qwen2Config::tiny(64, 16, 32, 1, 4, 2, 1e4, 1e-6, true);
-    let m = Qwen2::<Cpu>::new(&cfg, &Default::default());
-    let ids: Vec<u32> = (0..3000).map(|i| (i * 7 % 64) as u32).collect();
-    let logits = m.forward_ids(&ids);
-    assert_eq!(logits.dims(), [1, 3000, 64]);
-    let v: Vec<f32> = logits.into_data().to_vec().unwrap();
-    assert!(v.iter().all(|x| x.is_finite()));
+    for family in supported_model_types() {
+        let spec = LlmSpec::tiny(family, 64, 16, 32, 1, 4, 2).unwrap();
+        let m = CausalLm::<Cpu>::random(&spec, &Default::default());
+        let ids: Vec<u32> = (0..3000).map(|i| (i * 7 % 64) as u32).collect();
+        let logits = m.forward_ids(&ids);
+        assert_eq!(logits.dims(), [1, 3000, 64]);
+        let v: Vec<f32> = logits.into_data().to_vec().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{family}");
+    }
 }

@@ -3,10 +3,10 @@
 //! Measured with the counting allocator of `hico_core::mem` (exact heap bytes, not timings).
 
 use burn::tensor::{Distribution, Tensor};
-use hico_core::backend::{Cpu, attention_block, cpu_device};
+use hico_core::backend::{Cpu, cpu_device};
 use hico_core::mem::{self, Tracking};
 use hico_core::{DropPlan, DropStage, KeepRule, LanguageModel, PositionMode, PrefillInput};
-use hico_llm::{Qwen2, Qwen2Config};
+use hico_llm::{CausalLm, LlmSpec};
 
 #[global_allocator]
 static ALLOC: Tracking = Tracking;
@@ -14,15 +14,15 @@ static ALLOC: Tracking = Tracking;
 const HIDDEN: usize = 64;
 const HEADS: usize = 4;
 
-fn model() -> Qwen2<Cpu> {
+fn model() -> CausalLm<Cpu> {
     // 4 query heads over 2 key/value heads (GQA), 2 layers, head dim 16.
-    let cfg = Qwen2Config::tiny(256, HIDDEN, 128, 2, HEADS, 2, 10_000.0, 1e-6, true);
-    Qwen2::new(&cfg, &cpu_device())
+    let spec = LlmSpec::tiny("qwen2", 256, HIDDEN, 128, 2, HEADS, 2).unwrap();
+    CausalLm::random(&spec, &cpu_device())
 }
 
 /// Prefill `l` random embeddings (the last `l - 8` of them visual, optionally dropped to a
 /// quarter after layer 1); returns (peak heap bytes above the start, largest allocation).
-fn prefill(m: &Qwen2<Cpu>, l: usize, with_drop: bool) -> (usize, usize) {
+fn prefill(m: &CausalLm<Cpu>, l: usize, with_drop: bool) -> (usize, usize) {
     let embeds = Tensor::<Cpu, 3>::random([1, l, HIDDEN], Distribution::Default, &m.device());
     let plan = if with_drop {
         DropPlan {
@@ -58,13 +58,14 @@ fn long_prefill_memory_is_linear_in_length() {
     let m = model();
     prefill(&m, 64, true); // one-time set-up (thread pool, caches) out of the figures
     for drop in [false, true] {
-        // Long enough for several attention tiles (`HICO_ATTENTION_BLOCK` may enlarge them).
-        let long = 4096.max(16 * attention_block());
+        let block = m.attention.block;
+        // Long enough for several attention tiles.
+        let long = 4096.max(16 * block);
         let short = long / 4;
         let (peak_s, _) = prefill(&m, short, drop);
         let (peak_l, largest_l) = prefill(&m, long, drop);
         let square = long * long * 4; // one head's f32 score matrix
-        let strip = HEADS * attention_block() * long * 4; // one block of queries × all keys
+        let strip = HEADS * block * long * 4; // one block of queries × all keys
         eprintln!(
             "drop={drop}: peak {peak_s} B at L={short}, {peak_l} B at L={long} \
              (ratio {:.2}); largest block {largest_l} B (L×L would be {square} B)",

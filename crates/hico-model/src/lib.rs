@@ -5,7 +5,7 @@
 //! ```text
 //! FrameReader ─Sampler─▶ frames, clip by clip ─UmtEncoder─▶ [L·h·w, Dv] per clip
 //!   ─ClipCompressor─▶ k tokens per clip (+ provenance) ─Connector─▶ [N, Dllm]
-//!   ─spliced into the chat prompt─▶ Qwen2 prefill (executing the DropPlan) ─▶ generate
+//!   ─spliced into the chat prompt─▶ LLM prefill (executing the DropPlan) ─▶ generate
 //! ```
 //!
 //! - [`VideoLlm`]: the weights (encoder, connector, LLM) as one burn module, so one code

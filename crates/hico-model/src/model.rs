@@ -6,7 +6,7 @@ use burn::{
     prelude::*,
 };
 use hico_core::{ClipCompressor, PatchGrid, VisionEncoder, VisualToken};
-use hico_llm::Qwen2;
+use hico_llm::CausalLm;
 use hico_vision::{Connector, UmtEncoder};
 
 /// The trainable parts of a hico model. Field names are the parts' names in stage configs
@@ -17,8 +17,8 @@ pub struct VideoLlm<B: Backend> {
     pub encoder: UmtEncoder<B>,
     /// Vision width → LLM width.
     pub connector: Connector<B>,
-    /// Decoder.
-    pub llm: Qwen2<B>,
+    /// Decoder LLM (any supported family).
+    pub llm: CausalLm<B>,
 }
 
 /// Visual embeddings of some clips, ready to splice into the LLM input.

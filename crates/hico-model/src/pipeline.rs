@@ -235,10 +235,14 @@ impl<B: Backend> Pipeline<B> {
         let prompt = self.prompt(&video.plan, question);
         let prompt_tokens = prompt.before.len() + prompt.after.len();
         let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
-        let stop = self.tokenizer.stop_ids();
+        let mut stop = self.tokenizer.stop_ids();
+        stop.extend(&self.model.llm.spec.eos_token_ids);
+        // The prompt is given as embeddings: the repetition penalty sees only generated ids,
+        // as in transformers' `generate(inputs_embeds=...)` of LLaVA-style video models.
         let generation = generate(
             &self.model.llm,
             input,
+            &[],
             &self.cfg.generation,
             &stop,
             on_token,

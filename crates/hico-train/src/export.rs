@@ -4,7 +4,7 @@
 //!   a burn record, what [`load_trained`] (and `hico run --checkpoint`) reads,
 //! - `pipeline.json`: the pipeline config the stage ran (its frame bounds and resolution),
 //! - `llm_hf/`: the LLM alone in the Hugging Face layout (`config.json`,
-//!   `model.safetensors`), loadable by `transformers`' `Qwen2ForCausalLM`.
+//!   `model.safetensors`), loadable by `transformers`' `AutoModelForCausalLM` (the LLM's own family).
 
 use std::path::{Path, PathBuf};
 

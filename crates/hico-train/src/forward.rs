@@ -1,5 +1,5 @@
 //! One sample through the whole model with its answer-token loss: frames → encoder →
-//! compressor → connector → spliced prompt → Qwen2 (executing the dropout plan when the
+//! compressor → connector → spliced prompt → LLM (executing the dropout plan when the
 //! stage asks for it) → cross entropy on the answer spans.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use hico_video::{FrameReader, Frames, frames_to_tensor};
 
 use crate::{
     data::{Media, Sample},
-    sequence::{layout, rows_of},
+    sequence::layout,
 };
 
 /// A sample after decoding (done in a loader thread).
@@ -115,22 +115,21 @@ pub fn sample_loss<B: Backend>(
         input.plan = DropPlan::none();
     }
     let (vs, tokens) = (input.visual_start, offset + text.after.len());
-    let (logits, kept) = pipe.model.llm.forward_train(input); // [1, L', V]
-    let visual_kept = kept
+    let targets = text.targets(offset);
+    let positions: Vec<usize> = targets.iter().map(|t| t.0).collect();
+    // The LM head runs on the target rows only (`[n, V]`), not on every surviving row.
+    let out = pipe
+        .model
+        .llm
+        .forward_train(input, &positions)
+        .map_err(|e| e.to_string())?;
+    let visual_kept = out
+        .src
         .iter()
         .filter(|&&p| (vs..vs + n_visual).contains(&p))
         .count();
-    let targets = text.targets(offset);
-    let positions: Vec<usize> = targets.iter().map(|t| t.0).collect();
-    let rows = rows_of(&kept, &positions)
-        .map_err(|p| format!("text position {p} was dropped by the LLM"))?;
-    let [_, lp, vocab] = logits.dims();
     let device = &pipe.device;
-    let n = rows.len();
-    let rows = Tensor::<B, 1, Int>::from_data(
-        TensorData::new(rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), [n]),
-        device,
-    );
+    let n = positions.len();
     let ids = Tensor::<B, 2, Int>::from_data(
         TensorData::new(
             targets.iter().map(|t| i64::from(t.1)).collect::<Vec<_>>(),
@@ -138,7 +137,7 @@ pub fn sample_loss<B: Backend>(
         ),
         device,
     );
-    let logp = log_softmax(logits.reshape([lp, vocab]).select(0, rows), 1); // [n, V]
+    let logp = log_softmax(out.logits, 1); // [n, V]
     let loss = logp.gather(1, ids).mean().neg();
     let value: f32 = loss.clone().into_scalar().elem();
     Ok(Some(SampleLoss {

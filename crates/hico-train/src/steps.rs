@@ -20,7 +20,7 @@ use burn::{
     tensor::backend::AutodiffBackend,
 };
 use hico_core::Sampler;
-use hico_llm::Qwen2;
+use hico_llm::CausalLm;
 use hico_model::{Pipeline, VideoLlm};
 use hico_vision::{Connector, UmtEncoder};
 
@@ -42,7 +42,7 @@ use crate::{
 struct PartGrads<B: AutodiffBackend> {
     encoder: GradientsAccumulator<UmtEncoder<B>>,
     connector: GradientsAccumulator<Connector<B>>,
-    llm: GradientsAccumulator<Qwen2<B>>,
+    llm: GradientsAccumulator<CausalLm<B>>,
 }
 
 /// A step's statistics, summed over the replicas.

@@ -116,7 +116,7 @@ fn stages_chain_and_final_folder_reloads() {
     );
     assert!(common::diff(&common::params(&m1.llm), &common::params(&m2.llm)).is_some());
     // The HF export of the LLM loads back into the same weights.
-    let hf = hico_llm::Qwen2::<Cpu>::load_hf(&o2.checkpoint.join("llm_hf"), &dev).unwrap();
+    let hf = hico_llm::CausalLm::<Cpu>::load_hf(&o2.checkpoint.join("llm_hf"), &dev).unwrap();
     assert_eq!(
         common::diff(&common::params(&hf), &common::params(&m2.llm)),
         None

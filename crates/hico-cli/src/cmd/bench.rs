@@ -9,7 +9,7 @@ use burn::tensor::{Device, Distribution, Tensor, backend::AutodiffBackend, backe
 use hico_core::{
     FramePlan, LanguageModel, VideoInfo, config::PipelineConfig, config::SamplerConfig,
 };
-use hico_llm::{Qwen2, Qwen2Config, ids_tensor, text_input};
+use hico_llm::{AttentionOptions, CausalLm, LlmSpec, ids_tensor, text_input};
 use hico_model::Pipeline;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ use crate::backend::{DeviceArg, Job, Precision, dispatch_with};
 /// `hico bench` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Prefill and per-token decode of a randomly initialised Qwen2 of a released shape.
+    /// Prefill and per-token decode of a randomly initialised LLM of a released shape.
     Llm {
         /// Shape: qwen2_5_0_5b, qwen2_5_1_5b or small.
         #[arg(long, default_value = "qwen2_5_0_5b")]
@@ -92,24 +92,14 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
 }
 
 /// HF config numbers of the released Qwen2.5 models (random weights).
-pub fn shape_config(name: &str) -> Result<Qwen2Config> {
+pub fn shape_config(name: &str) -> Result<LlmSpec> {
     let (h, i, l, heads, kv, vocab) = match name {
         "qwen2_5_0_5b" => (896, 4864, 24, 14, 2, 151_936),
         "qwen2_5_1_5b" => (1536, 8960, 28, 12, 2, 151_936),
         "small" => (256, 1024, 4, 4, 2, 4096),
         other => bail!("unknown --shape `{other}` (expected qwen2_5_0_5b, qwen2_5_1_5b or small)"),
     };
-    Ok(Qwen2Config::tiny(
-        vocab,
-        h,
-        i,
-        l,
-        heads,
-        kv,
-        1_000_000.0,
-        1e-6,
-        true,
-    ))
+    Ok(LlmSpec::tiny("qwen2", vocab, h, i, l, heads, kv)?)
 }
 
 struct BenchJob {
@@ -150,7 +140,8 @@ impl Job for BenchJob {
             } => {
                 let cfg = shape_config(&shape)?;
                 I::<B>::seed(&device, 0);
-                let model = Qwen2::<I<B>>::new(&cfg, &device);
+                let model = CausalLm::<I<B>>::random(&cfg, &device)
+                    .with_attention(AttentionOptions::from_env());
                 for n in prefill {
                     let ids: Vec<u32> = (0..n as u32)
                         .map(|i| (i * 7919) % cfg.vocab_size as u32)

@@ -12,7 +12,7 @@ use burn::{
     },
 };
 use hico_core::{LanguageModel, config::PipelineConfig, config::SamplerConfig};
-use hico_llm::{Qwen2, ids_tensor, text_input};
+use hico_llm::{AttentionOptions, CausalLm, ids_tensor, text_input};
 use hico_model::Pipeline;
 use serde_json::{Value, json};
 
@@ -36,13 +36,14 @@ pub fn parity<B: Backend>(
     precision: Precision,
     device: &Device<B>,
 ) -> Result<()> {
-    for name in ["tied", "untied", "gqa"] {
+    for name in ["tied", "untied", "gqa", "llama3", "llama_tied", "qwen3"] {
         let path = dir.join(format!("{name}.json"));
         let rec: Value = serde_json::from_str(
             &std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?,
         )?;
-        let model = Qwen2::<B>::load_hf(&dir.join(name), device)?;
+        let model = CausalLm::<B>::load_hf(&dir.join(name), device)?
+            .with_attention(AttentionOptions::from_env());
         let prompts = rec["prompts"]
             .as_array()
             .context("fixture without prompts")?;
@@ -82,6 +83,7 @@ pub fn parity<B: Backend>(
             let g = hico_llm::generate(
                 &model,
                 text_input(model.embed(ids_tensor(&ids, device))),
+                &ids,
                 &cfg,
                 &[],
                 |_| {},
@@ -150,12 +152,11 @@ pub fn train_step<B: AutodiffBackend>(
             queries: vec![b + n_visual + a - 1],
             capture_layers: vec![],
         };
-        let (logits, _) = model.llm.forward_train(input);
-        let [_, len, vocab] = logits.dims();
+        // Predict every prompt token after the video from the one before it.
         let n = prompt.after.len() - 1;
-        let pred = logits
-            .slice([0..1, len - 1 - n..len - 1, 0..vocab])
-            .reshape([n, vocab]);
+        let total = b + n_visual + a;
+        let at: Vec<usize> = (total - 1 - n..total - 1).collect();
+        let pred = model.llm.forward_train(input, &at)?.logits; // [n, V]
         let targets: Vec<i64> = prompt.after[1..].iter().map(|&t| t as i64).collect();
         let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [n]), device);
         let loss = loss_fn.forward(pred, targets);

@@ -1,4 +1,5 @@
-//! `hico llm generate`: text-only generation with a Hugging Face Qwen2 directory, streaming
+//! `hico llm generate`: text-only generation with a Hugging Face directory of any supported
+//! family (`hico_llm::supported_model_types`), streaming
 //! tokens to the terminal as they are decoded.
 
 use std::io::Write;
@@ -7,14 +8,17 @@ use anyhow::{Context, Result};
 use burn::tensor::{Device, backend::AutodiffBackend};
 use hico_core::LanguageModel;
 use hico_core::config::GenerationConfig;
-use hico_llm::{HicoTokenizer, Qwen2, chat_prompt, generate, ids_tensor, text_input};
+use hico_llm::{
+    AttentionOptions, CausalLm, HicoTokenizer, chat_prompt, generate, ids_tensor, text_input,
+};
 
 use crate::backend::{DeviceArg, Job, dispatch};
 
 /// `hico llm` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Generate text from a prompt with a Hugging Face Qwen2 directory.
+    /// Generate text from a prompt with a Hugging Face model directory (Qwen2 / Qwen2.5,
+    /// LLaMA, Qwen3).
     Generate {
         /// Model directory (config.json, safetensors, tokenizer.json).
         #[arg(long)]
@@ -37,6 +41,12 @@ pub enum Command {
         /// Nucleus mass.
         #[arg(long, default_value_t = 1.0)]
         top_p: f64,
+        /// Keep the k most likely tokens when sampling (0 = off).
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
+        /// Repetition penalty over the prompt and the generated ids (1 = off).
+        #[arg(long, default_value_t = 1.0)]
+        repetition_penalty: f64,
         /// Sampling seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -56,12 +66,15 @@ impl Job for Generate {
             max_new_tokens,
             temperature,
             top_p,
+            top_k,
+            repetition_penalty,
             seed,
         } = self.0;
         let start = std::time::Instant::now();
         // Inference needs no autodiff: run on the inner backend.
-        let m: Qwen2<B::InnerBackend> = Qwen2::load_hf(&model, &device)
-            .with_context(|| format!("loading {}", model.display()))?;
+        let m: CausalLm<B::InnerBackend> = CausalLm::load_hf(&model, &device)
+            .with_context(|| format!("loading {}", model.display()))?
+            .with_attention(AttentionOptions::from_env());
         let tok = HicoTokenizer::from_file(&model.join("tokenizer.json"))?;
         let text = if raw {
             prompt
@@ -80,13 +93,16 @@ impl Job for Generate {
             max_new_tokens,
             temperature,
             top_p,
+            top_k,
+            repetition_penalty,
             seed,
         };
-        let stop = tok.stop_ids();
+        let mut stop = tok.stop_ids();
+        stop.extend(&m.spec.eos_token_ids);
         let (mut out, mut shown) = (Vec::new(), 0usize);
         let t0 = std::time::Instant::now();
         let embeds = m.embed(ids_tensor(&ids, &device));
-        let g = generate(&m, text_input(embeds), &cfg, &stop, |t| {
+        let g = generate(&m, text_input(embeds), &ids, &cfg, &stop, |t| {
             if stop.contains(&t) {
                 return;
             }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::AttentionImpl;
+
 /// Space-time ViT encoder (UMT-style).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,17 +117,29 @@ pub enum ConnectorConfig {
     Linear,
 }
 
-/// Decoder LLM.
+/// Decoder LLM. Both kinds also take the attention keys `attention` and `attention_block`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LlmConfig {
-    /// A Hugging Face model directory (config.json, safetensors, tokenizer.json).
+    /// A Hugging Face model directory (config.json, safetensors, tokenizer.json); the family
+    /// comes from its `model_type` (`hico_llm::supported_model_types()`).
     Hf {
         /// The directory.
         path: PathBuf,
+        /// Attention implementation of inference.
+        #[serde(default = "default_attention")]
+        attention: AttentionImpl,
+        /// Tile of hico's own attention (queries and keys per block).
+        #[serde(default = "default_attention_block")]
+        attention_block: usize,
     },
-    /// A randomly initialised Qwen2 of the given shape (tests, tiny experiments).
+    /// A randomly initialised decoder of the given family and shape (tests, tiny
+    /// experiments). Field names are the Hugging Face `config.json` names.
     Random {
+        /// Model family: a Hugging Face `model_type` hico supports (`"qwen2"`, `"llama"`,
+        /// `"qwen3"`).
+        #[serde(default = "default_family")]
+        family: String,
         /// Hidden width.
         hidden_size: usize,
         /// MLP inner width.
@@ -136,9 +150,15 @@ pub enum LlmConfig {
         num_attention_heads: usize,
         /// Key/value heads.
         num_key_value_heads: usize,
+        /// Width of one head; `hidden_size / num_attention_heads` when absent.
+        #[serde(default)]
+        head_dim: Option<usize>,
         /// Rotary base.
         #[serde(default = "default_rope_theta")]
         rope_theta: f64,
+        /// Rotary frequency scaling (Llama 3.x's `llama3`, or `linear`); none when absent.
+        #[serde(default)]
+        rope_scaling: Option<RopeScalingConfig>,
         /// RMSNorm epsilon.
         #[serde(default = "default_rms_eps")]
         rms_norm_eps: f64,
@@ -149,9 +169,69 @@ pub enum LlmConfig {
         /// path of a `tokenizer.json`.
         #[serde(default = "default_tokenizer")]
         tokenizer: String,
+        /// Attention implementation of inference.
+        #[serde(default = "default_attention")]
+        attention: AttentionImpl,
+        /// Tile of hico's own attention (queries and keys per block).
+        #[serde(default = "default_attention_block")]
+        attention_block: usize,
     },
 }
 
+impl LlmConfig {
+    /// The attention implementation and tile (`attention`, `attention_block`).
+    pub fn attention(&self) -> (AttentionImpl, usize) {
+        match self {
+            Self::Hf {
+                attention,
+                attention_block,
+                ..
+            }
+            | Self::Random {
+                attention,
+                attention_block,
+                ..
+            } => (*attention, *attention_block),
+        }
+    }
+}
+
+/// Rotary frequency scaling of a random LLM, as Hugging Face's `rope_scaling` /
+/// `rope_parameters` write it (`rope_type` selects the kind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rope_type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RopeScalingConfig {
+    /// Every frequency divided by `factor`.
+    Linear {
+        /// Divisor of the frequencies.
+        factor: f64,
+    },
+    /// Llama 3.x: low frequencies divided by `factor`, high ones kept, a smooth ramp between.
+    Llama3 {
+        /// Divisor of the low frequencies (8 in Llama 3.1).
+        factor: f64,
+        /// Wavelengths above `original_max_position_embeddings / low_freq_factor` are scaled.
+        low_freq_factor: f64,
+        /// Wavelengths below `original_max_position_embeddings / high_freq_factor` are kept.
+        high_freq_factor: f64,
+        /// Context length of pre-training (8,192 in Llama 3.1).
+        original_max_position_embeddings: usize,
+    },
+}
+
+/// `HICO_ATTENTION` when set (see [`crate::backend::attention_impl`]), else `own`: the
+/// environment variable is the default of configs that do not set `attention`, and the
+/// resolved value is what every run records in its `config.json`.
+fn default_attention() -> AttentionImpl {
+    crate::backend::attention_impl()
+}
+/// `HICO_ATTENTION_BLOCK` when set, else 256 (see [`crate::backend::attention_block`]).
+fn default_attention_block() -> usize {
+    crate::backend::attention_block()
+}
+fn default_family() -> String {
+    "qwen2".into()
+}
 fn default_rope_theta() -> f64 {
     1_000_000.0
 }

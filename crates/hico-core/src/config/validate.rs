@@ -191,6 +191,46 @@ impl PipelineConfig {
                 format!("{} must be in (0, 1]", g.top_p),
             ));
         }
+        if !(g.repetition_penalty > 0.0) {
+            return Err(bad(
+                "generation.repetition_penalty",
+                format!("{} must be > 0", g.repetition_penalty),
+            ));
+        }
+        let (_, block) = self.llm.attention();
+        if !(16..=8192).contains(&block) {
+            return Err(bad(
+                "llm.attention_block",
+                format!("{block} must be in 16..=8192"),
+            ));
+        }
+        if let LlmConfig::Random {
+            hidden_size,
+            num_attention_heads: h,
+            num_key_value_heads: kv,
+            head_dim,
+            ..
+        } = &self.llm
+        {
+            if *h == 0 || *kv == 0 || h % kv != 0 {
+                return Err(bad(
+                    "llm.num_key_value_heads",
+                    format!("{kv} must be at least 1 and divide num_attention_heads = {h}"),
+                ));
+            }
+            if head_dim.is_none() && hidden_size % h != 0 {
+                return Err(bad(
+                    "llm.num_attention_heads",
+                    format!("{h} does not divide hidden_size = {hidden_size} (or set head_dim)"),
+                ));
+            }
+            if head_dim.is_some_and(|d| d == 0 || d % 2 != 0) {
+                return Err(bad(
+                    "llm.head_dim",
+                    "must be a positive even number (rotary pairs)".into(),
+                ));
+            }
+        }
         if g.temperature < 0.0 {
             return Err(bad(
                 "generation.temperature",

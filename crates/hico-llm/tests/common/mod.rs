@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use hico_core::backend::Cpu;
-use hico_llm::Qwen2;
+use hico_llm::CausalLm;
 
 /// `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -19,8 +19,8 @@ pub fn json(name: &str) -> serde_json::Value {
 }
 
 /// Load a fixture model directory.
-pub fn model(name: &str) -> Qwen2<Cpu> {
-    Qwen2::load_hf(&fixture(name), &Default::default()).unwrap()
+pub fn model(name: &str) -> CausalLm<Cpu> {
+    CausalLm::load_hf(&fixture(name), &Default::default()).unwrap()
 }
 
 /// A JSON array of numbers as f32.

@@ -1,0 +1,173 @@
+//! One decoder layer: grouped-query self-attention (optional biases, optional per-head q/k
+//! RMSNorm) and a SwiGLU MLP, pre-norm with residuals.
+
+use burn::module::Module;
+use burn::nn::{Linear, RmsNorm};
+use burn::tensor::{Tensor, activation::silu, backend::Backend};
+use hico_core::nn::RowLinear;
+
+use crate::attention::{AttentionOptions, decoder_attention};
+use crate::cache::LayerKv;
+use crate::rotary::Rope;
+
+/// Rows of the MLP computed at once on long sequences: bounds its activations to
+/// `MLP_ROWS × intermediate` (36 MiB in f32 at Qwen2.5-1.5B's 8,960) whatever L is.
+pub const MLP_ROWS: usize = 1024;
+
+/// Self-attention of one decoder layer.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// `[hidden → heads·head_dim]`.
+    pub q_proj: Linear<B>,
+    /// `[hidden → kv_heads·head_dim]`.
+    pub k_proj: Linear<B>,
+    /// `[hidden → kv_heads·head_dim]`.
+    pub v_proj: Linear<B>,
+    /// `[heads·head_dim → hidden]`.
+    pub o_proj: Linear<B>,
+    /// RMSNorm over each query head before the rotary step (Qwen3).
+    pub q_norm: Option<RmsNorm<B>>,
+    /// RMSNorm over each key head before the rotary step (Qwen3).
+    pub k_norm: Option<RmsNorm<B>>,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads.
+    pub kv_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+/// SwiGLU feed-forward.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// `[hidden → intermediate]`.
+    pub gate_proj: Linear<B>,
+    /// `[hidden → intermediate]`.
+    pub up_proj: Linear<B>,
+    /// `[intermediate → hidden]`.
+    pub down_proj: Linear<B>,
+}
+
+/// One pre-norm decoder layer.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    /// Attention.
+    pub self_attn: Attention<B>,
+    /// Feed-forward.
+    pub mlp: Mlp<B>,
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm<B>,
+}
+
+/// `[1, L, heads·d]` → `[1, heads, L, d]`, normed per head when `norm` is given.
+fn split_heads<B: Backend>(
+    x: Tensor<B, 3>,
+    heads: usize,
+    d: usize,
+    norm: Option<&RmsNorm<B>>,
+) -> Tensor<B, 4> {
+    let l = x.dims()[1];
+    let x = x.reshape([1, l, heads, d]);
+    let x = match norm {
+        Some(n) => n.forward(x),
+        None => x,
+    };
+    x.swap_dims(1, 2)
+}
+
+impl<B: Backend> Attention<B> {
+    /// Query heads at the rows of `x`, rotated: `[1, L, hidden]` → `[1, heads, L, head_dim]`.
+    pub fn queries(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> Tensor<B, 4> {
+        let q = self.q_proj.forward_rows(x);
+        rope.apply(split_heads(
+            q,
+            self.heads,
+            self.head_dim,
+            self.q_norm.as_ref(),
+        ))
+    }
+
+    /// Rotated keys and values: `[1, L, hidden]` → two `[1, kv_heads, L, head_dim]`.
+    pub fn keys_values(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let k = self.k_proj.forward_rows(x.clone());
+        let k = rope.apply(split_heads(
+            k,
+            self.kv_heads,
+            self.head_dim,
+            self.k_norm.as_ref(),
+        ));
+        let v = split_heads(
+            self.v_proj.forward_rows(x),
+            self.kv_heads,
+            self.head_dim,
+            None,
+        );
+        (k, v)
+    }
+
+    /// Causal self-attention, appending to `cache` when given.
+    ///
+    /// # Shapes
+    /// - `x`: `[1, L, hidden]` (normed), `rope` at the L new positions → `[1, L, hidden]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &Rope<B>,
+        cache: Option<&mut LayerKv<B>>,
+        options: &AttentionOptions,
+    ) -> Tensor<B, 3> {
+        let l = x.dims()[1];
+        let q = self.queries(x.clone(), rope);
+        let (mut k, mut v) = self.keys_values(x, rope);
+        let mut offset = 0;
+        if let Some(c) = cache {
+            (k, v, offset) = c.append(k, v);
+        }
+        let o = decoder_attention(q, k, v, offset, options);
+        self.o_proj.forward_rows(
+            o.swap_dims(1, 2)
+                .reshape([1, l, self.heads * self.head_dim]),
+        )
+    }
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    /// One decoder layer.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L, hidden]`
+    pub fn forward(
+        &self,
+        h: Tensor<B, 3>,
+        rope: &Rope<B>,
+        cache: Option<&mut LayerKv<B>>,
+        options: &AttentionOptions,
+    ) -> Tensor<B, 3> {
+        let x = self.input_layernorm.forward(h.clone());
+        let h = h + self.self_attn.forward(x, rope, cache, options);
+        let l = h.dims()[1];
+        if l <= MLP_ROWS {
+            return h.clone() + self.mlp_of(h);
+        }
+        // Long sequences: the MLP a block of rows at a time, so its `[rows, intermediate]`
+        // activations stay small whatever L is (they would be the largest buffers).
+        let parts = (0..l)
+            .step_by(MLP_ROWS)
+            .map(|r0| {
+                let hb = h.clone().slice([0..1, r0..(r0 + MLP_ROWS).min(l)]);
+                hb.clone() + self.mlp_of(hb)
+            })
+            .collect();
+        Tensor::cat(parts, 1)
+    }
+
+    /// The MLP block on its input rows: `[1, L, hidden]` → `[1, L, hidden]` (no residual).
+    pub(crate) fn mlp_of(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let x = self.post_attention_layernorm.forward(h);
+        let m = &self.mlp;
+        m.down_proj
+            .forward_rows(silu(m.gate_proj.forward_rows(x.clone())) * m.up_proj.forward_rows(x))
+    }
+}
