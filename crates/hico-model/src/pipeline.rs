@@ -64,10 +64,15 @@ pub struct Prompt {
 }
 
 impl<B: Backend> Pipeline<B> {
-    /// Build every component from `cfg`: weights from checkpoints where the config names
-    /// them, otherwise random (seeded by `cfg.seed`).
+    /// Build every component from `cfg`: all weights from the release when `cfg.model` names
+    /// one ([`crate::release`]); otherwise from the checkpoints the config names, random
+    /// where it names none (seeded by `cfg.seed`).
     pub fn new(cfg: PipelineConfig, device: &Device<B>) -> Result<Self, ModelError> {
         B::seed(device, cfg.seed);
+        if let Some(source) = &cfg.model {
+            let (model, tokenizer) = crate::release::load_model(&cfg, source.path(), device)?;
+            return Ok(Self::with_model(cfg, model, tokenizer, device));
+        }
         let encoder = match &cfg.vision.checkpoint {
             Some(path) => UmtEncoder::load(&cfg.vision, path, device)?,
             None => UmtEncoder::new(&cfg.vision, device),
@@ -108,6 +113,7 @@ impl<B: Backend> Pipeline<B> {
         progress: Option<&ProgressBar>,
     ) -> Result<EncodedVideo<B>, ModelError> {
         let mut reader = FrameReader::open(path)?;
+        reader.set_resize(self.cfg.video.resize);
         let info = *reader.info();
         let plan = self.sampler.sample(&info)?;
         let (mean, std, size) = (self.cfg.video.mean, self.cfg.video.std, self.cfg.video.size);

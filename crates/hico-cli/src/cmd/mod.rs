@@ -8,6 +8,8 @@ pub mod encode;
 pub mod llm;
 pub mod niah;
 pub mod plot;
+pub mod release;
 pub mod run;
+pub mod source;
 pub mod train;
 pub mod video;

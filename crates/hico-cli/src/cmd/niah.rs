@@ -15,6 +15,7 @@ use hico_eval::{
 use hico_model::Pipeline;
 
 use crate::backend::{DeviceArg, Job, dispatch};
+use crate::cmd::source::PipelineSource;
 
 /// Which benchmark to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,9 +62,9 @@ pub enum Command {
     Eval {
         /// Set directory (holds manifest.json).
         set: PathBuf,
-        /// Pipeline config.
-        #[arg(long)]
-        config: PathBuf,
+        /// The pipeline: `--config FILE`, `--model DIR` (a released model), or both.
+        #[command(flatten)]
+        source: PipelineSource,
         /// Trained model folder (hico-train output); random weights when absent.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
@@ -129,12 +130,12 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
         }
         Command::Eval {
             set,
-            config,
+            source,
             checkpoint,
             free_form,
             out,
         } => {
-            let cfg = PipelineConfig::load(&config)?;
+            let cfg = source.load()?;
             let manifest = Manifest::load(&set)?;
             let name = if cfg.name.is_empty() {
                 "run"
