@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Distribution, Tensor, TensorData};
+use burn::tensor::{Distribution, Tensor};
 use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::release::release_pipeline;
 use hico_core::config::{DropoutConfig, PipelineConfig, parse_toml};
@@ -180,20 +180,33 @@ fn mismatched_checkpoints_list_every_tensor_of_every_part() {
         panic!("{err}")
     };
     assert_eq!(missing.len(), 13, "{missing:?}");
-    assert!(missing.iter().all(|k| k.starts_with("model.vision_tower.vision_tower.encoder.blocks.2.")));
+    assert!(
+        missing
+            .iter()
+            .all(|k| k.starts_with("model.vision_tower.vision_tower.encoder.blocks.2."))
+    );
     assert!(!unexpected.is_empty());
-    assert!(unexpected.iter().all(|k| k.starts_with("model.layers.1.")), "{unexpected:?}");
+    assert!(
+        unexpected.iter().all(|k| k.starts_with("model.layers.1.")),
+        "{unexpected:?}"
+    );
     assert!(mismatched.is_empty());
 }
 
 #[test]
 fn releases_refuse_settings_they_cannot_express() {
     let mut cfg = tiny();
-    cfg.dropout = DropoutConfig::Fastv(Default::default());
+    cfg.dropout = toml::from_str::<DropoutConfig>("kind = \"fastv\"").unwrap();
     let mut pipe = Pipeline::<Cpu>::new(cfg, &cpu_device()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = pipe.cfg.clone();
-    let err = write_release(&mut pipe.model, &cfg, &tokenizer(), dir.path(), &Default::default())
-        .unwrap_err();
+    let err = write_release(
+        &mut pipe.model,
+        &cfg,
+        &tokenizer(),
+        dir.path(),
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("dropout.kind"), "{err}");
 }

@@ -10,13 +10,13 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
+use hico_core::VisionEncoder;
 use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::{PipelineConfig, parse_toml_value, pipeline_from_toml};
 use hico_core::weights::WeightFiles;
-use hico_core::{ClipCompressor, VisionEncoder};
 use hico_model::Pipeline;
-use hico_video::{Frames, FrameReader, PassOrder, frames_to_tensor, pil_bicubic};
+use hico_video::{FrameReader, Frames, PassOrder, frames_to_tensor, pil_bicubic};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -26,7 +26,10 @@ fn fixtures() -> PathBuf {
 /// Largest |a − b|.
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn vec2(t: Tensor<Cpu, 2>) -> Vec<f32> {
@@ -34,7 +37,11 @@ fn vec2(t: Tensor<Cpu, 2>) -> Vec<f32> {
 }
 
 fn ints(v: &Value) -> Vec<i64> {
-    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
 }
 
 /// The pipeline of a fixture directory through `[model]`, with the fixture call's
@@ -60,33 +67,52 @@ fn decord_frames() -> (usize, usize, Vec<Vec<u8>>) {
     let [t, h, w, _] = v.shape().try_into().unwrap();
     let data = v.data();
     let n = h * w * 3;
-    (h, w, (0..t).map(|i| data[i * n..(i + 1) * n].to_vec()).collect())
+    (
+        h,
+        w,
+        (0..t).map(|i| data[i * n..(i + 1) * n].to_vec()).collect(),
+    )
 }
 
 fn check(name: &str) {
     let dir = fixtures().join(name);
     let exp: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let tensors = WeightFiles::open(&[dir.join("expected.safetensors")]).unwrap();
     let want = |k: &str| tensors.read_f32(k).unwrap();
     let pipe = pipeline(&dir);
     let dev = cpu_device();
     let size = pipe.cfg.video.size;
-    assert_eq!(size as i64, exp["image_size"].as_i64().unwrap(), "{name}: tower size");
+    assert_eq!(
+        size as i64,
+        exp["image_size"].as_i64().unwrap(),
+        "{name}: tower size"
+    );
 
     // 1. Sampler, on the video itself.
     let video = fixtures().join("release_video.mp4");
     let info = *FrameReader::open(&video).unwrap().info();
     let plan = pipe.sampler.sample(&info).unwrap();
     let indices: Vec<i64> = plan.indices.iter().map(|&i| i as i64).collect();
-    assert_eq!(indices, ints(&exp["frame_indices"]), "{name}: sampled indices");
+    assert_eq!(
+        indices,
+        ints(&exp["frame_indices"]),
+        "{name}: sampled indices"
+    );
 
     // 2. Pixels: the release's resize and normalisation on the official reader's frames.
     let (h, w, rgb) = decord_frames();
     let mut data = Vec::with_capacity(rgb.len() * size * size * 3);
     for f in &rgb {
-        data.extend(pil_bicubic(f, w, h, 3, size, size, PassOrder::HorizontalFirst));
+        data.extend(pil_bicubic(
+            f,
+            w,
+            h,
+            3,
+            size,
+            size,
+            PassOrder::HorizontalFirst,
+        ));
     }
     let frames = Frames {
         size,
@@ -98,7 +124,12 @@ fn check(name: &str) {
     let s = size / 7;
     let mut subset = Vec::new();
     for f in [0, 32, 63] {
-        let fr = pixels.clone().slice([f..f + 1]).into_data().into_vec::<f32>().unwrap();
+        let fr = pixels
+            .clone()
+            .slice([f..f + 1])
+            .into_data()
+            .into_vec::<f32>()
+            .unwrap();
         for c in 0..3 {
             for y in 0..s {
                 for x in 0..s {
@@ -115,15 +146,24 @@ fn check(name: &str) {
     let l = pipe.cfg.video.clip_len;
     let clips = pixels.clone().reshape([t / l, l, 3, size, size]);
     let feats = pipe.model.encoder.encode(clips.clone().slice([0..1]));
-    let d = max_diff(&feats.into_data().into_vec::<f32>().unwrap(), &want("vision_out_first_clip"));
+    let d = max_diff(
+        &feats.into_data().into_vec::<f32>().unwrap(),
+        &want("vision_out_first_clip"),
+    );
     assert!(d < 1e-4, "{name}: vision tower max |diff| {d}");
     let all = pipe.model.encoder.encode(clips);
     let grid = pipe.model.encoder.grid(l, size, size);
     let merged = pipe.compressor.compress(all, &grid).features;
-    let d = max_diff(&merged.clone().into_data().into_vec::<f32>().unwrap(), &want("tome_out"));
+    let d = max_diff(
+        &merged.clone().into_data().into_vec::<f32>().unwrap(),
+        &want("tome_out"),
+    );
     assert!(d < 1e-4, "{name}: ToMe max |diff| {d}");
     let proj = pipe.model.connector.forward(merged);
-    let d = max_diff(&proj.into_data().into_vec::<f32>().unwrap(), &want("projector_out"));
+    let d = max_diff(
+        &proj.into_data().into_vec::<f32>().unwrap(),
+        &want("projector_out"),
+    );
     assert!(d < 1e-4, "{name}: projector max |diff| {d}");
 
     // 4. Prompt ids (the visual block is -200 in the release's ids) and spliced embeddings.
@@ -141,7 +181,10 @@ fn check(name: &str) {
     assert_eq!(ids, ints(&exp["input_ids"]), "{name}: prompt ids");
     let input = pipe.prefill_input(&prompt, encoded.embeds.clone(), Vec::new());
     let [_, n, hidden] = input.embeds.dims();
-    let d = max_diff(&vec2(input.embeds.reshape([n, hidden])), &want("inputs_embeds"));
+    let d = max_diff(
+        &vec2(input.embeds.reshape([n, hidden])),
+        &want("inputs_embeds"),
+    );
     assert!(d < 1e-4, "{name}: spliced embeddings max |diff| {d}");
 
     // 5. Prefill logits, greedy ids (with generation_config.json's repetition penalty),

@@ -9,8 +9,8 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hico_core::config::{LlmConfig, PipelineConfig};
-use hico_llm::{HicoTokenizer, LlmSpec};
 use hico_core::weights::{Layout, Saver, WeightVisitor};
+use hico_llm::{HicoTokenizer, LlmSpec};
 use hico_vision::{Connector, UmtEncoder};
 
 use super::export::{ExportOptions, walk_release, write_side_files};
@@ -24,7 +24,12 @@ struct RandomFill<'a, B: Backend> {
 }
 
 impl<B: Backend> WeightVisitor<B> for RandomFill<'_, B> {
-    fn param<const D: usize>(&mut self, key: &str, param: &mut Param<Tensor<B, D>>, layout: Layout) {
+    fn param<const D: usize>(
+        &mut self,
+        key: &str,
+        param: &mut Param<Tensor<B, D>>,
+        layout: Layout,
+    ) {
         let shape = param.lazy_shape();
         let norm = key.contains("norm") && key.ends_with(".weight");
         let t = if norm {
