@@ -50,5 +50,6 @@ fn sampler_kind(cfg: &PipelineConfig) -> &'static str {
         Duration { .. } => "duration",
         Uniform { .. } => "uniform",
         Fps { .. } => "fps",
+        DynamicFps { .. } => "dynamic_fps",
     }
 }
