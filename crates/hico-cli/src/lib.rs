@@ -1,7 +1,7 @@
 //! # hico-cli
 //!
 //! The `hico` command line: one subcommand per job (run, encode, video, llm, train, niah,
-//! ablate, plot, config). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
+//! ablate, plot, config, bench, release). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
 //! function; `backend.rs` turns `--device` into a concrete burn backend.
 
 pub mod backend;
@@ -53,6 +53,10 @@ pub enum Command {
     /// Timings and peak memory of model stages (JSON lines).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// VideoChat-Flash release directories: export a trained model, write a random
+    /// release-shaped one, load one.
+    #[command(subcommand)]
+    Release(cmd::release::Command),
 }
 
 /// Entry point of the binary: parse, dispatch, print errors with their causes.
@@ -70,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Plot(a) => cmd::plot::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Bench(c) => cmd::bench::run(c, device),
+        Command::Release(c) => cmd::release::run(c, device),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,10 @@ pub enum ModelError {
     /// Language model or tokenizer.
     #[error(transparent)]
     Llm(#[from] hico_llm::LlmError),
+    /// A release checkpoint could not be read or does not match the model (every missing,
+    /// unexpected and mis-shaped tensor of the three parts listed).
+    #[error(transparent)]
+    Weights(#[from] hico_core::weights::WeightError),
     /// Writing outputs.
     #[error("{path}: {source}")]
     Io {

@@ -15,11 +15,14 @@
 //! - [`RunOutput`]: what a run produced; [`RunOutput::write_dir`] writes the run directory
 //!   that `hico plot` reads (config.json, summary.json, provenance.json, retention.json,
 //!   attention.json, ledger.json).
+//! - [`release`]: released VideoChat-Flash models as published (load all three parts from
+//!   one checkpoint, write a model back in that format).
 
 mod error;
 mod model;
 mod output;
 mod pipeline;
+pub mod release;
 
 pub use error::ModelError;
 pub use model::{VideoLlm, VisualEmbeds, materialize};

@@ -64,13 +64,18 @@ pub struct Prompt {
 }
 
 impl<B: Backend> Pipeline<B> {
-    /// Check `cfg` ([`PipelineConfig::validate`]), then build every component: weights
-    /// from checkpoints where the config names them, otherwise random (seeded by `cfg.seed`).
+    /// Check `cfg` ([`PipelineConfig::validate`]), then build every component: all weights
+    /// from the release when `cfg.model` names one ([`crate::release`]); otherwise from the
+    /// checkpoints the config names, random where it names none (seeded by `cfg.seed`).
     pub fn new(cfg: PipelineConfig, device: &Device<B>) -> Result<Self, ModelError> {
         // Configs built in code (grid cells, stage overrides) get the checks a loaded file
         // gets: a drop layer the LLM lacks or an unsupported HF model fails here, by name.
         cfg.validate(Path::new(&format!("<pipeline config `{}`>", cfg.name)))?;
         B::seed(device, cfg.seed);
+        if let Some(source) = &cfg.model {
+            let (model, tokenizer) = crate::release::load_model(&cfg, source.path(), device)?;
+            return Ok(Self::with_model(cfg, model, tokenizer, device));
+        }
         let encoder = match &cfg.vision.checkpoint {
             Some(path) => UmtEncoder::load(&cfg.vision, path, device)?,
             None => UmtEncoder::new(&cfg.vision, device),
@@ -95,7 +100,7 @@ impl<B: Backend> Pipeline<B> {
     ) -> Self {
         Self {
             sampler: hico_video::build_sampler(&cfg.sampler, cfg.video.clip_len),
-            compressor: build_compressor::<B>(&cfg.compressor),
+            compressor: build_compressor::<B>(&cfg.compressor, cfg.vision.heads),
             schedule: hico_llm::build_schedule(&cfg.dropout),
             cfg,
             model,
@@ -111,6 +116,7 @@ impl<B: Backend> Pipeline<B> {
         progress: Option<&ProgressBar>,
     ) -> Result<EncodedVideo<B>, ModelError> {
         let mut reader = FrameReader::open(path)?;
+        reader.set_resize(self.cfg.video.resize);
         let info = *reader.info();
         let plan = self.sampler.sample(&info)?;
         let (mean, std, size) = (self.cfg.video.mean, self.cfg.video.std, self.cfg.video.size);

@@ -99,7 +99,7 @@ fn main() {
         let tokens =
             Tensor::<Cpu, 3>::from_data(TensorData::new(noise(n * WIDTH, 2), [1, n, WIDTH]), &dev);
         for kind in &kinds {
-            let comp = build_compressor::<Cpu>(kind);
+            let comp = build_compressor::<Cpu>(kind, 16);
             let ms = median_ms(reps, || {
                 let _ = comp.compress(tokens.clone(), &grid).features.into_data();
             });

@@ -1,12 +1,17 @@
 //! Connectors from the vision width to the LLM width: the paper's `mlp2x_gelu`
-//! (Linear, GELU, Linear) and a single `linear` layer. Checkpoint keys of the reference
-//! projector (`mm_projector.mlp.0` / `.2`) map to `linear_1` / `linear_2`.
+//! (Linear, GELU, Linear) and a single `linear` layer.
+//!
+//! Key map ([`Weights`]): under a prefix `P` (`model.mm_projector.` in a VideoChat-Flash
+//! release), `mlp2x_gelu` is `P.mlp.0` (`linear_1`) and `P.mlp.2` (`linear_2`), the
+//! reference's `nn.Sequential(Linear, GELU, Linear)`; `linear` is the single `nn.Linear`
+//! LLaVA stores directly under the prefix (`P` without its trailing dot: `model.mm_projector.weight`).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::gelu, backend::Backend};
 use hico_core::config::ConnectorConfig;
 use hico_core::nn::RowLinear;
+use hico_core::weights::{WeightVisitor, Weights};
 
 /// Linear(d_in → d_out), exact GELU, Linear(d_out → d_out).
 #[derive(Module, Debug)]
@@ -50,6 +55,18 @@ impl<B: Backend> Connector<B> {
         match self {
             Self::Mlp2xGelu(m) => m.linear_2.forward_rows(gelu(m.linear_1.forward_rows(x))),
             Self::Linear(l) => l.forward_rows(x),
+        }
+    }
+}
+
+impl<B: Backend> Weights<B> for Connector<B> {
+    fn walk<V: WeightVisitor<B>>(&mut self, prefix: &str, v: &mut V) {
+        match self {
+            Self::Mlp2xGelu(m) => {
+                v.linear(&format!("{prefix}mlp.0"), &mut m.linear_1);
+                v.linear(&format!("{prefix}mlp.2"), &mut m.linear_2);
+            }
+            Self::Linear(l) => v.linear(prefix.trim_end_matches('.'), l),
         }
     }
 }

@@ -56,7 +56,7 @@ fn invariants_hold_for_every_compressor() {
         let (c, n, d) = (2, grid.per_clip(), 8);
         let x = noise(c * n * d, gi as u64);
         for cfg in configs(tpf) {
-            let comp = build_compressor::<Cpu>(&cfg);
+            let comp = build_compressor::<Cpu>(&cfg, 2);
             let k = comp.output_tokens(&grid);
             let budget = match cfg {
                 CompressorConfig::Identity => n,
@@ -117,7 +117,7 @@ fn gradients_reach_every_input() {
     let (c, n, d) = (2, grid.per_clip(), 4);
     for cfg in configs(2) {
         let x = tensor::<CpuAutodiff>(noise(c * n * d, 9), [c, n, d]).require_grad();
-        let comp = build_compressor::<CpuAutodiff>(&cfg);
+        let comp = build_compressor::<CpuAutodiff>(&cfg, 2);
         let out = comp.compress(x.clone(), &grid);
         let grads = out.features.sum().backward();
         let g = x
@@ -154,10 +154,13 @@ fn temporal_merges_time_before_space() {
     let frame = noise(grid.per_frame() * d, 3);
     let x: Vec<f32> = (0..grid.frames).flat_map(|_| frame.clone()).collect();
     let covers_all_frames = |tpf: usize| {
-        let comp = build_compressor::<Cpu>(&CompressorConfig::Temporal {
-            tokens_per_frame: tpf,
-            threshold: 0.9,
-        });
+        let comp = build_compressor::<Cpu>(
+            &CompressorConfig::Temporal {
+                tokens_per_frame: tpf,
+                threshold: 0.9,
+            },
+            2,
+        );
         comp.compress(tensor(x.clone(), [1, n, d]), &grid)
             .members
             .remove(0)
@@ -199,7 +202,7 @@ fn each_kind_builds_from_one_toml_line() {
     ] {
         let cfg: CompressorConfig = toml::from_str(line).unwrap();
         assert_eq!(
-            build_compressor::<Cpu>(&cfg).output_tokens(&grid),
+            build_compressor::<Cpu>(&cfg, 2).output_tokens(&grid),
             k,
             "{line}"
         );

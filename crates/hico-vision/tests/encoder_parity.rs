@@ -10,6 +10,7 @@ use common::{Fixture, fixture, max_diff};
 use hico_core::VisionEncoder;
 use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::VisionConfig;
+use hico_core::weights::WeightError;
 use hico_vision::{UmtEncoder, VisionError};
 
 fn cfg() -> VisionConfig {
@@ -49,30 +50,63 @@ fn encoder_matches_pytorch() {
     }
 }
 
+/// The tensors of a `WeightError::Tensors`, or a panic naming the error.
+fn tensors(err: VisionError) -> (Vec<String>, Vec<String>, Vec<String>) {
+    match err {
+        VisionError::Weights(WeightError::Tensors {
+            missing,
+            unexpected,
+            mismatched,
+            ..
+        }) => (
+            missing,
+            unexpected,
+            mismatched.into_iter().map(|m| m.key).collect(),
+        ),
+        other => panic!("expected a tensor list, got {other}"),
+    }
+}
+
 #[test]
-fn load_errors_name_the_tensor() {
+fn load_errors_list_every_tensor() {
     let path = fixture("encoder_weights.safetensors");
     let mut wide = cfg();
     wide.width = 64;
     wide.heads = 4;
     let err = UmtEncoder::<Cpu>::load(&wide, &path, &cpu_device()).unwrap_err();
-    assert!(matches!(err, VisionError::Shape { .. }), "{err}");
     assert!(
-        err.to_string().contains("encoder.patch_embed.proj.weight"),
+        err.to_string().contains("encoder_weights.safetensors"),
         "{err}"
     );
+    let (missing, unexpected, mismatched) = tensors(err);
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "{missing:?} {unexpected:?}"
+    );
+    // Every tensor of the two running blocks, the patch embedding and the final norm.
+    assert_eq!(mismatched.len(), 2 + 2 * 13 + 2, "{mismatched:?}");
+    assert!(mismatched.contains(&"encoder.patch_embed.proj.weight".to_string()));
+    assert!(mismatched.contains(&"encoder.blocks.1.mlp.fc2.bias".to_string()));
+
     let mut deep = cfg();
     deep.depth = 5;
     deep.output_blocks = 4;
-    let err = UmtEncoder::<Cpu>::load(&deep, &path, &cpu_device()).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("missing tensor `encoder.blocks.3.norm1.weight`"),
-        "{err}"
-    );
+    let (missing, unexpected, mismatched) =
+        tensors(UmtEncoder::<Cpu>::load(&deep, &path, &cpu_device()).unwrap_err());
+    assert_eq!(missing.len(), 13, "{missing:?}");
+    assert!(missing.contains(&"encoder.blocks.3.norm1.weight".to_string()));
+    assert!(unexpected.is_empty() && mismatched.is_empty());
+
     let mut shallow = cfg();
     shallow.depth = 2;
-    let err = UmtEncoder::<Cpu>::load(&shallow, &path, &cpu_device()).unwrap_err();
-    assert!(matches!(err, VisionError::Unexpected { .. }), "{err}");
-    assert!(err.to_string().contains("encoder.blocks.2."), "{err}");
+    let (missing, unexpected, _) =
+        tensors(UmtEncoder::<Cpu>::load(&shallow, &path, &cpu_device()).unwrap_err());
+    assert!(missing.is_empty(), "{missing:?}");
+    assert!(!unexpected.is_empty(), "block 2 must be reported");
+    assert!(
+        unexpected
+            .iter()
+            .all(|k| k.starts_with("encoder.blocks.2.")),
+        "{unexpected:?}"
+    );
 }

@@ -22,6 +22,11 @@ pub struct Args {
     /// Output folder (default: the experiment's `out`, else `runs/<name>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run the grid on a released VideoChat-Flash model (directory or hub id in the local
+    /// Hugging Face cache): sets `[model]` on the base config, whose weightless sections
+    /// and the grid then override the release's.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 /// Run `hico ablate`.
@@ -29,6 +34,10 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
     let mut exp = Experiment::load(&args.experiment)?;
     if let Some(out) = args.out {
         exp.out = Some(out);
+    }
+    if let Some(model) = &args.model {
+        exp.overrides
+            .insert("model".into(), crate::cmd::source::model_table(model));
     }
     dispatch(
         device,

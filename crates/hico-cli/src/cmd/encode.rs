@@ -9,13 +9,14 @@ use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 
 use crate::backend::{DeviceArg, Job, dispatch};
+use crate::cmd::source::PipelineSource;
 
 /// Arguments of `hico encode`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Pipeline config (TOML).
-    #[arg(long)]
-    pub config: PathBuf,
+    /// The pipeline: `--config FILE`, `--model DIR` (a released model), or both.
+    #[command(flatten)]
+    pub source: PipelineSource,
     /// The video file.
     #[arg(long)]
     pub video: PathBuf,
@@ -27,7 +28,7 @@ pub struct Args {
 
 /// Run `hico encode`.
 pub fn run(args: Args, device: DeviceArg) -> Result<()> {
-    let cfg = PipelineConfig::load(&args.config)?;
+    let cfg = args.source.load()?;
     dispatch(device, EncodeJob { args, cfg })
 }
 
@@ -41,7 +42,7 @@ impl Job for EncodeJob {
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
         let pipe = Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)
-            .with_context(|| format!("building the pipeline of {}", self.args.config.display()))?;
+            .with_context(|| format!("building the pipeline of {}", self.args.source.describe()))?;
         let pb = crate::progress::bar("encoding clips");
         let v = pipe.encode_video(&self.args.video, Some(&pb))?;
         pb.finish_and_clear();

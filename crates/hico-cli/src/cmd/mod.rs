@@ -10,6 +10,8 @@ pub mod examples;
 pub mod llm;
 pub mod niah;
 pub mod plot;
+pub mod release;
 pub mod run;
+pub mod source;
 pub mod train;
 pub mod video;

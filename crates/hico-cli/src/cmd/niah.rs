@@ -15,6 +15,7 @@ use hico_eval::{
 use hico_model::Pipeline;
 
 use crate::backend::{DeviceArg, Job, dispatch};
+use crate::cmd::source::PipelineSource;
 
 /// Which benchmark to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,9 +64,9 @@ pub enum Command {
     Eval {
         /// Set directory (holds manifest.json).
         set: PathBuf,
-        /// Pipeline config.
-        #[arg(long)]
-        config: PathBuf,
+        /// The pipeline: `--config FILE`, `--model DIR` (a released model), or both.
+        #[command(flatten)]
+        source: PipelineSource,
         /// Trained model folder (hico-train output); random weights when absent.
         #[arg(long)]
         checkpoint: Option<PathBuf>,
@@ -147,13 +148,13 @@ pub fn run(c: Command, device: DeviceArg) -> Result<()> {
         }
         Command::Eval {
             set,
-            config,
+            source,
             checkpoint,
             free_form,
             out,
             max_skipped,
         } => {
-            let cfg = PipelineConfig::load(&config)?;
+            let cfg = source.load()?;
             let manifest = Manifest::load(&set)?;
             let name = if cfg.name.is_empty() {
                 "run"

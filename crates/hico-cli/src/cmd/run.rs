@@ -12,13 +12,14 @@ use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 
 use crate::backend::{DeviceArg, Job, dispatch};
+use crate::cmd::source::PipelineSource;
 
 /// Arguments of `hico run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Pipeline config (TOML).
-    #[arg(long)]
-    pub config: PathBuf,
+    /// The pipeline: `--config FILE`, `--model DIR` (a released model), or both.
+    #[command(flatten)]
+    pub source: PipelineSource,
     /// The video file.
     #[arg(long)]
     pub video: PathBuf,
@@ -40,7 +41,7 @@ pub struct Args {
 
 /// Run `hico run`.
 pub fn run(args: Args, device: DeviceArg) -> Result<()> {
-    let cfg = PipelineConfig::load(&args.config)?;
+    let cfg = args.source.load()?;
     let out = args
         .out
         .clone()
@@ -77,7 +78,7 @@ impl Job for RunJob {
                 Some(ckpt) => hico_train::load_trained::<B::InnerBackend>(&self.cfg, ckpt, &device)
                     .with_context(|| format!("loading trained weights from {}", ckpt.display()))?,
                 None => Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device).with_context(
-                    || format!("building the pipeline of {}", self.args.config.display()),
+                    || format!("building the pipeline of {}", self.args.source.describe()),
                 )?,
             };
         let pb = crate::progress::bar("encoding clips");

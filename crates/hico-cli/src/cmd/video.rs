@@ -93,6 +93,7 @@ fn parse_needle(s: &str) -> Result<Needle> {
 fn sample(file: PathBuf, config: PathBuf, out: PathBuf) -> Result<()> {
     let cfg = PipelineConfig::load(&config)?;
     let mut reader = FrameReader::open(&file)?;
+    reader.set_resize(cfg.video.resize);
     let info = *reader.info();
     let plan = build_sampler(&cfg.sampler, cfg.video.clip_len).sample(&info)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;

@@ -20,11 +20,15 @@ pub fn load_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
 
 /// Parse TOML text (already read from `path`, named in errors) into `T`.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
-    let value: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Parse {
+    from_value(parse_toml_value(text, path)?, text, path)
+}
+
+/// Parse TOML text (read from `path`, named in errors) without a schema.
+pub fn parse_toml_value(text: &str, path: &Path) -> Result<toml::Value, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
         message: e.message().to_string() + &line_of(text, e.span()),
-    })?;
-    from_value(value, text, path)
+    })
 }
 
 /// Deserialize an already parsed TOML value (e.g. a base config with overrides merged in)

@@ -13,12 +13,15 @@ mod dropout;
 mod load;
 mod model;
 mod semantic;
+pub mod release;
+mod release_map;
 mod validate;
 
 pub use dropout::*;
-pub use load::{from_value, load_toml, parse_toml, set_dotted};
+pub use load::{from_value, load_toml, parse_toml, parse_toml_value, set_dotted};
 pub use model::*;
 pub use semantic::supported_llms;
+pub use release::{ModelSource, PROJECTOR_PREFIX, VISION_PREFIX, pipeline_from_toml};
 
 /// A whole pipeline: what `hico run`, `hico encode` and the ablation runner read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +56,10 @@ pub struct PipelineConfig {
     /// Decoding.
     #[serde(default)]
     pub generation: GenerationConfig,
+    /// A released model the weights come from (`[model]`, see [`release`]); in a TOML file
+    /// it stands for the sections the release implies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSource>,
 }
 
 /// Frame preprocessing.

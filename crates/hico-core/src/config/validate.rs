@@ -6,9 +6,14 @@ use super::*;
 use crate::ConfigError;
 
 impl PipelineConfig {
-    /// Load and validate a pipeline config file.
+    /// Load and validate a pipeline config file (a `[model]` table expands into the
+    /// release's sections, see [`release`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let cfg: Self = load_toml(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let cfg = pipeline_from_toml(parse_toml_value(&text, path)?, &text, path)?;
         cfg.validate(path)?;
         Ok(cfg)
     }

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hico_core::config::{PipelineConfig, from_value, load_toml, set_dotted};
+use hico_core::config::{PipelineConfig, load_toml, pipeline_from_toml, set_dotted};
 use serde::{Deserialize, Serialize};
 
 use crate::{EvalError, bench::BenchSpec};
@@ -249,7 +249,7 @@ impl Experiment {
             })?;
         }
         let exp_text = std::fs::read_to_string(path).unwrap_or_default();
-        let cfg: PipelineConfig = from_value(root, &exp_text, path)?;
+        let cfg = pipeline_from_toml(root, &exp_text, path)?;
         cfg.validate(path)?;
         Ok(cfg)
     }

@@ -26,13 +26,19 @@ pub use pool::Pool;
 pub use temporal::Temporal;
 pub use tome::{Tome, merge_schedule};
 
-/// Build the compressor a config names.
-pub fn build_compressor<B: Backend>(cfg: &CompressorConfig) -> Box<dyn ClipCompressor<B>> {
+/// Build the compressor a config names; `vision_heads` (the vision tower's attention heads)
+/// sets the channel groups of ToMe's matching metric.
+pub fn build_compressor<B: Backend>(
+    cfg: &CompressorConfig,
+    vision_heads: usize,
+) -> Box<dyn ClipCompressor<B>> {
     match *cfg {
         CompressorConfig::Identity => Box::new(Identity),
-        CompressorConfig::Tome { tokens_per_frame } => Box::new(Tome::new(tokens_per_frame, false)),
+        CompressorConfig::Tome { tokens_per_frame } => {
+            Box::new(Tome::new(tokens_per_frame, false, vision_heads))
+        }
         CompressorConfig::TomeOrdered { tokens_per_frame } => {
-            Box::new(Tome::new(tokens_per_frame, true))
+            Box::new(Tome::new(tokens_per_frame, true, vision_heads))
         }
         CompressorConfig::Pool { tokens_per_frame } => Box::new(Pool::new(tokens_per_frame)),
         CompressorConfig::Temporal {

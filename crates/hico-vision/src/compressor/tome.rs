@@ -4,9 +4,9 @@
 //!
 //! 1. Schedule (`merge_tokens`): while `p ≠ k`, remove `r = p − k` if that is at most
 //!    `⌊p/2⌋`, else `⌊p/2⌋` (at 224 px: 392, 196, 98, 34).
-//! 2. Each round: the metric is the current feature averaged over heads (groups of
-//!    [`METRIC_HEAD_DIM`] = 64 channels, `x.reshape(p, D/64, 64).mean(1)`; one group when
-//!    `D` is not a multiple of 64), L2-normalised; even positions `a` score against odd
+//! 2. Each round: the metric is the current feature averaged over the vision tower's
+//!    attention heads (`x.reshape(p, heads, D/heads).mean(1)`: 16 heads of 64 channels for
+//!    UMT-L, the "hd64" of the name; one group when `heads` does not divide `D`), L2-normalised; even positions `a` score against odd
 //!    positions `b` by cosine; each `a` keeps its best `b` (`node_max`, `node_idx`); `a`
 //!    tokens sorted by `node_max` descending: the first `r` merge into their partner, the
 //!    rest stay.
@@ -21,9 +21,6 @@
 
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData, backend::Backend};
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
-
-/// Channels per head in the matching metric (`hd64`).
-pub const METRIC_HEAD_DIM: usize = 64;
 
 /// The reference's schedule of tokens removed per round, from `p` tokens to `target`.
 pub fn merge_schedule(mut p: usize, target: usize) -> Vec<usize> {
@@ -46,6 +43,8 @@ pub struct Tome {
     pub tokens_per_frame: usize,
     /// Sort the output in space-time order (`tome_ordered`).
     pub ordered: bool,
+    /// Channel groups averaged into the matching metric: the vision tower's head count.
+    pub heads: usize,
 }
 
 fn ints<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
@@ -54,16 +53,19 @@ fn ints<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
 }
 
 impl Tome {
-    /// A compressor to `tokens_per_frame` per frame; `ordered` for `tome_ordered`.
-    pub fn new(tokens_per_frame: usize, ordered: bool) -> Self {
+    /// A compressor to `tokens_per_frame` per frame; `ordered` for `tome_ordered`; the
+    /// metric averages `heads` channel groups (the vision tower's attention heads).
+    pub fn new(tokens_per_frame: usize, ordered: bool, heads: usize) -> Self {
         Self {
             tokens_per_frame,
+            heads,
             ordered,
         }
     }
 
     /// One round: remove `r` tokens from each clip of `x` (`[c, p, D]`, sizes `[c, p, 1]`).
     fn round<B: Backend>(
+        &self,
         x: Tensor<B, 3>,
         size: Tensor<B, 3>,
         r: usize,
@@ -72,8 +74,8 @@ impl Tome {
         let [c, p, d] = x.dims();
         let dev = x.device();
         let r = r.min(p / 2);
-        let groups = if d % METRIC_HEAD_DIM == 0 {
-            d / METRIC_HEAD_DIM
+        let groups = if self.heads > 0 && d.is_multiple_of(self.heads) {
+            self.heads
         } else {
             1
         };
@@ -157,7 +159,7 @@ impl<B: Backend> ClipCompressor<B> for Tome {
         let mut x = tokens;
         let mut size = Tensor::ones([c, n, 1], &x.device());
         for r in merge_schedule(n, target) {
-            (x, size) = Self::round(x, size, r, &mut members);
+            (x, size) = self.round(x, size, r, &mut members);
         }
         members.iter_mut().flatten().for_each(|m| m.sort_unstable());
         if self.ordered {
