@@ -9,7 +9,10 @@ fn hico() -> Command {
 }
 
 fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/hico-model/tests/fixtures"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/hico-model/tests/fixtures"
+    ))
 }
 
 fn summary(out: &Path) -> serde_json::Value {

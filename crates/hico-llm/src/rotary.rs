@@ -171,7 +171,7 @@ pub fn inv_freq(head_dim: usize, theta: f64, scaling: &RopeScaling) -> Vec<f32> 
                 };
                 let smooth = ((old as f32) / wavelen - low as f32) / (high - low) as f32;
                 let smoothed = (1.0 - smooth) * scaled / factor32 + smooth * scaled;
-                let medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+                let medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
                 if medium { smoothed } else { scaled }
             })
             .collect()

@@ -109,6 +109,32 @@ impl<B: Backend> Pipeline<B> {
         }
     }
 
+    /// Replace the weights by a function of them, keeping every other component (training
+    /// hands the model to the optimizer and back).
+    pub fn map_model<E>(
+        self,
+        f: impl FnOnce(VideoLlm<B>) -> Result<VideoLlm<B>, E>,
+    ) -> Result<Self, E> {
+        let Self {
+            cfg,
+            model,
+            sampler,
+            compressor,
+            schedule,
+            tokenizer,
+            device,
+        } = self;
+        Ok(Self {
+            model: f(model)?,
+            cfg,
+            sampler,
+            compressor,
+            schedule,
+            tokenizer,
+            device,
+        })
+    }
+
     /// Decode, sample, encode, compress and connect a video, a few clips at a time.
     pub fn encode_video(
         &self,

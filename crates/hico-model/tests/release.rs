@@ -196,7 +196,7 @@ fn mismatched_checkpoints_list_every_tensor_of_every_part() {
 #[test]
 fn releases_refuse_settings_they_cannot_express() {
     let mut cfg = tiny();
-    cfg.dropout = toml::from_str::<DropoutConfig>("kind = \"fastv\"").unwrap();
+    cfg.dropout = toml::from_str::<DropoutConfig>("kind = \"fastv\"\nlayer = 1").unwrap();
     let mut pipe = Pipeline::<Cpu>::new(cfg, &cpu_device()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = pipe.cfg.clone();

@@ -126,7 +126,7 @@ fn check(name: &str) {
     for f in [0, 32, 63] {
         let fr = pixels
             .clone()
-            .slice([f..f + 1])
+            .narrow(0, f, 1)
             .into_data()
             .into_vec::<f32>()
             .unwrap();
@@ -145,7 +145,7 @@ fn check(name: &str) {
     let t = rgb.len();
     let l = pipe.cfg.video.clip_len;
     let clips = pixels.clone().reshape([t / l, l, 3, size, size]);
-    let feats = pipe.model.encoder.encode(clips.clone().slice([0..1]));
+    let feats = pipe.model.encoder.encode(clips.clone().narrow(0, 0, 1));
     let d = max_diff(
         &feats.into_data().into_vec::<f32>().unwrap(),
         &want("vision_out_first_clip"),
@@ -171,7 +171,7 @@ fn check(name: &str) {
     let encoded = pipe
         .encode_frames(info, plan.clone(), None, |idx| {
             let k = indices.iter().position(|&i| i == idx[0] as i64).unwrap();
-            Ok(pixels.clone().slice([k..k + idx.len()]))
+            Ok(pixels.clone().narrow(0, k, idx.len()))
         })
         .unwrap();
     let prompt = pipe.prompt(&plan, question);

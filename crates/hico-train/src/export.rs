@@ -12,7 +12,7 @@ use burn::prelude::*;
 use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 
-use crate::{TrainError, checkpoint, trainer::with_model};
+use crate::{TrainError, checkpoint};
 
 /// Write the final model folder (atomically per file).
 pub fn write_final<B: Backend>(pipe: &Pipeline<B>, dir: &Path) -> Result<(), TrainError> {
@@ -54,5 +54,5 @@ pub fn load_trained<B: Backend>(
     let dir = resolve_weights(checkpoint)?;
     let pipe = Pipeline::<B>::new(pipeline.clone(), device)
         .map_err(|e| TrainError::Model(format!("building the pipeline: {e}")))?;
-    with_model(pipe, |m| checkpoint::load_weights(m, &dir, device))
+    pipe.map_model(|m| checkpoint::load_weights(m, &dir, device))
 }

@@ -26,18 +26,31 @@ use hico_model::{Pipeline, VideoLlm};
 use hico_vision::{Connector, UmtEncoder};
 
 use crate::{
-    StageConfig, TrainError, TrainOutcome,
+    StageConfig, TrainError,
     checkpoint::{self, TrainState},
     data::Sample,
     export,
     forward::{Decoded, decode, sample_loss},
     loader::{DecodeFn, Loader},
     metrics::{MetricsLog, StepMetrics, bar_message, progress_bar},
+    prepare::{Prepared, RunOptions, optimizer},
     replicas::{Replicas, share},
     rng::TrainRng,
     schedule::CosineSchedule,
-    trainer::{Prepared, RunOptions, optimizer, with_model},
 };
+
+/// What a finished (or stopped) stage left behind.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The final model folder (`<out>/final`), or the last checkpoint when stopped early.
+    pub checkpoint: PathBuf,
+    /// Optimizer steps done.
+    pub steps: usize,
+    /// Loss of the last step.
+    pub final_loss: f32,
+    /// Samples skipped (unreadable or too long).
+    pub skipped_samples: usize,
+}
 
 /// Gradients accumulated over a step, per trainable part.
 struct PartGrads<B: AutodiffBackend> {
@@ -258,7 +271,7 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
             m.lr.insert(name.to_string(), lr * factor);
         }
         if m.samples > 0 {
-            pipe = with_model(pipe, |mut model| {
+            pipe = pipe.map_model(|mut model| {
                 for (name, lr) in &parts {
                     let grads = match *name {
                         "encoder" => replicas.sum_grads(acc.encoder.grads(), &model.encoder)?,
@@ -269,7 +282,7 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
                     };
                     model = optim.step(lr * factor, model, grads);
                 }
-                Ok(model)
+                Ok::<_, TrainError>(model)
             })?;
             m.loss = t.loss_sum / t.samples;
         }

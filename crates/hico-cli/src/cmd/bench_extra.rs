@@ -92,7 +92,7 @@ pub fn parity<B: Backend>(
         }
         println!(
             "{}",
-            json!({"check": "llm_parity", "impl": crate::cmd::bench::hico_impl(), "model": name, "device": dev, "dtype": format!("{precision:?}").to_lowercase(),
+            json!({"check": "llm_parity", "impl": crate::cmd::measure::hico_impl(), "model": name, "device": dev, "dtype": format!("{precision:?}").to_lowercase(),
                    "max_abs_logit_diff": max_diff, "greedy_match": greedy_ok})
         );
     }
@@ -173,7 +173,7 @@ pub fn train_step<B: AutodiffBackend>(
         "{}",
         json!({"check": "train_step", "config": config, "frames": frames, "device": dev,
                "dtype": format!("{precision:?}").to_lowercase(), "step_s": times.get(times.len() / 2),
-               "loss": last_loss, "peak_rss_mib": crate::cmd::bench::peak_rss_mib()})
+               "loss": last_loss, "peak_rss_mib": crate::cmd::measure::peak_rss_mib()})
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ use hico_core::weights::{SaveDtype, Saver, Weights};
 use hico_llm::{CausalLm, ids_tensor, text_input};
 use serde_json::json;
 
-use crate::cmd::bench::{peak_rss_mib, shape_config};
+use crate::cmd::measure::{peak_rss_mib, shape_config};
 
 /// Which rows the output head of the training step is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod encode;
 pub mod examples;
 pub mod llm;
+pub mod measure;
 pub mod niah;
 pub mod plot;
 pub mod release;

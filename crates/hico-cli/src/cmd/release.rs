@@ -172,7 +172,7 @@ impl Job for ReleaseJob {
                 let secs = t0.elapsed().as_secs_f64();
                 let params = burn::module::Module::num_params(&pipe.model);
                 let model_mib = (params * 4) as f64 / (1 << 20) as f64;
-                let rss = crate::cmd::bench::peak_rss_mib();
+                let rss = crate::cmd::measure::peak_rss_mib();
                 println!(
                     "{}",
                     json!({"bench": "load", "model": source.describe(), "load_s": secs,

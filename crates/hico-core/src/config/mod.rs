@@ -12,16 +12,16 @@ use serde::{Deserialize, Serialize};
 mod dropout;
 mod load;
 mod model;
-mod semantic;
 pub mod release;
 mod release_map;
+mod semantic;
 mod validate;
 
 pub use dropout::*;
 pub use load::{from_value, load_toml, parse_toml, parse_toml_value, set_dotted};
 pub use model::*;
-pub use semantic::supported_llms;
 pub use release::{ModelSource, PROJECTOR_PREFIX, VISION_PREFIX, pipeline_from_toml};
+pub use semantic::supported_llms;
 
 /// A whole pipeline: what `hico run`, `hico encode` and the ablation runner read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

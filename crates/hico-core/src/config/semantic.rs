@@ -21,6 +21,9 @@ pub fn supported_llms() -> &'static [(&'static str, &'static str)] {
     ]
 }
 
+/// The `model_type` of a VideoChat-Flash release directory, whose LLM part is a Qwen2.
+const RELEASE_MODEL_TYPE: &str = "videochat_flash_qwen";
+
 /// What the checks need to know of the LLM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LlmFacts {
@@ -84,7 +87,8 @@ impl PipelineConfig {
         let (frames, from) = match &self.sampler {
             SamplerConfig::Duration { t_min, .. } => (*t_min, format!("sampler.t_min = {t_min}")),
             SamplerConfig::Uniform { frames } => (*frames, format!("sampler.frames = {frames}")),
-            SamplerConfig::Fps { min_frames, .. } | SamplerConfig::DynamicFps { min_frames, .. } => {
+            SamplerConfig::Fps { min_frames, .. }
+            | SamplerConfig::DynamicFps { min_frames, .. } => {
                 (*min_frames, format!("sampler.min_frames = {min_frames}"))
             }
         };
@@ -144,6 +148,8 @@ fn llm_facts(llm: &LlmConfig) -> Result<LlmFacts, ConfigError> {
     };
     match json.get("model_type").and_then(|v| v.as_str()) {
         Some(t) if supported.iter().any(|s| s.0 == t) => {}
+        // A VideoChat-Flash release: its decoder is a Qwen2 (see `release_map`).
+        Some(RELEASE_MODEL_TYPE) => {}
         Some(t) => {
             return Err(bad(
                 "model_type",

@@ -197,7 +197,7 @@ impl PipelineConfig {
                 format!("{} must be in (0, 1]", g.top_p),
             ));
         }
-        if !(g.repetition_penalty > 0.0) {
+        if g.repetition_penalty.is_nan() || g.repetition_penalty <= 0.0 {
             return Err(bad(
                 "generation.repetition_penalty",
                 format!("{} must be > 0", g.repetition_penalty),
