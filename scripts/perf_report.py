@@ -239,7 +239,7 @@ def main():
 
     md += ["## CPU backend", "",
            "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",
-           "(DESIGN.md, same machine kind, 2 cores, f32): a 2048³ matmul takes 99 ms in flex, 128 ms in ndarray",
+           "(docs/design.md, same machine kind, 2 cores, f32): a 2048³ matmul takes 99 ms in flex, 128 ms in ndarray",
            "and 89 ms in candle (deprecated in burn 0.21); [1,14,2048,64] attention 430 ms in flex vs 880 ms in",
            "ndarray and 990 ms in candle. Attention dominates long prefills, so flex is the default.", ""]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)

@@ -3,7 +3,7 @@
 //! and `--device`.
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (rayon + SIMD), measured the
-/// fastest of burn 0.21's CPU backends for our shapes (see DESIGN.md).
+/// fastest of burn 0.21's CPU backends for our shapes (see docs/design.md).
 pub type Cpu = burn::backend::Flex;
 /// The default CPU backend with autodiff, for training and tests.
 pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;

@@ -202,7 +202,7 @@ impl<B: Backend> Pipeline<B> {
     }
 
     /// The chat prompt for a question about a video sampled as `plan`: the timestamp
-    /// sentence (DESIGN.md) follows the video placeholder, then the question.
+    /// sentence (docs/design.md) follows the video placeholder, then the question.
     pub fn prompt(&self, plan: &FramePlan, question: &str) -> Prompt {
         let ts = timestamp_prompt(plan, self.cfg.prompt.timestamps);
         let (before, after) = chat_prompt(&self.cfg.prompt.system, &format!("\n{ts}{question}"));

@@ -1,5 +1,5 @@
 //! Every stage config in `configs/train/` loads, validates, and its pipeline resolves with
-//! the stage's frame bounds; the stage table of DESIGN.md holds.
+//! the stage's frame bounds; the stage table of docs/design.md holds.
 
 use std::path::Path;
 

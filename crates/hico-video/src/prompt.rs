@@ -1,4 +1,4 @@
-//! The timestamp sentence that follows the video placeholder (DESIGN.md "Timestamp
+//! The timestamp sentence that follows the video placeholder (docs/design.md "Timestamp
 //! prompt"), built from the sampler's actual frames.
 
 use hico_core::FramePlan;

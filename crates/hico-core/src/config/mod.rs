@@ -2,7 +2,7 @@
 //! `kind = "..."` where the component has several implementations.
 //!
 //! Every struct rejects unknown keys. Errors name the file, the dotted key and what was
-//! expected (see [`load_toml`]). Defaults follow the reference (DESIGN.md) where it has one.
+//! expected (see [`load_toml`]). Defaults follow the reference (docs/design.md) where it has one.
 //! [`PipelineConfig::validate`] checks values, then the config against its model
 //! ([`PipelineConfig::check_model`]: dropout layers within the LLM's depth, ratios that keep
 //! tokens, a supported Hugging Face `model_type`, see [`supported_llms`]).

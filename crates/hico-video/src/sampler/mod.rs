@@ -3,7 +3,7 @@
 //! All three pick the middles of equal segments (the reference's `get_frame_indices`) and
 //! pad with the last frame when the video has fewer frames than asked; they differ only
 //! in how many frames T they ask for:
-//! - [`DurationSampler`]: the paper's rule (DESIGN.md "Duration-based sampling"),
+//! - [`DurationSampler`]: the paper's rule (docs/design.md "Duration-based sampling"),
 //! - [`UniformSampler`]: a fixed T,
 //! - [`FpsSampler`]: a rate, clamped and rounded to a multiple of the clip length,
 //! - [`DynamicFpsSampler`]: the released VideoChat-Flash `chat()` rule (`dynamic_fps.rs`).
@@ -115,7 +115,7 @@ pub struct DurationSampler {
 }
 
 impl DurationSampler {
-    /// T for a video of `n` frames at `fps` (DESIGN.md, exactly).
+    /// T for a video of `n` frames at `fps` (docs/design.md, exactly).
     pub fn frame_count(&self, n: usize, fps: f64) -> usize {
         let l = self.clip_len;
         let t_min = if self.t_min > n {
