@@ -187,9 +187,7 @@ pub fn load_llm<B: Backend>(
                 spec.head_dim = *d;
             }
             spec.rope_theta = *rope_theta;
-            spec.rope_scaling = rope_scaling
-                .as_ref()
-                .map_or(RopeScaling::None, RopeScaling::from_config);
+            spec.rope_scaling = *rope_scaling;
             spec.rms_norm_eps = *rms_norm_eps;
             spec.tie_word_embeddings = *tie_word_embeddings;
             Ok((CausalLm::random(&spec, device).with_attention(options), tok))

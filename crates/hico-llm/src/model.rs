@@ -106,7 +106,7 @@ impl<B: Backend> CausalLm<B> {
                 post_attention_layernorm: rms(h, eps, device),
             })
             .collect();
-        let inv = inv_freq(hd, spec.rope_theta, &spec.rope_scaling);
+        let inv = inv_freq(hd, spec.rope_theta, spec.rope_scaling.as_ref());
         let rows = spec.max_position_embeddings.clamp(1, TABLE_ROWS);
         Self {
             model: Decoder {

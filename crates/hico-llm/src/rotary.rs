@@ -12,77 +12,19 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::LlmError;
 
 /// Positions covered by the precomputed table (fewer when the model has fewer).
 pub const TABLE_ROWS: usize = 8_192;
 
-/// Scaling of the rotary frequencies (`rope_type` of transformers).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum RopeScaling {
-    /// Plain rotary (`default`).
-    #[default]
-    None,
-    /// Every frequency divided by `factor` (`linear`).
-    Linear {
-        /// The divisor.
-        factor: f64,
-    },
-    /// Llama 3.x (`llama3`): low frequencies divided by `factor`, high ones kept, a smooth
-    /// ramp between.
-    Llama3 {
-        /// Divisor of the low frequencies.
-        factor: f64,
-        /// `original_max_position_embeddings / low_freq_factor` bounds the low frequencies.
-        low_freq_factor: f64,
-        /// `original_max_position_embeddings / high_freq_factor` bounds the high ones.
-        high_freq_factor: f64,
-        /// Context length of pre-training.
-        original_max_position_embeddings: usize,
-    },
-}
+/// Scaling of the rotary frequencies (`rope_type` of transformers); `None` is plain rotary.
+pub use hico_core::config::RopeScalingConfig as RopeScaling;
 
-impl RopeScaling {
-    /// The scaling of a random LLM's `[llm] rope_scaling`.
-    pub fn from_config(c: &hico_core::config::RopeScalingConfig) -> Self {
-        use hico_core::config::RopeScalingConfig as C;
-        match *c {
-            C::Linear { factor } => Self::Linear { factor },
-            C::Llama3 {
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_max_position_embeddings,
-            } => Self::Llama3 {
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_max_position_embeddings,
-            },
-        }
-    }
-
-    /// The `rope_scaling` object of a `config.json` (`None` for plain rotary).
-    pub fn to_json(&self) -> Option<Value> {
-        match *self {
-            Self::None => None,
-            Self::Linear { factor } => Some(json!({"rope_type": "linear", "factor": factor})),
-            Self::Llama3 {
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_max_position_embeddings,
-            } => Some(json!({
-                "rope_type": "llama3",
-                "factor": factor,
-                "low_freq_factor": low_freq_factor,
-                "high_freq_factor": high_freq_factor,
-                "original_max_position_embeddings": original_max_position_embeddings,
-            })),
-        }
-    }
+/// The `rope_scaling` object of a `config.json` (`None` for plain rotary).
+pub fn scaling_json(scaling: Option<&RopeScaling>) -> Option<Value> {
+    scaling.map(|r| serde_json::to_value(r).expect("rope scaling serialises"))
 }
 
 /// Rotary base and scaling of a `config.json`: transformers 5's `rope_parameters`, or the
@@ -91,7 +33,7 @@ pub fn parse_rope(
     hf: &Map<String, Value>,
     max_positions: usize,
     path: &Path,
-) -> Result<(Option<f64>, RopeScaling), LlmError> {
+) -> Result<(Option<f64>, Option<RopeScaling>), LlmError> {
     let (name, params) = match (hf.get("rope_parameters"), hf.get("rope_scaling")) {
         (Some(Value::Object(p)), _) => ("rope_parameters", Some(p)),
         (_, Some(Value::Object(p))) => ("rope_scaling", Some(p)),
@@ -102,7 +44,7 @@ pub fn parse_rope(
         .or_else(|| hf.get("rope_theta"))
         .and_then(Value::as_f64);
     let Some(p) = params else {
-        return Ok((theta, RopeScaling::None));
+        return Ok((theta, None));
     };
     let kind = p
         .get("rope_type")
@@ -118,11 +60,11 @@ pub fn parse_rope(
             })
     };
     let scaling = match kind {
-        "default" => RopeScaling::None,
-        "linear" => RopeScaling::Linear {
+        "default" => None,
+        "linear" => Some(RopeScaling::Linear {
             factor: num("factor")?,
-        },
-        "llama3" => RopeScaling::Llama3 {
+        }),
+        "llama3" => Some(RopeScaling::Llama3 {
             factor: num("factor")?,
             low_freq_factor: num("low_freq_factor")?,
             high_freq_factor: num("high_freq_factor")?,
@@ -131,7 +73,7 @@ pub fn parse_rope(
                 .or_else(|| hf.get("original_max_position_embeddings"))
                 .and_then(Value::as_u64)
                 .map_or(max_positions, |v| v as usize),
-        },
+        }),
         other => {
             return Err(LlmError::Unsupported {
                 path: path.to_owned(),
@@ -146,18 +88,18 @@ pub fn parse_rope(
 
 /// Inverse frequencies of a head of width `head_dim`, as transformers computes them in f32
 /// (`1 / base^(2i/d)`, then the scaling's adjustment).
-pub fn inv_freq(head_dim: usize, theta: f64, scaling: &RopeScaling) -> Vec<f32> {
+pub fn inv_freq(head_dim: usize, theta: f64, scaling: Option<&RopeScaling>) -> Vec<f32> {
     let base = theta as f32;
     let inv = (0..head_dim / 2).map(|i| 1.0 / base.powf((2 * i) as f32 / head_dim as f32));
-    match *scaling {
-        RopeScaling::None => inv.collect(),
-        RopeScaling::Linear { factor } => inv.map(|f| f / factor as f32).collect(),
-        RopeScaling::Llama3 {
+    match scaling.copied() {
+        None => inv.collect(),
+        Some(RopeScaling::Linear { factor }) => inv.map(|f| f / factor as f32).collect(),
+        Some(RopeScaling::Llama3 {
             factor,
             low_freq_factor: low,
             high_freq_factor: high,
             original_max_position_embeddings: old,
-        } => {
+        }) => {
             // `_compute_llama3_parameters`: tensor ops in f32, Python scalars in f64.
             let old = old as f64;
             let (low_wavelen, high_wavelen) = ((old / low) as f32, (old / high) as f32);
@@ -263,7 +205,7 @@ mod tests {
     #[test]
     fn table_rows_and_computed_rows_agree() {
         let dev = Default::default();
-        let inv = inv_freq(8, 10_000.0, &RopeScaling::None);
+        let inv = inv_freq(8, 10_000.0, None);
         let table = RopeTable::<Cpu>::new(&inv, 16, &dev);
         let inside = table.at(&[3, 15]);
         let wide = RopeTable::<Cpu>::new(&inv, 64, &dev);
@@ -282,14 +224,14 @@ mod tests {
     /// band between the two.
     #[test]
     fn llama3_scaling_bands() {
-        let plain = inv_freq(64, 500_000.0, &RopeScaling::None);
+        let plain = inv_freq(64, 500_000.0, None);
         let s = RopeScaling::Llama3 {
             factor: 8.0,
             low_freq_factor: 1.0,
             high_freq_factor: 4.0,
             original_max_position_embeddings: 8192,
         };
-        let scaled = inv_freq(64, 500_000.0, &s);
+        let scaled = inv_freq(64, 500_000.0, Some(&s));
         assert_eq!(scaled[0], plain[0]);
         assert_eq!(scaled[31], plain[31] / 8.0);
         let mid = scaled

@@ -52,8 +52,8 @@ pub struct LlmSpec {
     pub tie_word_embeddings: bool,
     /// Rotary base.
     pub rope_theta: f64,
-    /// Rotary frequency scaling.
-    pub rope_scaling: RopeScaling,
+    /// Rotary frequency scaling (`None`: plain rotary).
+    pub rope_scaling: Option<RopeScaling>,
     /// Positions the model was configured for (sizes the precomputed rotary table).
     pub max_position_embeddings: usize,
     /// Optional parts of the layers.
@@ -280,7 +280,7 @@ impl LlmSpec {
         set("dtype", "float32".into());
         m.remove("torch_dtype");
         m.remove("rope_parameters");
-        match self.rope_scaling.to_json() {
+        match crate::rotary::scaling_json(self.rope_scaling.as_ref()) {
             Some(r) => m.insert("rope_scaling".into(), r),
             None => m.remove("rope_scaling"),
         };

@@ -39,10 +39,10 @@ fn families_are_read_from_config_json() {
     assert!(q3.model.layers[0].self_attn.q_norm.is_some());
     assert!(matches!(
         model("llama3").spec.rope_scaling,
-        hico_llm::RopeScaling::Llama3 {
+        Some(hico_llm::RopeScaling::Llama3 {
             original_max_position_embeddings: 256,
             ..
-        }
+        })
     ));
 }
 

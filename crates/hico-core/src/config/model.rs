@@ -196,9 +196,10 @@ impl LlmConfig {
     }
 }
 
-/// Rotary frequency scaling of a random LLM, as Hugging Face's `rope_scaling` /
-/// `rope_parameters` write it (`rope_type` selects the kind).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Rotary frequency scaling, as Hugging Face's `rope_scaling` / `rope_parameters` write it
+/// (`rope_type` selects the kind; absent means plain rotary). The `[llm]` key of a random
+/// LLM, and the type hico-llm parses an HF `config.json` into.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rope_type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RopeScalingConfig {
     /// Every frequency divided by `factor`.
