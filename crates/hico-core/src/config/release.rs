@@ -24,6 +24,11 @@ use super::{PipelineConfig, from_value};
 use crate::ConfigError;
 
 /// Key prefix of the vision tower in a release checkpoint.
+/// `model_type` of a VideoChat-Flash release `config.json` (its decoder is a Qwen2).
+pub const RELEASE_MODEL_TYPE: &str = "videochat_flash_qwen";
+/// `architectures[0]` of a release `config.json`.
+pub const RELEASE_ARCHITECTURE: &str = "VideoChatFlashQwenForCausalLM";
+
 pub const VISION_PREFIX: &str = "model.vision_tower.vision_tower.encoder.";
 /// Key prefix of the projector (the connector) in a release checkpoint.
 pub const PROJECTOR_PREFIX: &str = "model.mm_projector.";

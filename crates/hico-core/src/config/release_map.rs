@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::release::RELEASE_MODEL_TYPE;
 use super::*;
 use crate::ConfigError;
 
@@ -115,11 +116,11 @@ pub(super) fn map_config(
 ) -> Result<PipelineConfig, ConfigError> {
     let k = Keys { json, path };
     let model_type = k.str_or("model_type", "")?;
-    if model_type != "videochat_flash_qwen" {
+    if model_type != RELEASE_MODEL_TYPE {
         return Err(k.bad(
             "model_type",
             format!(
-                "`{model_type}`: not a VideoChat-Flash release (expected `videochat_flash_qwen`)"
+                "`{model_type}`: not a VideoChat-Flash release (expected `{RELEASE_MODEL_TYPE}`)"
             ),
         ));
     }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::release::RELEASE_MODEL_TYPE;
 use super::*;
 use crate::ConfigError;
 
@@ -20,9 +21,6 @@ pub fn supported_llms() -> &'static [(&'static str, &'static str)] {
         ("qwen3", "Qwen3ForCausalLM"),
     ]
 }
-
-/// The `model_type` of a VideoChat-Flash release directory, whose LLM part is a Qwen2.
-const RELEASE_MODEL_TYPE: &str = "videochat_flash_qwen";
 
 /// What the checks need to know of the LLM.
 #[derive(Debug, Clone, PartialEq, Eq)]

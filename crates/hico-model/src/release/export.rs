@@ -107,9 +107,12 @@ pub fn release_config_json(
     }
     base.insert(
         "architectures".into(),
-        json!(["VideoChatFlashQwenForCausalLM"]),
+        json!([hico_core::config::release::RELEASE_ARCHITECTURE]),
     );
-    base.insert("model_type".into(), json!("videochat_flash_qwen"));
+    base.insert(
+        "model_type".into(),
+        json!(hico_core::config::release::RELEASE_MODEL_TYPE),
+    );
     base.insert(
         "torch_dtype".into(),
         json!(match dtype {
