@@ -34,15 +34,20 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
-#[test]
-fn each_processor_matches_transformers() {
-    let rec = json("logits_processors.json");
-    let seen: Vec<u32> = rec["previous_ids"]
+/// The ids the repetition penalty sees.
+fn previous_ids(rec: &serde_json::Value) -> Vec<u32> {
+    rec["previous_ids"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as u32)
-        .collect();
+        .collect()
+}
+
+#[test]
+fn each_processor_matches_transformers() {
+    let rec = json("logits_processors.json");
+    let seen = previous_ids(&rec);
     let mut checked = 0;
     for (c, case) in rec["cases"].as_array().unwrap().iter().enumerate() {
         let logits = row(&case["logits"]);
@@ -70,12 +75,7 @@ fn each_processor_matches_transformers() {
 #[test]
 fn composed_processors_match_transformers_order() {
     let rec = json("logits_processors.json");
-    let seen: Vec<u32> = rec["previous_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect();
+    let seen = previous_ids(&rec);
     for comp in rec["composed"].as_array().unwrap() {
         let order: Vec<&str> = comp["order"]
             .as_array()
