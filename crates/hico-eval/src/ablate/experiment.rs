@@ -82,28 +82,124 @@ pub struct TrainSpec {
     /// easier curriculum of the same kind).
     #[serde(default)]
     pub benchmark_overrides: toml::Table,
+    /// Easier phases trained first, in order (`[[train.curriculum]]`): each starts from the
+    /// previous phase's weights, and the main phase above starts from the last one's.
+    #[serde(default)]
+    pub curriculum: Vec<PhaseSpec>,
+}
+
+/// One curriculum phase (`[[train.curriculum]]`): its own training set of the benchmark's
+/// kind and, optionally, its own length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// Folder-safe name of the phase (`OUT/curriculum/<name>/`).
+    pub name: String,
+    /// Questions per (frames, depth) cell of the phase's training set.
+    pub data_repeats: usize,
+    /// Keys of `[benchmark]` set differently for this phase (e.g. `frames = [4, 8]`).
+    #[serde(default)]
+    pub benchmark_overrides: toml::Table,
+    /// Epochs of this phase (default: the stage's).
+    #[serde(default)]
+    pub epochs: Option<usize>,
 }
 
 impl TrainSpec {
     /// The training set's spec: the benchmark's with `data_seed`, `data_repeats` and
     /// `benchmark_overrides`; errors name `path` and the key.
     pub fn data_spec(&self, bench: &BenchSpec, path: &Path) -> Result<BenchSpec, EvalError> {
-        let bad = |key: &str, message: String| EvalError::Spec {
+        derived_spec(
+            bench,
+            self.data_seed,
+            self.data_repeats,
+            &self.benchmark_overrides,
+            path,
+            "train.benchmark_overrides",
+        )
+    }
+
+    /// The training set of curriculum phase `k`: seeded `data_seed + 1 + k` (so no phase
+    /// repeats another's or the main phase's questions), with the phase's repeats and
+    /// overrides on top of the main phase's overrides.
+    pub fn phase_spec(
+        &self,
+        k: usize,
+        bench: &BenchSpec,
+        path: &Path,
+    ) -> Result<BenchSpec, EvalError> {
+        let phase = &self.curriculum[k];
+        let mut overrides = self.benchmark_overrides.clone();
+        overrides.extend(phase.benchmark_overrides.clone());
+        derived_spec(
+            bench,
+            self.data_seed + 1 + k as u64,
+            phase.data_repeats,
+            &overrides,
+            path,
+            &format!("train.curriculum.{}.benchmark_overrides", phase.name),
+        )
+    }
+
+    /// Errors of the curriculum that show before any work: empty or repeated phase names,
+    /// names that are not folder-safe, zero repeats or epochs.
+    pub fn validate(&self, path: &Path) -> Result<(), EvalError> {
+        let bad = |key: String, message: String| EvalError::Spec {
             path: path.into(),
-            key: format!("train.benchmark_overrides.{key}"),
+            key,
             message,
         };
-        let mut value = toml::Value::try_from(bench.reseeded(self.data_seed, self.data_repeats))
-            .map_err(|e| bad("", e.to_string()))?;
-        for (k, v) in &self.benchmark_overrides {
-            set_dotted(&mut value, k, v.clone()).map_err(|m| bad(k, m))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, p) in self.curriculum.iter().enumerate() {
+            let key = |f: &str| format!("train.curriculum[{k}].{f}");
+            let safe = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if p.name.is_empty() || !p.name.chars().all(safe) {
+                return Err(bad(
+                    key("name"),
+                    format!(
+                        "{:?} is not a folder-safe name (letters, digits, _ and -)",
+                        p.name
+                    ),
+                ));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err(bad(key("name"), format!("{:?} names two phases", p.name)));
+            }
+            if p.data_repeats == 0 {
+                return Err(bad(key("data_repeats"), "must be at least 1".into()));
+            }
+            if p.epochs == Some(0) {
+                return Err(bad(key("epochs"), "must be at least 1".into()));
+            }
         }
-        let spec: BenchSpec = value
-            .try_into()
-            .map_err(|e: toml::de::Error| bad("", e.to_string()))?;
-        spec.validate(path)?;
-        Ok(spec)
+        Ok(())
     }
+}
+
+/// The benchmark's spec reseeded with `seed` and `repeats`, then `overrides` set on it.
+fn derived_spec(
+    bench: &BenchSpec,
+    seed: u64,
+    repeats: usize,
+    overrides: &toml::Table,
+    path: &Path,
+    where_: &str,
+) -> Result<BenchSpec, EvalError> {
+    let bad = |key: &str, message: String| EvalError::Spec {
+        path: path.into(),
+        key: format!("{where_}.{key}"),
+        message,
+    };
+    let mut value =
+        toml::Value::try_from(bench.reseeded(seed, repeats)).map_err(|e| bad("", e.to_string()))?;
+    for (k, v) in overrides {
+        set_dotted(&mut value, k, v.clone()).map_err(|m| bad(k, m))?;
+    }
+    let spec: BenchSpec = value
+        .try_into()
+        .map_err(|e: toml::de::Error| bad("", e.to_string()))?;
+    spec.validate(path)?;
+    Ok(spec)
 }
 
 fn default_data_seed() -> u64 {
@@ -145,6 +241,9 @@ impl Experiment {
     pub fn load(path: &Path) -> Result<Self, EvalError> {
         let exp: Self = load_toml(path)?;
         exp.benchmark.validate(path)?;
+        if let Some(t) = &exp.train {
+            t.validate(path)?;
+        }
         for (key, v) in &exp.grid {
             match v.as_array() {
                 Some(a) if !a.is_empty() => {}
@@ -306,6 +405,7 @@ mod tests {
             data_seed: 9,
             data_repeats: 5,
             benchmark_overrides: toml::from_str("decoys = 0").unwrap(),
+            curriculum: Vec::new(),
         };
         match t.data_spec(&bench, "e.toml".as_ref()).unwrap() {
             BenchSpec::MhNiah(m) => assert_eq!((m.seed, m.repeats, m.decoys), (9, 5, 0)),
@@ -320,5 +420,40 @@ mod tests {
             err.contains("e.toml") && err.contains("train.benchmark_overrides"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn curriculum_phases_reseed_and_layer_their_overrides() {
+        let bench: BenchSpec =
+            toml::from_str("kind = \"object\"\nframes = [16, 32]\nobject_size = 20\nseed = 1")
+                .unwrap();
+        let t: TrainSpec = toml::from_str(
+            "stage = \"s.toml\"\ndata_seed = 9\ndata_repeats = 5\n\
+             benchmark_overrides = { frames = [4, 16] }\n\
+             [[curriculum]]\nname = \"big\"\ndata_repeats = 3\n\
+             benchmark_overrides = { object_size = 32 }\n\
+             [[curriculum]]\nname = \"short\"\ndata_repeats = 2\nepochs = 1\n\
+             benchmark_overrides = { frames = [4] }",
+        )
+        .unwrap();
+        t.validate("e.toml".as_ref()).unwrap();
+        let specs: Vec<_> = (0..2)
+            .map(
+                |k| match t.phase_spec(k, &bench, "e.toml".as_ref()).unwrap() {
+                    BenchSpec::Object(o) => (o.seed, o.repeats, o.frames, o.object_size),
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        // Phase overrides sit on top of the main phase's; seeds differ from every other set.
+        assert_eq!(specs[0], (10, 3, vec![4, 16], 32));
+        assert_eq!(specs[1], (11, 2, vec![4], 20));
+        let mut dup = t.clone();
+        dup.curriculum[1].name = "big".into();
+        let err = dup.validate("e.toml".as_ref()).unwrap_err().to_string();
+        assert!(err.contains("train.curriculum[1].name"), "{err}");
+        let mut unsafe_name = t;
+        unsafe_name.curriculum[0].name = "../x".into();
+        assert!(unsafe_name.validate("e.toml".as_ref()).is_err());
     }
 }

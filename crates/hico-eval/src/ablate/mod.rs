@@ -6,7 +6,7 @@ pub mod report;
 pub mod runner;
 pub mod train;
 
-pub use experiment::{Cell, Experiment, PairSpec, ScoreSpec, TrainSpec};
+pub use experiment::{Cell, Experiment, PairSpec, PhaseSpec, ScoreSpec, TrainSpec};
 pub use report::Row;
 pub use runner::{GridSummary, bar, prepare_benchmark, run_grid};
 pub use train::{Trained, ensure_trained};

@@ -2,7 +2,8 @@
 //! seed), train the experiment's base pipeline with its hico-train stage config, and cache
 //! the result (`OUT/train/trained.json`); later runs reuse the checkpoint while the training
 //! set spec, stage, base config and hico's version and commit are unchanged (a change
-//! retrains from scratch).
+//! retrains from scratch). A curriculum (`[[train.curriculum]]`) is a chain of such phases,
+//! each cached the same way and keyed by the phases before it.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +13,11 @@ use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
 
 use super::{experiment::Experiment, runner::bar};
+use hico_core::config::PipelineConfig;
+
 use crate::{
     EvalError,
-    bench::{Manifest, build_set},
+    bench::{BenchSpec, Manifest, build_set},
     read_json, write_json,
 };
 
@@ -34,7 +37,9 @@ pub struct Trained {
 }
 
 /// The checkpoint to evaluate: `None` when the experiment has no `[train]`; otherwise the
-/// cached one, or a fresh training run (resumed if interrupted).
+/// cached one, or a fresh training run (resumed if interrupted). Curriculum phases
+/// (`[[train.curriculum]]`) train first, in order, each in `OUT/curriculum/<name>/` and
+/// from the previous phase's weights; the main phase (`OUT/train`) starts from the last.
 pub fn ensure_trained<B: AutodiffBackend>(
     exp: &Experiment,
     exp_path: &Path,
@@ -45,51 +50,108 @@ pub fn ensure_trained<B: AutodiffBackend>(
     let Some(spec) = &exp.train else {
         return Ok(None);
     };
-    let dir = out.join("train");
-    let marker = dir.join("trained.json");
-    let data_dir = out.join("train_data");
-    let data_spec = spec.data_spec(&exp.benchmark, exp_path)?;
     let train_err = |e: hico_train::TrainError| EvalError::Spec {
         path: exp_path.into(),
         key: "train".into(),
         message: e.to_string(),
     };
-    let mut stage = StageConfig::load(&spec.stage).map_err(train_err)?;
+    let stage = StageConfig::load(&spec.stage).map_err(train_err)?;
+    let base = exp.base_config(exp_path)?;
+    let mut init: Option<Trained> = None;
+    for (k, phase) in spec.curriculum.iter().enumerate() {
+        let mut stage = stage.clone();
+        stage.name = format!("{}_{}", stage.name, phase.name);
+        if let Some(e) = phase.epochs {
+            stage.epochs = e;
+        }
+        let dir = out.join("curriculum").join(&phase.name);
+        let job = Phase {
+            data_spec: spec.phase_spec(k, &exp.benchmark, exp_path)?,
+            stage,
+            dir: dir.join("train"),
+            data_dir: dir.join("data"),
+        };
+        init = Some(train_phase::<B>(
+            &job,
+            &base,
+            init.as_ref(),
+            exp_path,
+            multi,
+            device,
+        )?);
+    }
+    let job = Phase {
+        data_spec: spec.data_spec(&exp.benchmark, exp_path)?,
+        stage,
+        dir: out.join("train"),
+        data_dir: out.join("train_data"),
+    };
+    train_phase::<B>(&job, &base, init.as_ref(), exp_path, multi, device).map(Some)
+}
+
+/// One training phase: its set, its stage, where it trains and where its data goes.
+struct Phase {
+    data_spec: BenchSpec,
+    stage: StageConfig,
+    dir: PathBuf,
+    data_dir: PathBuf,
+}
+
+/// Train one phase from `init`'s weights (random when `None`), or reuse its cached result
+/// while its set, stage, base config, starting point and hico's code are unchanged.
+fn train_phase<B: AutodiffBackend>(
+    job: &Phase,
+    base: &PipelineConfig,
+    init: Option<&Trained>,
+    exp_path: &Path,
+    multi: &MultiProgress,
+    device: &Device<B>,
+) -> Result<Trained, EvalError> {
+    let (dir, data_dir) = (&job.dir, &job.data_dir);
+    let marker = dir.join("trained.json");
+    let train_err = |e: hico_train::TrainError| EvalError::Spec {
+        path: exp_path.into(),
+        key: "train".into(),
+        message: e.to_string(),
+    };
+    let mut stage = job.stage.clone();
     stage.data.annotations = data_dir.join("llava.json");
     stage.data.video_root = data_dir.clone();
-    let base = exp.base_config(exp_path)?;
     // What the cached model was trained from, and by which code: a change retrains.
     let key = serde_json::json!({
-        "data": data_spec, "stage": stage, "base": base, "code": crate::version::code_id(),
+        "data": job.data_spec, "stage": stage, "base": base, "code": crate::version::code_id(),
+        "init": init.map(|t| &t.key),
     });
     match read_json::<Trained>(&marker) {
-        Ok(t) if t.key == key && t.checkpoint.exists() => return Ok(Some(t)),
-        Ok(_) => std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?,
+        Ok(t) if t.key == key && t.checkpoint.exists() => return Ok(t),
+        Ok(_) => std::fs::remove_dir_all(dir).map_err(EvalError::io(dir))?,
         Err(_) => {}
     }
     // An interrupted run resumes only when it was started for the same key.
     let started = dir.join("key.json");
     if dir.exists() && read_json::<serde_json::Value>(&started).ok().as_ref() != Some(&key) {
-        std::fs::remove_dir_all(&dir).map_err(EvalError::io(&dir))?;
+        std::fs::remove_dir_all(dir).map_err(EvalError::io(dir))?;
     }
-    std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
+    std::fs::create_dir_all(dir).map_err(EvalError::io(dir))?;
     write_json(&started, &key)?;
-    let manifest = match Manifest::load(&data_dir) {
-        Ok(m) if m.spec == data_spec && m.code == crate::version::code_id() => m,
+    let manifest = match Manifest::load(data_dir) {
+        Ok(m) if m.spec == job.data_spec && m.code == crate::version::code_id() => m,
         _ => {
             eprintln!(
                 "training set: building {} in {}",
-                data_spec.kind(),
+                job.data_spec.kind(),
                 data_dir.display()
             );
             let pb = bar(multi, "training set");
-            let m = build_set(&data_spec, exp_path, &data_dir, Some(&pb))?;
+            let m = build_set(&job.data_spec, exp_path, data_dir, Some(&pb))?;
             pb.finish_and_clear();
             m
         }
     };
     eprintln!("training: {} (cached in {})", stage.name, dir.display());
-    let outcome = run_stage::<B>(&base, &stage, None, &dir, true, device).map_err(train_err)?;
+    let from = init.map(|t| t.checkpoint.as_path());
+    let resume = true;
+    let outcome = run_stage::<B>(base, &stage, from, dir, resume, device).map_err(train_err)?;
     let t = Trained {
         checkpoint: outcome.checkpoint,
         steps: outcome.steps,
@@ -98,5 +160,5 @@ pub fn ensure_trained<B: AutodiffBackend>(
         key,
     };
     write_json(&marker, &t)?;
-    Ok(Some(t))
+    Ok(t)
 }
