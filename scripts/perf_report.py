@@ -11,12 +11,14 @@ PyTorch columns (the LLM rows are skipped without them). Sections:
      (memory must grow linearly, and stay under 8 GiB at 1,000 frames);
   2. dropout schedules: prefill time vs the analytic FLOP ledger per schedule;
   3. LLM prefill + decode vs PyTorch eager, same thread count;
-  4. full-model training step, and a training step vs PyTorch eager (bench_small config);
+  4. full-model training step, LLM memory (training-step head on all rows vs target rows, loading
+     a 0.5B-shape LLM and a 2B-shape release), and a training step vs PyTorch eager;
   5. video sampling vs decord / PyAV (scripts/bench_video.py);
   6. vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
      scripts/vision_bench_torch.py; builds the bench in the release profile the first time);
   7. the CPU backend choice.
-`--skip video,vision,train_torch` leaves out the slow side-by-side sections.
+`--skip video,vision,train_torch` leaves out the slow side-by-side sections; `llm_memory` the
+training-step and loading memory rows (~10 min, up to 9 GiB), `release2b` only the 2B load.
 """
 import datetime
 import argparse
@@ -25,6 +27,7 @@ import os
 import platform
 import subprocess
 import sys
+import shutil
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +93,90 @@ def train_vs_torch(tmp, steps):
             "```text", *lines, "```", ""]
 
 
+def llm_memory_md(steps, load05, load2b, note=""):
+    """Markdown of the LLM memory section from the JSON lines of `hico bench train-memory`
+    (`steps`), `hico bench llm-load` (`load05`, with `disk_mib` added) and `hico release load`
+    (`load2b`, with `disk_mib` added; None when not run)."""
+    logits = 4096 * 151936 * 4 / 2**20
+    md = ["## LLM memory: training-step head, checkpoint loading (random weights)", ""]
+    if note:
+        md += [note, ""]
+    md += ["Peak heap of one training step of the Qwen2.5-0.5B shape (hidden 896, 14 heads, 2 KV",
+           "heads, MLP 4,864, vocabulary 151,936, tied head) with fewer decoder layers: forward of",
+           "4,096 tokens, cross entropy on the last 64 positions, backward. `head on all` applies the",
+           "output head to every row and then keeps the target rows (the training code before issue",
+           "#16), `targets` applies it to the target rows only (now). Peak heap: hico's counting",
+           "allocator, above the built model; peak RSS: the whole process (model included).", "",
+           "| decoder layers | head on | peak heap (MiB) | peak RSS (MiB) | step (s) |", "|---|---|---|---|---|"]
+    by = {}
+    for r in steps:
+        by[(r["layers"], r["head"])] = r["peak_heap_mib"]
+        md.append(f"| {r['layers']} | {r['head']} | {r['peak_heap_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['step_s']:.0f} |")
+    deltas = [by[(l, "all")] - by[(l, "targets")] for l in sorted({k[0] for k in by})
+              if (l, "all") in by and (l, "targets") in by]
+    layers = sorted(l for l, h in by if h == "targets")
+    md.append("")
+    if deltas:
+        md.append(f"The head on every row costs {' / '.join(f'{d:.0f}' for d in deltas)} MiB more "
+                  f"({deltas[0] / 1024:.2f} GiB, {deltas[0] / logits:.2f}× the {logits:,.0f} MiB of the "
+                  "`[4096, 151936]` f32 logits), the same for each layer count.")
+    if len(layers) >= 2:
+        lo, hi = layers[0], layers[-1]
+        per = (by[(hi, "targets")] - by[(lo, "targets")]) / (hi - lo)
+        full = by[(lo, "targets")] + (24 - lo) * per
+        md.append(f"Each decoder layer adds {per:.0f} MiB (activations kept for backward, attention "
+                  f"included); the full 24 layers would need about {full / 1024:.0f} GiB of heap "
+                  "(extrapolated, not run: it does not fit this machine).")
+    md += ["", "Loading a random bf16 checkpoint with real key names (`hico bench llm-load --write` for the",
+           "0.5B LLM; `hico release random --config configs/videochat_flash_2b_shape.toml --vocab 151936`",
+           "for the whole VideoChat-Flash-2B shape: UMT-L 448 px + MLP + Qwen2.5-1.5B), page cache warm:", "",
+           "| checkpoint | on disk (MiB) | model in f32 (MiB) | load (s) | peak heap (MiB) | peak RSS (MiB) | peak RSS / model |",
+           "|---|---|---|---|---|---|---|"]
+    rows = [("Qwen2.5-0.5B shape", load05)] + ([("VideoChat-Flash-2B shape", load2b)] if load2b else [])
+    for name, r in rows:
+        heap = f"{r['peak_heap_mib']:.0f}" if r.get("peak_heap_mib") is not None else "n/a"
+        md.append(f"| {name} | {r['disk_mib']:.0f} | {r['model_f32_mib']:.0f} | {r['load_s']:.1f} | {heap} | "
+                  f"{r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] / r['model_f32_mib']:.2f} |")
+    old = (load05["disk_mib"] + load05["model_f32_mib"]) / load05["model_f32_mib"]
+    md += ["", "Loading reads one tensor at a time (`hico_core::weights`), so memory stays near the model's",
+           "own size. The loader before issue #16 read each safetensors file whole and converted every",
+           "tensor to an f32 `Vec` before building the model, holding file bytes + f32 copy together: a",
+           f"peak of at least {old:.2f}× the model for the 0.5B shape by arithmetic (not re-measured: that",
+           "binary cannot be rebuilt here without rebuilding the dependencies). There was no release",
+           "loader before issue #14.", ""]
+    return md
+
+
+def dir_mib(d):
+    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".safetensors")) / 2**20
+
+
+def llm_memory(tmp, skip):
+    """Issue #16's and #14's memory rows: training-step head (1 and 2 decoder layers, head on all
+    rows vs target rows), loading a random 0.5B-shape LLM and (unless `release2b` is skipped:
+    3.5 GB of disk, ~8 GB of memory) a random VideoChat-Flash-2B-shape release."""
+    steps = []
+    for layers in (1, 2):
+        for head in ("all", "targets"):
+            steps += jsonl(sh([HICO, "bench", "train-memory", "--layers", str(layers), "--tokens", "4096",
+                               "--targets", "64", "--head", head]))
+            print(steps[-1], flush=True)
+    ckpt = os.path.join(tmp, "qwen2_5_0_5b_bf16")
+    sh([HICO, "bench", "llm-load", "--dir", ckpt, "--write"])
+    load05 = jsonl(sh([HICO, "bench", "llm-load", "--dir", ckpt]))[0]
+    load05["disk_mib"] = dir_mib(ckpt)
+    shutil.rmtree(ckpt)
+    load2b = None
+    if "release2b" not in skip:
+        d = os.path.join(tmp, "vcf2b")
+        sh([HICO, "release", "random", "--config", "configs/videochat_flash_2b_shape.toml",
+            "--vocab", "151936", "--out", d])
+        load2b = jsonl(sh([HICO, "release", "load", "--model", d]))[0]
+        load2b["disk_mib"] = dir_mib(d)
+        shutil.rmtree(d)
+    return llm_memory_md(steps, load05, load2b)
+
+
 def video_vs_decord():
     """scripts/bench_video.py: 16 / 64 / 256 frames of a 2-minute 720p H.264 file."""
     try:
@@ -128,7 +215,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
-    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch")
+    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     if not os.path.exists(HICO):
@@ -213,22 +300,8 @@ def main():
     r = jsonl(sh([HICO, "bench", "train-step", "--config", "configs/tiny.toml", "--frames", "8", "--steps", "3"]))[0]
     md += [f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
 
-    md += ["## LLM memory: training-step head, checkpoint loading (Qwen2.5-0.5B shape, random weights)", "",
-           "Peak heap of one training step (forward, cross entropy on the last 64 of 4,096 tokens,",
-           "backward) at the real 151,936-token vocabulary, 2 decoder layers (the head's share does not",
-           "depend on the layer count), with the output head on every row (before issue #16) or on the",
-           "target rows only (now); then loading a random bf16 0.5B-shape checkpoint.", "",
-           "| what | peak heap (MiB) | time (s) |", "|---|---|---|"]
-    for head in ("all", "targets"):
-        r = jsonl(sh([HICO, "bench", "train-memory", "--layers", "2", "--tokens", "4096", "--targets", "64",
-                      "--head", head]))[0]
-        md.append(f"| training step, head on {head} rows | {r['peak_heap_mib']:.0f} | {r['step_s']:.1f} |")
-        print(md[-1], flush=True)
-    ckpt = os.path.join(tmp, "qwen2_5_0_5b_bf16")
-    sh([HICO, "bench", "llm-load", "--dir", ckpt, "--write"])
-    r = jsonl(sh([HICO, "bench", "llm-load", "--dir", ckpt]))[0]
-    md += [f"| load (model {r['model_f32_mib']:.0f} MiB in f32; peak RSS {r['peak_rss_mib']:.0f} MiB) | "
-           f"{r['peak_heap_mib']:.0f} | {r['load_s']:.1f} |", ""]
+    if "llm_memory" not in skip:
+        md += llm_memory(tmp, skip)
 
     if "train_torch" not in skip:
         md += train_vs_torch(tmp, 10 if a.quick else 40)

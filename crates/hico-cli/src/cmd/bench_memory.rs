@@ -13,7 +13,7 @@ use hico_core::weights::{SaveDtype, Saver, Weights};
 use hico_llm::{CausalLm, ids_tensor, text_input};
 use serde_json::json;
 
-use crate::cmd::measure::{peak_rss_mib, shape_config};
+use crate::cmd::measure::{peak_heap_mib, peak_rss_mib, shape_config};
 
 /// Which rows the output head of the training step is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,11 +22,6 @@ pub enum HeadRows {
     All,
     /// Only the target rows (what training does).
     Targets,
-}
-
-fn heap_mib(base: &hico_core::mem::HeapStats) -> Option<f64> {
-    hico_core::mem::tracking()
-        .then(|| hico_core::mem::stats().peak_above(base) as f64 / 1_048_576.0)
 }
 
 /// One forward + backward of a random LLM of `shape` (with `layers` decoder layers when
@@ -74,7 +69,7 @@ pub fn train_memory<B: AutodiffBackend>(
         json!({"check": "train_memory", "shape": shape, "layers": spec.num_hidden_layers,
                "vocab": spec.vocab_size, "tokens": tokens, "targets": targets,
                "head": format!("{head:?}").to_lowercase(),
-               "step_s": t0.elapsed().as_secs_f64(), "peak_heap_mib": heap_mib(&base),
+               "step_s": t0.elapsed().as_secs_f64(), "peak_heap_mib": peak_heap_mib(&base),
                "peak_rss_mib": peak_rss_mib()})
     );
     Ok(())
@@ -116,7 +111,7 @@ pub fn llm_load<B: Backend>(
         "{}",
         json!({"check": "llm_load", "shape": shape, "dir": dir, "load_s": load_s,
                "model_f32_mib": params as f64 * 4.0 / 1_048_576.0,
-               "peak_heap_mib": heap_mib(&base), "peak_rss_mib": peak_rss_mib()})
+               "peak_heap_mib": peak_heap_mib(&base), "peak_rss_mib": peak_rss_mib()})
     );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Small measuring helpers shared by the `bench` and `release` subcommands: model shapes of
-//! the released sizes, peak RSS, medians, and the name of the attention that ran.
+//! the released sizes, peak RSS and peak heap, medians, and the name of the attention that ran.
 
 use anyhow::{Result, bail};
 use hico_llm::LlmSpec;
@@ -27,6 +27,13 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak heap in MiB above `base` (a [`hico_core::mem::reset`] taken before the measured work),
+/// if the counting allocator is installed (the `hico` binary installs it).
+pub fn peak_heap_mib(base: &hico_core::mem::HeapStats) -> Option<f64> {
+    hico_core::mem::tracking()
+        .then(|| hico_core::mem::stats().peak_above(base) as f64 / 1_048_576.0)
 }
 
 /// Which attention ran (the `impl` field of the JSON lines): `hico` (tiled, default tiles),

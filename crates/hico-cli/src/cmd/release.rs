@@ -5,7 +5,8 @@
 //!   it started from).
 //! - `random`: a release-shaped directory with random weights for a pipeline shape (e.g.
 //!   the 2B's), for load-time and memory measurements.
-//! - `load`: load a release (`--model`) and print load time and peak memory as JSON.
+//! - `load`: load a release (`--model`) and print load time, peak heap (above the start)
+//!   and peak RSS as JSON.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -167,17 +168,19 @@ impl Job for ReleaseJob {
             }
             Command::Load { source } => {
                 let cfg = source.load()?;
+                let base = hico_core::mem::reset();
                 let t0 = Instant::now();
                 let pipe = Pipeline::<B::InnerBackend>::new(cfg, &device)?;
                 let secs = t0.elapsed().as_secs_f64();
                 let params = burn::module::Module::num_params(&pipe.model);
                 let model_mib = (params * 4) as f64 / (1 << 20) as f64;
                 let rss = crate::cmd::measure::peak_rss_mib();
+                let heap = crate::cmd::measure::peak_heap_mib(&base);
                 println!(
                     "{}",
                     json!({"bench": "load", "model": source.describe(), "load_s": secs,
                            "params": params, "model_f32_mib": model_mib,
-                           "peak_rss_mib": rss,
+                           "peak_heap_mib": heap, "peak_rss_mib": rss,
                            "rss_over_model": rss.map(|r| r / model_mib)})
                 );
             }

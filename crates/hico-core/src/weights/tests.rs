@@ -267,3 +267,31 @@ fn a_shard_index_naming_a_missing_file_names_it() {
     let err = WeightFiles::open_dir(dir.path()).unwrap_err().to_string();
     assert!(err.contains("not a plain file name"), "{err}");
 }
+
+#[test]
+fn transpose_moves_every_element_across_tile_edges() {
+    // Shapes smaller than, equal to and not a multiple of the tile, and empty ones.
+    for (rows, cols) in [
+        (1, 1),
+        (1, 5),
+        (5, 1),
+        (32, 32),
+        (33, 70),
+        (70, 33),
+        (0, 4),
+        (4, 0),
+    ] {
+        let data: Vec<u32> = (0..(rows * cols) as u32).collect();
+        let t = super::transpose(&data, rows, cols);
+        assert_eq!(t.len(), data.len());
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(
+                    t[c * rows + r],
+                    data[r * cols + c],
+                    "[{rows}, {cols}] at ({r}, {c})"
+                );
+            }
+        }
+    }
+}
