@@ -125,7 +125,7 @@ fn tower_select_layer_and_compression_keys_change_the_config() {
     let c = map(&with("tokenizer_model_max_length", json!(32768))).unwrap();
     assert_eq!(c.prompt.max_input_len, Some(32768));
     let huge: Value = serde_json::from_str("1000000000000000019884624838656").unwrap();
-    for v in [json!(null), huge] {
+    for v in [json!(null), json!(i64::MAX), huge] {
         let c = map(&with("tokenizer_model_max_length", v)).unwrap();
         assert_eq!(c.prompt.max_input_len, None);
     }
