@@ -293,8 +293,7 @@ fn release_448_matches_the_official_code() {
     pipe.cfg.prompt.max_input_len = Some(1153);
     let err = pipe
         .answer(&encoded, &question, Vec::new(), |_| {})
-        .err()
-        .expect("a cut input with attention dropout must be refused")
+        .expect_err("a cut input with attention dropout must be refused")
         .to_string();
     assert!(
         err.contains("max_input_len") && err.contains("1190"),
