@@ -35,7 +35,8 @@ What it does, per fixture (224 px "umt-large", 448 px "umt-hd-large" with mm_llm
    byte-level tokenizer identical to hico's `HicoTokenizer::byte_level()`.
 3. reloads that directory with from_pretrained in float32 (bf16 values upcast, so Rust
    loading the bf16 file sees the same numbers) and runs the official `chat()` on
-   release_video.mp4 with `.half()`/`.cuda()` made no-ops, recording every stage through
+   release_video.mp4 with `.cuda()` a no-op and `.half()` (applied to the pixel values only)
+   rounding to float16 values kept in a float32 tensor, recording every stage through
    wrappers and hooks into expected.safetensors + expected.json.
 """
 import argparse
@@ -49,7 +50,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from release_fixture_support import (  # noqa: E402
-    TINY_VISION, import_official, make_tokenizer, no_half_no_cuda,
+    TINY_VISION, import_official, make_tokenizer, half_rounds_no_cuda,
     reader_name, visual_scores)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -180,6 +181,7 @@ def run_official(mods, model, tok, spec):
     wrap(proc, "preprocess", rec, "pixels", lambda o: o["pixel_values"].clone(), undo=undo)
     hooks = []
     def vision_hook(m, i, o):
+        rec.setdefault("tower_input", i[0].detach().clone())  # [clips, 4, 3, S, S]
         rec.setdefault("vision_out", o.detach().clone())
     hooks.append(model.get_vision_tower().register_forward_hook(vision_hook))
     proj = model.get_model().mm_projector
@@ -245,7 +247,7 @@ def run_official(mods, model, tok, spec):
 
     gen_cfg = dict(do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS)
     try:
-        with no_half_no_cuda():
+        with half_rounds_no_cuda():
             text, history = model.chat(VIDEO, tok, QUESTION, chat_history=None,
                                        return_history=True, max_num_frames=512,
                                        media_dict=None, generation_config=gen_cfg)
@@ -302,6 +304,10 @@ def build_fixture(mods, tok, name, spec):
     assert indices == rec["frame_indices"]
     t = len(indices)
     pix = rec["pixels"]
+    tower_in = rec["tower_input"].reshape(pix.shape)
+    # chat()'s .half(): the tower sees the processor's f32 pixels rounded to float16
+    assert torch.equal(tower_in, pix.half().float()), "tower input is not the fp16 pixels"
+    assert not torch.equal(tower_in, pix)
     sub_frames = [0, t // 2, t - 1]
     shared = os.path.join(FIXTURES, "release_video_frames.safetensors")
     frames_t = torch.from_numpy(np.ascontiguousarray(frames))
@@ -313,6 +319,8 @@ def build_fixture(mods, tok, name, spec):
     tensors = {
         "frame_indices": torch.tensor(indices, dtype=torch.int64),
         "pixel_values_subset": pix[sub_frames][:, :, ::PIXEL_STRIDE, ::PIXEL_STRIDE].contiguous(),
+        "tower_input_subset":
+            tower_in[sub_frames][:, :, ::PIXEL_STRIDE, ::PIXEL_STRIDE].contiguous(),
         "vision_out_first_clip": rec["vision_out"][0].contiguous(),
         "tome_out": rec["tome_out"].contiguous(),
         "projector_out": rec["projector_out"].contiguous(),
@@ -346,6 +354,8 @@ def build_fixture(mods, tok, name, spec):
         "image_token_position": rec["input_ids"].index(-200),
         "pixel_values_subset": {"frames": sub_frames, "stride": PIXEL_STRIDE,
                                 "full_shape": list(pix.shape)},
+        "tower_input": "chat() casts the pixel values with .half(): float16 values (run in "
+                       "float32), tower_input_subset = the same subset after the cast",
         "vision_out_shape": list(rec["vision_out"].shape),
         "prefill_logits_shape": list(rec["prefill_logits"].shape[1:]),
         "prefill_logits_strided_rows": "rows 0, 16, 32, ... of the prefill logits",

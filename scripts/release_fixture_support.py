@@ -158,9 +158,11 @@ def make_tokenizer():
 
 
 @contextlib.contextmanager
-def no_half_no_cuda():
+def half_rounds_no_cuda():
+    """`.cuda()` a no-op; `.half()` (chat() calls it on the pixel values only) rounds to
+    float16 and keeps the float32 dtype, so the f32 model sees the fp16 pixels' values."""
     half, cuda = torch.Tensor.half, torch.Tensor.cuda
-    torch.Tensor.half = lambda self, *a, **k: self
+    torch.Tensor.half = lambda self, *a, **k: half(self).to(self.dtype)
     torch.Tensor.cuda = lambda self, *a, **k: self
     try:
         yield

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use hico_core::config::release::{release_pipeline, resolve_model_dir_in};
 use hico_core::config::{
-    CompressorConfig, DropoutConfig, ModelSource, PipelineConfig, ResizeKind, SamplerConfig,
-    parse_toml_value, pipeline_from_toml,
+    CompressorConfig, DropoutConfig, ModelSource, PipelineConfig, PixelDtype, ResizeKind,
+    SamplerConfig, parse_toml_value, pipeline_from_toml,
 };
 use serde_json::{Value, json};
 
@@ -61,6 +61,12 @@ fn a_448_release_maps_to_its_recipe() {
     assert_eq!(c.video.size, 448);
     assert_eq!(c.video.clip_len, 4);
     assert_eq!(c.video.resize, ResizeKind::PilBicubic);
+    // chat() casts the processor's pixels with .half() before the tower.
+    assert_eq!(c.video.pixels, PixelDtype::F16);
+    assert_eq!(
+        c.prompt.max_input_len, None,
+        "no tokenizer_model_max_length: no cut"
+    );
     assert_eq!(
         c.sampler,
         SamplerConfig::DynamicFps {
@@ -114,6 +120,15 @@ fn tower_select_layer_and_compression_keys_change_the_config() {
     assert_eq!(c.vision.output_blocks, 24);
     let c = map(&with("mm_local_num_frames", json!(8))).unwrap();
     assert_eq!(c.video.clip_len, 8);
+    // tokenizer_model_max_length: the spliced input's row limit; null, or transformers'
+    // "no limit" int(1e30), is none.
+    let c = map(&with("tokenizer_model_max_length", json!(32768))).unwrap();
+    assert_eq!(c.prompt.max_input_len, Some(32768));
+    let huge: Value = serde_json::from_str("1000000000000000019884624838656").unwrap();
+    for v in [json!(null), json!(i64::MAX), huge] {
+        let c = map(&with("tokenizer_model_max_length", v)).unwrap();
+        assert_eq!(c.prompt.max_input_len, None);
+    }
     let mut v = with("mm_llm_compress", json!(true));
     v["llm_compress_type"] = json!("uniform0_attention");
     let DropoutConfig::Uniform0Attention(s) = map(&v).unwrap().dropout else {
@@ -154,6 +169,8 @@ fn unimplemented_values_are_refused_by_key_and_value() {
         ("use_sliding_window", json!(true)),
         ("hidden_act", json!("gelu")),
         ("model_type", json!("qwen2")),
+        ("tokenizer_model_max_length", json!(0)),
+        ("tokenizer_model_max_length", json!("long")),
     ] {
         let mut v = with(key, value.clone());
         v["mm_llm_compress"] = json!(true);

@@ -149,7 +149,9 @@ pub fn score_sample<B: Backend>(
     let video = pipe
         .encode_video(&dir.join(&sample.video), None)
         .map_err(|e| model_err(e.to_string()))?;
-    let pre = pipe.prefill(&video, &sample.question, Vec::new());
+    let pre = pipe
+        .prefill(&video, &sample.question, Vec::new())
+        .map_err(|e| model_err(e.to_string()))?;
     let logits: Vec<f32> = pre.last_logits.into_data().iter::<f32>().collect();
     let letter_logits = letters.map(|id| logits.get(id as usize).copied().unwrap_or(f32::MIN));
     let best = (0..4).fold(0, |b, k| {
@@ -162,14 +164,17 @@ pub fn score_sample<B: Backend>(
     let predicted = LETTERS[best].to_string();
     let shape = pipe.model.llm.shape();
     let cost = ledger(&shape, &pre.seq_lens, 4);
-    let run = (opts.free_form || record).then(|| {
-        let capture = if record && opts.capture_all_layers {
-            (1..=shape.layers).collect()
-        } else {
-            Vec::new()
-        };
-        pipe.answer(&video, &sample.question, capture, |_| {})
-    });
+    let run = (opts.free_form || record)
+        .then(|| {
+            let capture = if record && opts.capture_all_layers {
+                (1..=shape.layers).collect()
+            } else {
+                Vec::new()
+            };
+            pipe.answer(&video, &sample.question, capture, |_| {})
+        })
+        .transpose()
+        .map_err(|e| model_err(e.to_string()))?;
     // The answer without its stop token (`<|im_end|>`).
     let stop = pipe.tokenizer.stop_ids();
     let generated = opts.free_form.then(|| {

@@ -7,12 +7,12 @@ use std::path::Path;
 
 use burn::prelude::*;
 use hico_core::{
-    ClipCompressor, DropoutSchedule, FramePlan, LanguageModel, PrefillInput, PrefillOutput,
-    Provenance, Sampler, VideoInfo, VisionEncoder, aggregate_attention, config::PipelineConfig,
-    ledger::ledger,
+    ClipCompressor, DropoutSchedule, FramePlan, KeepRule, LanguageModel, PrefillInput,
+    PrefillOutput, Provenance, Sampler, VideoInfo, VisionEncoder, aggregate_attention,
+    config::PipelineConfig, ledger::ledger,
 };
 use hico_llm::{HicoTokenizer, chat_prompt, generate};
-use hico_video::{FrameReader, frames_to_tensor, timestamp_prompt};
+use hico_video::{FrameReader, frames_to_tensor_as, timestamp_prompt};
 use hico_vision::{Connector, UmtEncoder, build_compressor};
 use indicatif::ProgressBar;
 
@@ -145,10 +145,17 @@ impl<B: Backend> Pipeline<B> {
         reader.set_resize(self.cfg.video.resize);
         let info = *reader.info();
         let plan = self.sampler.sample(&info)?;
-        let (mean, std, size) = (self.cfg.video.mean, self.cfg.video.std, self.cfg.video.size);
+        let v = &self.cfg.video;
+        let (mean, std, size, pixels) = (v.mean, v.std, v.size, v.pixels);
         self.encode_frames(info, plan, progress, |indices| {
             let frames = reader.read(indices, size)?;
-            Ok(frames_to_tensor::<B>(&frames, mean, std, &self.device))
+            Ok(frames_to_tensor_as::<B>(
+                &frames,
+                mean,
+                std,
+                pixels,
+                &self.device,
+            ))
         })
     }
 
@@ -247,16 +254,63 @@ impl<B: Backend> Pipeline<B> {
         }
     }
 
+    /// [`Self::prefill_input`] cut to `[prompt] max_input_len` rows when longer, as a release
+    /// cuts its spliced input to `tokenizer_model_max_length` (the head is kept: text before
+    /// the video, then visual rows, then text after; the last kept row is the query). The
+    /// release's compression indexes rows of the uncut input, and fails (attention ranking,
+    /// or a cut inside the visual block); hico refuses those cases, naming the setting.
+    ///
+    /// # Shapes
+    /// - `visual`: `[n_visual, hidden]`; the returned embeds are `[1, min(total, max), hidden]`
+    pub fn inference_input(
+        &self,
+        prompt: &Prompt,
+        visual: Tensor<B, 2>,
+        capture_layers: Vec<usize>,
+    ) -> Result<PrefillInput<B>, ModelError> {
+        let mut input = self.prefill_input(prompt, visual, capture_layers);
+        let [_, total, hidden] = input.embeds.dims();
+        let Some(max) = self.cfg.prompt.max_input_len.filter(|&m| total > m) else {
+            return Ok(input);
+        };
+        let visual_len = input.visual_len.min(max.saturating_sub(input.visual_start));
+        let cut_visual = visual_len < input.visual_len;
+        let attention = input
+            .plan
+            .stages
+            .iter()
+            .any(|s| s.rule == KeepRule::Attention);
+        if !input.plan.stages.is_empty() && (attention || cut_visual) {
+            return Err(ModelError::Invalid(format!(
+                "prompt.max_input_len (a release's tokenizer_model_max_length) = {max} cuts this \
+                 input of {total} rows ({} visual), and visual-token dropout ranks rows of the \
+                 uncut input (the release's code fails here): raise the limit, sample fewer \
+                 frames or turn dropout off",
+                input.visual_len
+            )));
+        }
+        if cut_visual && !input.capture_layers.is_empty() {
+            return Err(ModelError::Invalid(format!(
+                "prompt.max_input_len = {max} cuts into the visual tokens: attention capture \
+                 needs them all"
+            )));
+        }
+        input.embeds = input.embeds.slice([0..1, 0..max, 0..hidden]);
+        input.visual_len = visual_len;
+        input.queries = vec![max - 1];
+        Ok(input)
+    }
+
     /// Prefill only (e.g. to score answer options by their first-token logits).
     pub fn prefill(
         &self,
         video: &EncodedVideo<B>,
         question: &str,
         capture_layers: Vec<usize>,
-    ) -> PrefillOutput<B> {
+    ) -> Result<PrefillOutput<B>, ModelError> {
         let prompt = self.prompt(&video.plan, question);
-        let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
-        self.model.llm.prefill(input).0
+        let input = self.inference_input(&prompt, video.embeds.clone(), capture_layers)?;
+        Ok(self.model.llm.prefill(input).0)
     }
 
     /// Answer a question about a video: the whole pipeline, with the run's records.
@@ -266,10 +320,10 @@ impl<B: Backend> Pipeline<B> {
         question: &str,
         capture_layers: Vec<usize>,
         on_token: impl FnMut(u32),
-    ) -> RunOutput {
+    ) -> Result<RunOutput, ModelError> {
         let prompt = self.prompt(&video.plan, question);
         let prompt_tokens = prompt.before.len() + prompt.after.len();
-        let input = self.prefill_input(&prompt, video.embeds.clone(), capture_layers);
+        let input = self.inference_input(&prompt, video.embeds.clone(), capture_layers)?;
         let mut stop = self.tokenizer.stop_ids();
         stop.extend(&self.model.llm.spec.eos_token_ids);
         // The prompt is given as embeddings: the repetition penalty sees only generated ids,
@@ -295,7 +349,7 @@ impl<B: Backend> Pipeline<B> {
         };
         let attention = (!generation.prefill.attention.is_empty())
             .then(|| aggregate_attention(&generation.prefill.attention, &video.provenance));
-        RunOutput {
+        Ok(RunOutput {
             answer: self.tokenizer.decode(&generation.tokens),
             answer_tokens: generation.tokens,
             counts,
@@ -305,6 +359,6 @@ impl<B: Backend> Pipeline<B> {
             provenance: video.provenance.clone(),
             info: video.info,
             plan: video.plan.clone(),
-        }
+        })
     }
 }

@@ -106,6 +106,22 @@ fn a_written_release_loads_back_with_identical_outputs() {
             dir.path().join("model.safetensors.index.json").exists(),
             shard.is_some()
         );
+        // Fields and tensors the official constructors need beyond the computing keys.
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["tokenizer_model_max_length"], i64::MAX, "no limit");
+        assert_eq!(json["tokenizer_padding_side"], "right");
+        assert_eq!(json["mm_pos_num_frames"], 4);
+        assert!(json["auto_map"]["AutoModel"].is_string());
+        let files = hico_core::weights::WeightFiles::open_dir(dir.path()).unwrap();
+        let head = files.read_f32("visual_head.weight").unwrap();
+        assert_eq!(head.len(), 32 * 32, "[mm_hidden, hidden]");
+        assert!(head.iter().all(|&x| x == 0.0));
+        let tvg = files
+            .read_f32("model.mm_projector.tvg_mlp.2.weight")
+            .unwrap();
+        assert_eq!(tvg.len(), 32 * 32);
         let mut back = load(dir.path()).unwrap();
         let c = &back.cfg;
         assert_eq!(c.vision, pipe.cfg.vision, "vision section from config.json");

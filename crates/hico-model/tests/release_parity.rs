@@ -4,7 +4,8 @@
 //! `[model]` exactly as published (bf16 weights, its config.json and
 //! generation_config.json); only the call's own arguments are set as the fixture's call
 //! set them (greedy, 12 new tokens). Checked: sampled indices, pixels (from the frames the
-//! official reader decoded), vision-tower output, ToMe and projector outputs, prompt ids,
+//! official reader decoded; the processor's f32 values, then the fp16 values `chat()` hands
+//! the tower after `.half()`), vision-tower output, ToMe and projector outputs, prompt ids,
 //! spliced embeddings and prefill logits within 1e-4 in f32, the greedy ids, and at 448 the
 //! visual tokens kept at each drop layer.
 
@@ -13,10 +14,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Tensor;
 use hico_core::VisionEncoder;
 use hico_core::backend::{Cpu, cpu_device};
+use hico_core::config::PixelDtype;
 use hico_core::config::{PipelineConfig, parse_toml_value, pipeline_from_toml};
 use hico_core::weights::WeightFiles;
-use hico_model::Pipeline;
-use hico_video::{FrameReader, Frames, PassOrder, frames_to_tensor, pil_bicubic};
+use hico_model::{EncodedVideo, Pipeline};
+use hico_video::{
+    FrameReader, Frames, PassOrder, frames_to_tensor, frames_to_tensor_as, pil_bicubic,
+};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -74,7 +78,9 @@ fn decord_frames() -> (usize, usize, Vec<Vec<u8>>) {
     )
 }
 
-fn check(name: &str) {
+/// Check every stage of fixture `name`; hand back the pipeline, the encoded video, the
+/// question and the expected tensors for further checks.
+fn check(name: &str) -> (Pipeline<Cpu>, EncodedVideo<Cpu>, String, WeightFiles) {
     let dir = fixtures().join(name);
     let exp: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -120,26 +126,42 @@ fn check(name: &str) {
         data,
     };
     let (mean, std) = (pipe.cfg.video.mean, pipe.cfg.video.std);
-    let pixels = frames_to_tensor::<Cpu>(&frames, mean, std, &dev); // [T, 3, S, S]
     let s = size / 7;
-    let mut subset = Vec::new();
-    for f in [0, 32, 63] {
-        let fr = pixels
-            .clone()
-            .narrow(0, f, 1)
-            .into_data()
-            .into_vec::<f32>()
-            .unwrap();
-        for c in 0..3 {
-            for y in 0..s {
-                for x in 0..s {
-                    subset.push(fr[(c * size + 7 * y) * size + 7 * x]);
+    let subset = |pixels: &Tensor<Cpu, 4>| {
+        let mut out = Vec::new();
+        for f in [0, 32, 63] {
+            let fr = pixels
+                .clone()
+                .narrow(0, f, 1)
+                .into_data()
+                .into_vec::<f32>()
+                .unwrap();
+            for c in 0..3 {
+                for y in 0..s {
+                    for x in 0..s {
+                        out.push(fr[(c * size + 7 * y) * size + 7 * x]);
+                    }
                 }
             }
         }
-    }
-    let d = max_diff(&subset, &want("pixel_values_subset"));
-    assert!(d <= 1e-6, "{name}: pixels max |diff| {d}");
+        out
+    };
+    // The image processor's f32 output, bit for bit.
+    let processed = frames_to_tensor::<Cpu>(&frames, mean, std, &dev); // [T, 3, S, S]
+    let d = max_diff(&subset(&processed), &want("pixel_values_subset"));
+    assert!(d == 0.0, "{name}: processor pixels max |diff| {d}");
+    // What the tower sees: the release recipe rounds to f16 as chat()'s `.half()` does.
+    assert_eq!(
+        pipe.cfg.video.pixels,
+        PixelDtype::F16,
+        "{name}: pixel dtype"
+    );
+    let pixels = frames_to_tensor_as::<Cpu>(&frames, mean, std, pipe.cfg.video.pixels, &dev);
+    let tower_in = subset(&pixels);
+    let d = max_diff(&tower_in, &want("tower_input_subset"));
+    assert!(d == 0.0, "{name}: tower input pixels max |diff| {d}");
+    let d = max_diff(&tower_in, &want("pixel_values_subset"));
+    assert!(d > 1e-4, "{name}: the f16 rounding changed nothing ({d})");
 
     // 3. Vision tower, ToMe, projector.
     let t = rgb.len();
@@ -189,10 +211,10 @@ fn check(name: &str) {
 
     // 5. Prefill logits, greedy ids (with generation_config.json's repetition penalty),
     //    kept visual tokens per drop layer.
-    let pre = pipe.prefill(&encoded, question, Vec::new());
+    let pre = pipe.prefill(&encoded, question, Vec::new()).unwrap();
     let d = max_diff(&vec2(pre.last_logits), &want("prefill_logits_last"));
     assert!(d < 1e-4, "{name}: prefill logits max |diff| {d}");
-    let out = pipe.answer(&encoded, question, Vec::new(), |_| {});
+    let out = pipe.answer(&encoded, question, Vec::new(), |_| {}).unwrap();
     let got: Vec<i64> = out.answer_tokens.iter().map(|&i| i64::from(i)).collect();
     assert_eq!(got, ints(&exp["output_ids"]), "{name}: greedy ids");
     let mut prev: Vec<i64> = (0..encoded.embeds.dims()[0] as i64).collect();
@@ -206,14 +228,75 @@ fn check(name: &str) {
         assert_eq!(got, want, "{name}: kept after layer {}", stage.after_layer);
         prev = got;
     }
+    (pipe, encoded, question.to_owned(), tensors)
+}
+
+/// `tokenizer_model_max_length` keeps the HEAD of the spliced input (the release's
+/// `new_input_embeds[:n]` after the visual rows are in): with a causal decoder the last
+/// logits of an input cut to `n` rows are the uncut prefill's logits at row `n − 1`, which
+/// the fixture stores every 16 rows (`prefill_logits_strided`).
+fn truncation_keeps_the_head(
+    name: &str,
+    pipe: &mut Pipeline<Cpu>,
+    encoded: &EncodedVideo<Cpu>,
+    question: &str,
+    tensors: &WeightFiles,
+) {
+    let strided = tensors.read_f32("prefill_logits_strided").unwrap();
+    let vocab = pipe.model.llm.spec.vocab_size;
+    let prompt = pipe.prompt(&encoded.plan, question);
+    let visual_end = prompt.before.len() + encoded.embeds.dims()[0];
+    // one cut in the text after the video, one inside the visual block
+    for row in [1152, 1040] {
+        pipe.cfg.prompt.max_input_len = Some(row + 1);
+        let input = pipe
+            .inference_input(&prompt, encoded.embeds.clone(), Vec::new())
+            .unwrap();
+        assert_eq!(input.embeds.dims()[1], row + 1, "{name}: cut length");
+        assert_eq!(input.queries, vec![row], "{name}: query row");
+        assert_eq!(
+            input.visual_start + input.visual_len,
+            visual_end.min(row + 1),
+            "{name}: visual rows left"
+        );
+        let got = vec2(
+            pipe.prefill(encoded, question, Vec::new())
+                .unwrap()
+                .last_logits,
+        );
+        let want = &strided[row / 16 * vocab..(row / 16 + 1) * vocab];
+        let d = max_diff(&got, want);
+        assert!(
+            d < 1e-4,
+            "{name}: logits of the input cut to {} rows: max |diff| {d}",
+            row + 1
+        );
+    }
+    pipe.cfg.prompt.max_input_len = None;
 }
 
 #[test]
 fn release_224_matches_the_official_code() {
-    check("release_224");
+    let (mut pipe, encoded, question, tensors) = check("release_224");
+    assert_eq!(
+        pipe.cfg.prompt.max_input_len,
+        Some(32768),
+        "tokenizer_model_max_length"
+    );
+    truncation_keeps_the_head("release_224", &mut pipe, &encoded, &question, &tensors);
 }
 
 #[test]
 fn release_448_matches_the_official_code() {
-    check("release_448");
+    let (mut pipe, encoded, question, _) = check("release_448");
+    // With dropout the release ranks rows of the uncut input (and fails): hico refuses.
+    pipe.cfg.prompt.max_input_len = Some(1153);
+    let err = pipe
+        .answer(&encoded, &question, Vec::new(), |_| {})
+        .expect_err("a cut input with attention dropout must be refused")
+        .to_string();
+    assert!(
+        err.contains("max_input_len") && err.contains("1190"),
+        "{err}"
+    );
 }

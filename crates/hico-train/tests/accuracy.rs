@@ -39,7 +39,10 @@ fn tiny_model_learns_colours_from_pixels() {
         let path = common::dataset().join(item["video"].as_str().unwrap());
         let answer = item["conversations"][1]["value"].as_str().unwrap();
         let video = pipe.encode_video(&path, None).unwrap();
-        let logits = pipe.prefill(&video, QUESTION, Vec::new()).last_logits;
+        let logits = pipe
+            .prefill(&video, QUESTION, Vec::new())
+            .unwrap()
+            .last_logits;
         let row = logits.into_data().to_vec::<f32>().unwrap();
         let best = (0..COLOURS.len())
             .max_by(|&a, &b| row[firsts[a] as usize].total_cmp(&row[firsts[b] as usize]))

@@ -89,7 +89,9 @@ fn every_family_runs_the_video_pipeline_under_every_schedule() {
                     ))
                 })
                 .unwrap();
-            let out = pipe.answer(&video, "What colour is the video?", vec![2], |_| {});
+            let out = pipe
+                .answer(&video, "What colour is the video?", vec![2], |_| {})
+                .unwrap();
             let counts = out.counts.visual_per_layer.clone();
             let want: &[usize] = match kind {
                 "none" => &[32, 32, 32, 32],

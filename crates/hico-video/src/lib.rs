@@ -7,7 +7,8 @@
 //!   release's `chat()`) samplers behind [`hico_core::Sampler`].
 //! - [`PilBicubic`]: Pillow's `BICUBIC` resize, bit for bit (the release's preprocessing;
 //!   `[video] resize = "pil_bicubic"`).
-//! - [`frames_to_tensor`]: normalised `[T, 3, size, size]` tensors for the vision encoder.
+//! - [`frames_to_tensor`]: normalised `[T, 3, size, size]` tensors for the vision encoder
+//!   ([`frames_to_tensor_as`]: rounded to f16 / bf16, as a release's `chat()` does).
 //! - [`timestamp_prompt`]: the sentence after the video placeholder.
 //! - [`synth`] + [`font`]: procedural test videos with known content and needles.
 
@@ -42,7 +43,7 @@ pub use sampler::{
     DurationSampler, DynamicFpsSampler, FpsSampler, UniformSampler, build_sampler, segment_middles,
 };
 pub use strategy::Strategy;
-pub use tensor::{frames_to_tensor, normalise_byte};
+pub use tensor::{frames_to_tensor, frames_to_tensor_as, normalise_byte};
 
 /// RGB frames resized without crop to `size × size`, row-major, 3 bytes per pixel,
 /// frame after frame.

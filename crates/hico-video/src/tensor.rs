@@ -1,6 +1,7 @@
 //! Frames to the vision encoder's input tensor.
 
 use burn::tensor::{Tensor, TensorData, backend::Backend};
+use hico_core::config::PixelDtype;
 
 use crate::Frames;
 
@@ -25,11 +26,27 @@ pub fn frames_to_tensor<B: Backend>(
     std: [f32; 3],
     device: &burn::tensor::Device<B>,
 ) -> Tensor<B, 4> {
+    frames_to_tensor_as(frames, mean, std, PixelDtype::F32, device)
+}
+
+/// [`frames_to_tensor`], each value then rounded to `pixels` and widened back to f32: with
+/// [`PixelDtype::F16`], what a release's `chat()` hands its vision tower (the processor's
+/// f32 output cast by `.half()`).
+///
+/// # Shapes
+/// - as [`frames_to_tensor`]
+pub fn frames_to_tensor_as<B: Backend>(
+    frames: &Frames,
+    mean: [f32; 3],
+    std: [f32; 3],
+    pixels: PixelDtype,
+    device: &burn::tensor::Device<B>,
+) -> Tensor<B, 4> {
     let (t, s) = (frames.count, frames.size);
     let plane = s * s;
     let mut out = vec![0f32; t * 3 * plane];
     let lut: Vec<[f32; 256]> = (0..3)
-        .map(|c| std::array::from_fn(|x| normalise_byte(x as u8, mean[c], std[c])))
+        .map(|c| std::array::from_fn(|x| pixels.round(normalise_byte(x as u8, mean[c], std[c]))))
         .collect();
     for k in 0..t {
         let src = frames.frame(k);
@@ -95,5 +112,39 @@ mod tests {
                 assert_eq!(got.to_bits(), want, "channel {c}, byte {x}: {got}");
             }
         }
+    }
+
+    #[test]
+    fn f16_pixels_are_the_f32_ones_rounded_to_half() {
+        let data: Vec<u8> = (0..=255u8).flat_map(|x| [x, 255 - x, x / 3]).collect();
+        let frames = Frames {
+            size: 16,
+            count: 1,
+            data,
+        };
+        let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+        let dev = Default::default();
+        let full = frames_to_tensor::<Flex>(&frames, mean, std, &dev)
+            .into_data()
+            .into_vec::<f32>()
+            .unwrap();
+        let half = frames_to_tensor_as::<Flex>(&frames, mean, std, PixelDtype::F16, &dev)
+            .into_data()
+            .into_vec::<f32>()
+            .unwrap();
+        let mut changed = 0;
+        for (a, b) in full.iter().zip(&half) {
+            assert_eq!(*b, ::half::f16::from_f32(*a).to_f32());
+            // f16 keeps 11 significant bits: at most half an ulp (2^-11 relative) away
+            assert!(
+                (a - b).abs() <= a.abs() * 2f32.powi(-11) + 1e-7,
+                "{a} -> {b}"
+            );
+            changed += usize::from(a != b);
+        }
+        assert!(
+            changed > 600,
+            "rounding changed only {changed} of 768 values"
+        );
     }
 }

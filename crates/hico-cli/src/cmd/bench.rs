@@ -251,7 +251,7 @@ impl Job for BenchJob {
                 let heap_encode = hico_core::mem::stats();
                 hico_core::mem::reset();
                 let t0 = Instant::now();
-                let out = pipe.answer(&encoded, "What happens in the video?", vec![], |_| {});
+                let out = pipe.answer(&encoded, "What happens in the video?", vec![], |_| {})?;
                 let t_answer = t0.elapsed().as_secs_f64();
                 let heap_answer = hico_core::mem::stats();
                 // Heap above the loaded weights, per stage (null without the counting

@@ -95,7 +95,7 @@ impl Job for RunJob {
                 print!("{}", tok.decode(&[t]));
                 let _ = stdout.flush();
             },
-        );
+        )?;
         println!();
         println!("answer token ids: {:?}", out.answer_tokens);
         print!("{}", out.summary());

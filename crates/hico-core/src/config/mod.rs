@@ -76,6 +76,40 @@ pub struct VideoConfig {
     pub std: [f32; 3],
     /// How a decoded frame becomes `size × size` RGB.
     pub resize: ResizeKind,
+    /// Precision of the normalised pixels the vision tower sees at inference: `f32`
+    /// (hico's default), or `f16` / `bf16` (each value rounded to that type and back, as a
+    /// release's `chat()` does with `.half()` before the tower). Training is unaffected.
+    #[serde(skip_serializing_if = "PixelDtype::is_f32")]
+    pub pixels: PixelDtype,
+}
+
+/// Element type the normalised pixels are rounded to before the vision tower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelDtype {
+    /// Full f32 (no rounding).
+    #[default]
+    F32,
+    /// IEEE half precision (round to nearest even): the release's `chat()` (`.half()`).
+    F16,
+    /// bfloat16 (round to nearest even).
+    Bf16,
+}
+
+impl PixelDtype {
+    /// Whether this is the default `f32` (nothing to round; not written to configs).
+    pub fn is_f32(&self) -> bool {
+        *self == Self::F32
+    }
+
+    /// `x` rounded to this type and widened back to f32.
+    pub fn round(self, x: f32) -> f32 {
+        match self {
+            Self::F32 => x,
+            Self::F16 => half::f16::from_f32(x).to_f32(),
+            Self::Bf16 => half::bf16::from_f32(x).to_f32(),
+        }
+    }
 }
 
 /// How a decoded frame becomes `size × size` RGB (no crop either way).
@@ -104,6 +138,7 @@ impl Default for VideoConfig {
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
             resize: ResizeKind::Swscale,
+            pixels: PixelDtype::F32,
         }
     }
 }
@@ -178,6 +213,11 @@ pub struct PromptConfig {
     /// Timestamp sentence after the video: `duration` (the short one), `per_frame` (lists
     /// every frame's time) or `none`.
     pub timestamps: TimestampStyle,
+    /// At inference, keep only the first `max_input_len` rows of the spliced input (text
+    /// before the video, visual tokens, text after), as a release does with its config's
+    /// `tokenizer_model_max_length`; no limit when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_input_len: Option<usize>,
 }
 
 impl Default for PromptConfig {
@@ -185,6 +225,7 @@ impl Default for PromptConfig {
         Self {
             system: "You are a helpful assistant.".into(),
             timestamps: TimestampStyle::Duration,
+            max_input_len: None,
         }
     }
 }

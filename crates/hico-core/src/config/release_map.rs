@@ -229,6 +229,8 @@ pub(super) fn map_config(
             size,
             clip_len,
             resize: ResizeKind::PilBicubic,
+            // chat(): `preprocess(...)["pixel_values"].half()` before the tower.
+            pixels: PixelDtype::F16,
             ..VideoConfig::default()
         },
         // chat(): get_frame_indices(sample='dynamic_fps1', min 64, max 512, local_num_frames 8).
@@ -262,10 +264,30 @@ pub(super) fn map_config(
         prompt: PromptConfig {
             system: "You are a helpful assistant.".into(),
             timestamps: TimestampStyle::Duration,
+            max_input_len: max_input_len(&k)?,
         },
         generation: GenerationConfig::default(),
         model: None,
     })
+}
+
+/// `tokenizer_model_max_length`: the release keeps the first that many rows of the spliced
+/// input (`new_input_embeds[:n]`); absent or null means no limit, and so do i64::MAX (what
+/// hico's exporter writes then) and larger values (transformers writes `int(1e30)` for a
+/// tokenizer without a limit).
+fn max_input_len(k: &Keys) -> Result<Option<usize>, ConfigError> {
+    const KEY: &str = "tokenizer_model_max_length";
+    match k.get(KEY) {
+        None => Ok(None),
+        Some(v) => match (v.as_u64(), v.as_f64()) {
+            (Some(0), _) => Err(k.bad(KEY, "0 would leave no input".into())),
+            // i64::MAX is what hico's exporter writes for "no limit"
+            (Some(n), _) if n >= i64::MAX as u64 => Ok(None),
+            (Some(n), _) => Ok(usize::try_from(n).ok()),
+            (None, Some(f)) if f >= u64::MAX as f64 => Ok(None),
+            _ => Err(k.bad(KEY, format!("{v} is not a positive integer"))),
+        },
+    }
 }
 
 /// `mm_llm_compress`, `llm_compress_type`, `llm_compress_layer_list`,

@@ -5,13 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::Param;
 use burn::prelude::*;
 use hico_core::PositionMode;
 use hico_core::config::{
     CompressorConfig, ConnectorConfig, DropoutConfig, PROJECTOR_PREFIX, PipelineConfig,
     VISION_PREFIX,
 };
-use hico_core::weights::{SaveDtype, Saver, WeightVisitor, Weights};
+use hico_core::weights::{Layout, SaveDtype, Saver, WeightVisitor, Weights};
 use serde_json::{Map, Value, json};
 
 use crate::{ModelError, VideoLlm};
@@ -35,6 +36,34 @@ pub fn walk_release<B: Backend, V: WeightVisitor<B>>(model: &mut VideoLlm<B>, v:
     model.encoder.walk(VISION_PREFIX, v);
     model.connector.walk(PROJECTOR_PREFIX, v);
     model.llm.walk("", v);
+}
+
+/// The parameters the current revision of the release's remote code defines and `chat()`
+/// never uses (`model.mm_projector.tvg_mlp.*`, `visual_head.weight`; see
+/// [`super::ignored_key`]), written as zeros so that code loads the directory with no
+/// missing key. hico's loader ignores them.
+pub(super) fn write_unused_heads<B: Backend>(
+    saver: &mut Saver,
+    mm_hidden: usize,
+    hidden: usize,
+    device: &Device<B>,
+) {
+    let tvg = format!("{PROJECTOR_PREFIX}tvg_mlp.");
+    for (key, shape) in [
+        (format!("{tvg}0.weight"), vec![hidden, mm_hidden]),
+        (format!("{tvg}0.bias"), vec![hidden]),
+        (format!("{tvg}2.weight"), vec![hidden, hidden]),
+        (format!("{tvg}2.bias"), vec![hidden]),
+        ("visual_head.weight".to_owned(), vec![mm_hidden, hidden]),
+    ] {
+        if let [n] = shape[..] {
+            let mut p = Param::from_tensor(Tensor::<B, 1>::zeros([n], device));
+            <Saver as WeightVisitor<B>>::param(saver, &key, &mut p, Layout::Same);
+        } else {
+            let mut p = Param::from_tensor(Tensor::<B, 2>::zeros([shape[0], shape[1]], device));
+            <Saver as WeightVisitor<B>>::param(saver, &key, &mut p, Layout::Same);
+        }
+    }
 }
 
 fn invalid(key: &str, message: String) -> ModelError {
@@ -128,6 +157,11 @@ pub fn release_config_json(
     );
     base.insert("mm_hidden_size".into(), json!(v.width));
     base.insert("mm_local_num_frames".into(), json!(cfg.video.clip_len));
+    if !base.contains_key("mm_pos_num_frames") {
+        // Read (as an attribute, so required) by the projector's constructor, unused by its
+        // forward; the training scripts set it to mm_local_num_frames.
+        base.insert("mm_pos_num_frames".into(), json!(cfg.video.clip_len));
+    }
     base.insert("mm_projector_type".into(), json!("tome16_mlp_hd64"));
     base.insert("vision_encode_type".into(), json!("video_image"));
     base.insert("mm_newline_position".into(), json!("nothing"));
@@ -165,6 +199,20 @@ pub fn release_config_json(
             ));
         }
     };
+    // The release truncates its spliced input to this many rows; its compression needs the
+    // key set (it fails on a missing one). hico without a limit writes i64::MAX: no cut.
+    let max_len = cfg.prompt.max_input_len.map_or(i64::MAX, |n| n as i64);
+    base.insert("tokenizer_model_max_length".into(), json!(max_len));
+    base.insert("tokenizer_padding_side".into(), json!("right"));
+    if !base.contains_key("auto_map") {
+        // Where `from_pretrained(..., trust_remote_code=True)` finds the classes (the
+        // release's Python files, which `--template` copies).
+        base.insert(
+            "auto_map".into(),
+            json!({"AutoConfig": "modeling_videochat_flash.VideoChatFlashQwenConfig",
+                   "AutoModel": "modeling_videochat_flash.VideoChatFlashQwenForCausalLM"}),
+        );
+    }
     base.insert("mm_llm_compress".into(), json!(staged.is_some()));
     if let Some((kind, s)) = staged {
         if s.positions != PositionMode::Renumber {
@@ -280,6 +328,13 @@ pub fn write_release<B: Backend>(
     write_side_files(cfg, model.llm.spec.to_hf(), tokenizer, out, opts)?;
     let mut saver = Saver::new(opts.dtype);
     walk_release(model, &mut saver);
+    let device = model.llm.devices()[0].clone();
+    write_unused_heads::<B>(
+        &mut saver,
+        cfg.vision.width,
+        model.llm.spec.hidden_size,
+        &device,
+    );
     saver.write_dir(out, opts.max_shard_bytes)?;
     Ok(())
 }

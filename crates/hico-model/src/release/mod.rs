@@ -15,7 +15,9 @@
 //! | LLM | none (`model.embed_tokens`, `model.layers.N.*`, `model.norm`, `lm_head`) | the LLM's |
 //!
 //! Keys some release revisions carry and `chat()` never uses are accepted and ignored:
-//! `model.mm_projector.tvg_mlp.*`, `visual_head.weight`, `model.image_newline`.
+//! `model.mm_projector.tvg_mlp.*`, `visual_head.weight`, `model.image_newline`. The writers
+//! ([`write_release`], [`write_random_release`]) store the first two as zeros: the current
+//! revision of the release's remote code defines them, and loads without a missing key.
 
 mod export;
 mod random;

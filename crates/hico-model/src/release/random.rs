@@ -13,7 +13,7 @@ use hico_core::weights::{Layout, Saver, WeightVisitor};
 use hico_llm::{HicoTokenizer, LlmSpec};
 use hico_vision::{Connector, UmtEncoder};
 
-use super::export::{ExportOptions, walk_release, write_side_files};
+use super::export::{ExportOptions, walk_release, write_side_files, write_unused_heads};
 use crate::{ModelError, VideoLlm};
 
 /// Draws each visited parameter (norm weights 1, biases 0, other weights N(0, 0.02)) into
@@ -111,6 +111,7 @@ pub fn write_random_release<B: Backend>(
         },
     );
     drop(model);
+    write_unused_heads::<B>(&mut saver, cfg.vision.width, spec.hidden_size, device);
     saver.write_dir(out, opts.max_shard_bytes)?;
     Ok(())
 }
