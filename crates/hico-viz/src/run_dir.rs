@@ -305,20 +305,55 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
             &out.join("niah"),
         )?);
     }
-    let metrics = dir.join("train").join("metrics.jsonl");
-    if metrics.exists() {
-        let steps = read_losses(&metrics)?;
-        if !steps.is_empty() {
-            let window = (steps.len() / 20).max(1);
-            files.extend(loss_curve(
-                &steps,
-                window,
-                "Training loss",
-                &out.join("loss"),
-            )?);
-        }
+    let (steps, title) = training_losses(dir)?;
+    if !steps.is_empty() {
+        let window = (steps.len() / 20).max(1);
+        files.extend(loss_curve(&steps, window, &title, &out.join("loss"))?);
     }
     Ok(files)
+}
+
+/// The training loss of an ablation folder, one curve over every phase: the curriculum
+/// phases named in `experiment.json` (`train.curriculum[].name`, each in
+/// `curriculum/<name>/train/`) in order, then the main phase (`train/`), steps counted on
+/// across phases; the title says which steps belong to which phase.
+fn training_losses(dir: &Path) -> Result<(Vec<(usize, f64)>, String), VizError> {
+    let phases: Vec<String> = std::fs::read_to_string(dir.join("experiment.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["train"]["curriculum"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    let mut files: Vec<(String, PathBuf)> = phases
+        .iter()
+        .map(|p| (p.clone(), dir.join("curriculum").join(p).join("train")))
+        .collect();
+    files.push(("main".into(), dir.join("train")));
+    let (mut steps, mut parts) = (Vec::new(), Vec::new());
+    for (name, folder) in files {
+        let metrics = folder.join("metrics.jsonl");
+        if !metrics.exists() {
+            continue;
+        }
+        let offset = steps.len();
+        steps.extend(
+            read_losses(&metrics)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, (_, l))| (offset + i + 1, l)),
+        );
+        if steps.len() > offset {
+            parts.push(format!("{name} {}-{}", offset + 1, steps.len()));
+        }
+    }
+    let title = if parts.len() > 1 {
+        format!("Training loss (steps: {})", parts.join(", "))
+    } else {
+        "Training loss".to_string()
+    };
+    Ok((steps, title))
 }
 
 /// `(step, loss)` of every line of a hico-train `metrics.jsonl`.
