@@ -175,3 +175,34 @@ fn many_threads_encode_at_once() {
         assert_eq!(FrameReader::open(&p).unwrap().info().n_frames, 8, "{p:?}");
     }
 }
+
+/// x264's settings as it records them in the stream (its user-data SEI), minus threading.
+fn x264_settings(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"x264 - core")
+        .expect("x264 SEI");
+    let end = bytes[at..].iter().position(|&b| b == 0).unwrap() + at;
+    String::from_utf8_lossy(&bytes[at..end])
+        .split_whitespace()
+        .filter(|t| !t.contains("threads="))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn x264_runs_with_the_cli_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let fr = frames(10);
+    for (codec, gop) in [(Codec::H264, Some(5)), (Codec::H264Lossless, None)] {
+        let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+        encode_rgb(&a, (SIZE, SIZE), 25.0, codec, gop, 10, |i| &fr[i]).unwrap();
+        encode_rgb_cli(&b, (SIZE, SIZE), 25.0, codec, gop, 10, |i| &fr[i]).unwrap();
+        let (sa, sb) = (x264_settings(&a), x264_settings(&b));
+        // (x264 prints open_gop only with B-frames)
+        let closed = sa.iter().any(|t| t == "open_gop=0");
+        assert!(closed || codec == Codec::H264Lossless, "{codec:?}: {sa:?}");
+        assert_eq!(sa, sb, "{codec:?}");
+    }
+}

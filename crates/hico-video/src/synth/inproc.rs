@@ -6,7 +6,8 @@
 //!   lasts one frame; stream time base proposed equal to it (the muxer may refine it) and
 //!   the stream's average frame rate set (WebM writes it as the default duration);
 //! - RGB → `FMT` with swscale, bicubic flags (the CLI's default for its auto-inserted scale);
-//! - `AV_CODEC_FLAG_GLOBAL_HEADER` when the container wants it; `-q:v` as QSCALE +
+//! - the encoder's default flags kept (libx264's `+cgop`), `AV_CODEC_FLAG_GLOBAL_HEADER`
+//!   added when the container wants it; `-q:v` as QSCALE +
 //!   `global_quality`; the other options by their AVOption names, and an option the encoder
 //!   does not know is an error (the CLI refuses those too);
 //! - one encoder thread (the CLI uses all cores per video; callers here run many videos at
@@ -66,7 +67,9 @@ pub(super) fn encode<F: AsRef<[u8]>>(
     if let Some(g) = gop {
         enc.set_gop(u32::try_from(g.max(1)).unwrap_or(u32::MAX));
     }
-    let mut flags = ff::codec::Flags::empty();
+    // Keep the encoder's default flags (libx264's include `+cgop`: closed GOPs).
+    // SAFETY: reading a plain field of the allocated context.
+    let mut flags = ff::codec::Flags::from_bits_truncate(unsafe { (*enc.as_ptr()).flags } as _);
     if octx
         .format()
         .flags()
