@@ -79,7 +79,7 @@ pub(super) fn encode<F: AsRef<[u8]>>(
     }
     if let Some(q) = settings.qscale {
         flags |= ff::codec::Flags::QSCALE;
-        enc.set_global_quality(q * ff::ffi::FF_QP2LAMBDA as i32);
+        enc.set_global_quality(q * ff::ffi::FF_QP2LAMBDA);
     }
     enc.set_flags(flags);
     let mut opts = Dictionary::new();
