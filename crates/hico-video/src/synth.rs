@@ -1,5 +1,6 @@
-//! Procedural videos with known content, encoded to real files by piping raw RGB to the
-//! `ffmpeg` CLI (`-pix_fmt yuv420p`, or 4:4:4 for [`Codec::H264Lossless`]).
+//! Procedural videos with known content, encoded to real files (`yuv420p`, or 4:4:4 for
+//! [`Codec::H264Lossless`]) by [`encode_rgb`]: in-process with FFmpeg's libraries when the
+//! `ffmpeg` feature is on, else by piping raw RGB to the `ffmpeg` CLI.
 //!
 //! A haystack frame `i` has a background colour that drifts with `i` ([`background`]), a
 //! small white square moving left to right, and optionally its frame number drawn with the
@@ -15,62 +16,18 @@
 //! manifest.write_json("haystack.json".as_ref()).unwrap();
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
 use crate::VideoError;
 use crate::font::{draw_text, text_height, text_width};
 
-/// Video codec and container of the written file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Codec {
-    /// H.264 (libx264) in mp4.
-    #[default]
-    H264,
-    /// VP9 (libvpx) in webm.
-    Vp9,
-    /// MPEG-4 part 2 in avi.
-    Mpeg4,
-    /// Lossless H.264 (`-qp 0`, 4:4:4 chroma, so thin coloured text survives) in mp4.
-    H264Lossless,
-}
+mod encode;
+#[cfg(feature = "ffmpeg")]
+mod inproc;
 
-impl Codec {
-    fn args(self) -> &'static [&'static str] {
-        match self {
-            Codec::H264 => &["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2"],
-            Codec::Vp9 => &[
-                "-c:v",
-                "libvpx-vp9",
-                "-deadline",
-                "realtime",
-                "-cpu-used",
-                "8",
-            ],
-            Codec::Mpeg4 => &["-c:v", "mpeg4", "-q:v", "4"],
-            Codec::H264Lossless => &["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"],
-        }
-    }
-    /// Pixel format of the encoded stream.
-    fn pix_fmt(self) -> &'static str {
-        match self {
-            Codec::H264Lossless => "yuv444p",
-            _ => "yuv420p",
-        }
-    }
-    /// The usual file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Codec::H264 | Codec::H264Lossless => "mp4",
-            Codec::Vp9 => "webm",
-            Codec::Mpeg4 => "avi",
-        }
-    }
-}
+pub use encode::{Codec, encode_rgb, encode_rgb_cli};
 
 /// Shape drawn by a needle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,7 +220,7 @@ impl Manifest {
     }
 }
 
-/// Render `spec` and encode it to `path` with the `ffmpeg` CLI.
+/// Render `spec` and encode it to `path` with [`encode_rgb`].
 pub fn write_video(spec: &SynthSpec, path: &Path) -> Result<Manifest, VideoError> {
     write_video_with(spec, path, |_| {})
 }
@@ -310,73 +267,6 @@ pub fn write_video_with(
             .map(|n| (n.start as f64 / spec.fps, n.end as f64 / spec.fps))
             .collect(),
     })
-}
-
-/// Encode `n_frames` RGB frames of `size = (width, height)` (`frame(i)` gives frame `i`,
-/// `3 · width · height` bytes, owned or borrowed) into `path` at `fps` with `codec`, by piping them to the
-/// `ffmpeg` CLI; `gop`: keyframe interval (else the encoder's default). Errors carry
-/// ffmpeg's own message.
-pub fn encode_rgb<F: AsRef<[u8]>>(
-    path: &Path,
-    (width, height): (usize, usize),
-    fps: f64,
-    codec: Codec,
-    gop: Option<usize>,
-    n_frames: usize,
-    mut frame: impl FnMut(usize) -> F,
-) -> Result<(), VideoError> {
-    let io = |message: String| VideoError::Io {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-y", "-loglevel", "error", "-f", "rawvideo"])
-        .args(["-pix_fmt", "rgb24", "-s", &format!("{width}x{height}")])
-        .args(["-r", &format!("{fps}"), "-i", "-"])
-        .args(codec.args());
-    if let Some(g) = gop {
-        cmd.args(["-g", &g.max(1).to_string()]);
-    }
-    let mut child = cmd
-        .args(["-pix_fmt", codec.pix_fmt()])
-        .arg(path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| io(format!("cannot run the ffmpeg CLI (is it installed?): {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    for i in 0..n_frames {
-        let frame = frame(i);
-        let bytes = frame.as_ref();
-        if bytes.len() != 3 * width * height {
-            // Stop ffmpeg before it finalises a truncated file at `path`.
-            drop(stdin);
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io(format!(
-                "frame {i} has {} bytes, not 3 × {width} × {height}",
-                bytes.len()
-            )));
-        }
-        if let Err(e) = stdin.write_all(bytes) {
-            drop(stdin);
-            let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
-            return Err(io(format!(
-                "ffmpeg stopped reading at frame {i} ({e}): {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-    }
-    drop(stdin);
-    let out = child.wait_with_output().map_err(|e| io(e.to_string()))?;
-    if !out.status.success() {
-        return Err(io(format!(
-            "ffmpeg failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
