@@ -8,7 +8,6 @@
 #![cfg(feature = "ddp")]
 
 use std::{
-    io::Read,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -129,8 +128,9 @@ fn free_port() -> u16 {
     }
 }
 
-/// Rank `rank` of 2, by flags or (`env`) by torchrun's environment variables.
-fn spawn_rank(stage: &Path, out: &Path, rank: usize, port: u16, env: bool, resume: bool) -> Child {
+/// Rank `rank` of 2, by flags or (`env`) by torchrun's environment variables; its output
+/// goes to files beside `out` (a pipe nobody reads could fill up and block it).
+fn spawn_rank(stage: &Path, out: &Path, rank: usize, port: u16, env: bool, resume: bool) -> Ranked {
     let mut c = train(stage, out);
     if env {
         c.env("RANK", rank.to_string())
@@ -144,16 +144,30 @@ fn spawn_rank(stage: &Path, out: &Path, rank: usize, port: u16, env: bool, resum
     if resume {
         c.arg("--resume");
     }
-    c.args(["--dist-timeout", "30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let log = out.with_extension(format!(
+        "rank{rank}.{}.log",
+        if resume { "resumed" } else { "first" }
+    ));
+    let file = std::fs::File::create(&log).unwrap();
+    let child = c
+        .args(["--dist-timeout", "30"])
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
         .spawn()
-        .unwrap()
+        .unwrap();
+    Ranked { child, log }
 }
 
-/// Wait at most `bound` for `child` (killed and reported as hung past it); its status and
+/// A launched rank and the file of its output.
+struct Ranked {
+    child: Child,
+    log: PathBuf,
+}
+
+/// Wait at most `bound` for a rank (killed and reported as hung past it); its status and
 /// output.
-fn wait(mut child: Child, bound: Duration, who: &str) -> (ExitStatus, String) {
+fn wait(ranked: Ranked, bound: Duration, who: &str) -> (ExitStatus, String) {
+    let Ranked { mut child, log } = ranked;
     let start = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -162,26 +176,12 @@ fn wait(mut child: Child, bound: Duration, who: &str) -> (ExitStatus, String) {
         if start.elapsed() > bound {
             let _ = child.kill();
             let _ = child.wait();
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("{who} still running after {bound:?} (hung); stderr:\n{err}");
+            let out = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("{who} still running after {bound:?} (hung); output:\n{out}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status, format!("stdout:\n{out}\nstderr:\n{err}"))
+    (status, std::fs::read_to_string(&log).unwrap())
 }
 
 /// (step, loss, samples, answer_tokens, tokens_per_s) of each line of metrics.jsonl.
@@ -226,7 +226,8 @@ fn assert_same_curve(label: &str, out: &Path) {
     );
 }
 
-const BOUND: Duration = Duration::from_secs(300);
+/// Far above a run's time (seconds) and the 30 s `--dist-timeout`: only a hang reaches it.
+const BOUND: Duration = Duration::from_secs(120);
 
 #[test]
 fn two_processes_train_like_one() {
@@ -260,13 +261,13 @@ fn killed_peer_stops_the_other_and_resume_finishes() {
     while metrics(&out).len() < 3 {
         assert!(start.elapsed() < BOUND, "no third step within {BOUND:?}");
         assert!(
-            r1.try_wait().unwrap().is_none(),
+            r1.child.try_wait().unwrap().is_none(),
             "rank 1 ended before the kill"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    r1.kill().unwrap(); // SIGKILL
-    let _ = r1.wait();
+    r1.child.kill().unwrap(); // SIGKILL
+    let _ = r1.child.wait();
     let (s0, o0) = wait(r0, BOUND, "rank 0 after its peer was killed");
     assert!(
         !s0.success(),
