@@ -3,7 +3,8 @@
 //! tiny synthetic stage like one process with the same global batch (loss, samples and
 //! answer tokens per step); a peer killed with SIGKILL mid-run makes the other stop with an
 //! error naming it, within a bound (a hang fails the test), and relaunching both with
-//! `--resume` continues from the last checkpoint to the end, on the same loss curve.
+//! `--resume` continues from the last checkpoint to the end, on the same loss curve; a peer
+//! that hangs (SIGSTOP) makes the other stop after `--dist-timeout`.
 
 #![cfg(feature = "ddp")]
 
@@ -130,7 +131,15 @@ fn free_port() -> u16 {
 
 /// Rank `rank` of 2, by flags or (`env`) by torchrun's environment variables; its output
 /// goes to files beside `out` (a pipe nobody reads could fill up and block it).
-fn spawn_rank(stage: &Path, out: &Path, rank: usize, port: u16, env: bool, resume: bool) -> Ranked {
+fn spawn_rank(
+    stage: &Path,
+    out: &Path,
+    rank: usize,
+    port: u16,
+    env: bool,
+    resume: bool,
+    timeout_s: u32,
+) -> Ranked {
     let mut c = train(stage, out);
     if env {
         c.env("RANK", rank.to_string())
@@ -150,7 +159,7 @@ fn spawn_rank(stage: &Path, out: &Path, rank: usize, port: u16, env: bool, resum
     ));
     let file = std::fs::File::create(&log).unwrap();
     let child = c
-        .args(["--dist-timeout", "30"])
+        .args(["--dist-timeout", &timeout_s.to_string()])
         .stdout(Stdio::from(file.try_clone().unwrap()))
         .stderr(Stdio::from(file))
         .spawn()
@@ -236,8 +245,8 @@ fn two_processes_train_like_one() {
     reference();
     let out = dir.path().join("two");
     let port = free_port();
-    let r0 = spawn_rank(stage, &out, 0, port, false, false);
-    let r1 = spawn_rank(stage, &out, 1, port, true, false);
+    let r0 = spawn_rank(stage, &out, 0, port, false, false, 30);
+    let r1 = spawn_rank(stage, &out, 1, port, true, false, 30);
     let (s1, o1) = wait(r1, BOUND, "rank 1");
     let (s0, o0) = wait(r0, BOUND, "rank 0");
     assert!(s0.success(), "rank 0: {s0}\n{o0}");
@@ -254,8 +263,8 @@ fn killed_peer_stops_the_other_and_resume_finishes() {
     reference();
     let out = dir.path().join("killed");
     let port = free_port();
-    let r0 = spawn_rank(stage, &out, 0, port, false, false);
-    let mut r1 = spawn_rank(stage, &out, 1, port, false, false);
+    let r0 = spawn_rank(stage, &out, 0, port, false, false, 30);
+    let mut r1 = spawn_rank(stage, &out, 1, port, false, false, 30);
     // Kill rank 1 once rank 0 has written (and checkpointed) three steps.
     let start = Instant::now();
     while metrics(&out).len() < 3 {
@@ -285,8 +294,8 @@ fn killed_peer_stops_the_other_and_resume_finishes() {
     );
 
     let port = free_port();
-    let r0 = spawn_rank(stage, &out, 0, port, false, true);
-    let r1 = spawn_rank(stage, &out, 1, port, false, true);
+    let r0 = spawn_rank(stage, &out, 0, port, false, true, 30);
+    let r1 = spawn_rank(stage, &out, 1, port, false, true, 30);
     let (s1, o1) = wait(r1, BOUND, "resumed rank 1");
     let (s0, o0) = wait(r0, BOUND, "resumed rank 0");
     assert!(s0.success(), "resumed rank 0: {s0}\n{o0}");
@@ -298,4 +307,43 @@ fn killed_peer_stops_the_other_and_resume_finishes() {
         assert_eq!(x, y, "step {} was redone after the relaunch", x.0);
     }
     assert_same_curve("killed and resumed", &out);
+}
+
+#[test]
+fn hung_peer_stops_the_other_after_the_timeout() {
+    let _g = serial();
+    let (dir, stage) = setup();
+    let out = dir.path().join("hung");
+    let port = free_port();
+    let r0 = spawn_rank(stage, &out, 0, port, false, false, 10);
+    let mut r1 = spawn_rank(stage, &out, 1, port, false, false, 10);
+    let start = Instant::now();
+    while metrics(&out).len() < 3 {
+        assert!(start.elapsed() < BOUND, "no third step within {BOUND:?}");
+        assert!(
+            r1.child.try_wait().unwrap().is_none(),
+            "rank 1 ended before it was stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Rank 1 stays alive (its connections open) but answers nothing: only the timeout helps.
+    let pid = r1.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (s0, o0) = wait(r0, BOUND, "rank 0 beside a stopped peer");
+    r1.child.kill().unwrap();
+    let _ = r1.child.wait();
+    assert!(
+        !s0.success(),
+        "rank 0 finished beside a stopped peer:\n{o0}"
+    );
+    assert!(
+        o0.contains("no answer from rank 1 (ws://") && o0.contains("within 10 s"),
+        "rank 0's error does not name the silent peer and the timeout:\n{o0}"
+    );
 }

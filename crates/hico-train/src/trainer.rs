@@ -1,6 +1,7 @@
 //! Training one stage, generic over `B: AutodiffBackend` (the same code on the CPU and on
 //! burn-cuda): setting up (config, weights, resumed state), then one replica of the step
-//! loop (`steps.rs`) on one device, or several side by side (data parallel, feature `ddp`).
+//! loop (`steps.rs`) on one device, or several side by side (data parallel, feature `ddp`),
+//! or as one process of several ([`run_stage_distributed`], `dist/`).
 //!
 //! A step consumes `batch_size · grad_accum` samples of the shuffled order, one forward and
 //! backward per sample (sequence batch 1: sequences differ in length and visual count), each
