@@ -3,7 +3,8 @@
 //! tiny synthetic stage like one process with the same global batch (loss, samples and
 //! answer tokens per step); a peer killed with SIGKILL mid-run makes the other stop with an
 //! error naming it, within a bound (a hang fails the test), and relaunching both with
-//! `--resume` continues from the last checkpoint to the end, on the same loss curve; a peer
+//! `--resume` continues from the last checkpoint to the end, on the same loss curve (a rank
+//! that would resume from elsewhere is refused first); a peer
 //! that hangs (SIGSTOP) makes the other stop after `--dist-timeout`.
 
 #![cfg(feature = "ddp")]
@@ -291,6 +292,33 @@ fn killed_peer_stops_the_other_and_resume_finishes() {
         before.len() >= 3 && before.len() < STEPS,
         "{} steps written",
         before.len()
+    );
+
+    // A rank pointed at another (empty) folder would start afresh: all refuse to start.
+    let port = free_port();
+    let r0 = spawn_rank(stage, &out, 0, port, false, true, 30);
+    let r1 = spawn_rank(
+        stage,
+        &dir.path().join("elsewhere"),
+        1,
+        port,
+        false,
+        true,
+        30,
+    );
+    let (s1, o1) = wait(r1, BOUND, "rank 1 on another folder");
+    let (s0, o0) = wait(r0, BOUND, "rank 0 beside a rank on another folder");
+    for (s, o) in [(s0, &o0), (s1, &o1)] {
+        assert!(!s.success(), "started from different points:\n{o}");
+        assert!(
+            o.contains("ranks [1] do not start where rank 0 does"),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        metrics(&out),
+        before,
+        "the refused start changed the metrics"
     );
 
     let port = free_port();

@@ -132,8 +132,12 @@ pub(crate) fn check_same_start<B: AutodiffBackend, M: Module<B>>(
     if bad.is_empty() {
         return Ok(());
     }
+    let this = match group.rank {
+        0 => String::new(),
+        r => format!("; rank {r}: step {}, checksum {}", mine[0], mine[1]),
+    };
     Err(TrainError::Replica(format!(
-        "ranks {bad:?} do not start where rank 0 does (rank 0: step {}, weight checksum {}; rank {}: step {}, checksum {}): every rank needs the same configs, --init and output folder (checkpoints to resume)",
-        lead[0], lead[1], group.rank, mine[0], mine[1]
+        "ranks {bad:?} do not start where rank 0 does (rank 0: step {}, weight checksum {}{this}): every rank needs the same configs, --init and output folder (checkpoints to resume)",
+        lead[0], lead[1]
     )))
 }
