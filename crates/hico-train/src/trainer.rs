@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use burn::{module::Module, prelude::Device, tensor::backend::AutodiffBackend};
+use burn::{prelude::Device, tensor::backend::AutodiffBackend};
 use hico_core::config::PipelineConfig;
 
 use crate::{
@@ -106,6 +106,7 @@ fn parallel<B: AutodiffBackend>(
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
     use crate::replicas::{Collective, CollectiveSetup};
+    use burn::module::Module;
     let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, &devices[0], true)?;
     let world = devices.len();
     if stage.samples_per_step() < world {

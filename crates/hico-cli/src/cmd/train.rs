@@ -146,6 +146,7 @@ struct TrainJob {
     /// Whether replicas share one device (the CPU) instead of one device each.
     shared: bool,
     /// This process's place in a multi-process run, if it is one.
+    #[cfg_attr(not(feature = "ddp"), allow(dead_code))]
     launch: Option<Launch>,
 }
 
