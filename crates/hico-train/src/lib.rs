@@ -13,12 +13,16 @@
 //! - [`schedule`]: warm-up + cosine learning rate.
 //! - [`run_stage`]: the loop of one stage; [`run_stage_parallel`]: the same loop
 //!   data-parallel over several devices with burn's collective all-reduce (several devices
-//!   need the feature `ddp`, default on); [`load_trained`]: a trained model back as a
+//!   need the feature `ddp`, default on); [`run_stage_distributed`] / [`dist`]: the same loop
+//!   as one process of several (one per device, on one machine or many, torchrun-style
+//!   rank / world size / master address); [`load_trained`]: a trained model back as a
 //!   [`Pipeline`](hico_model::Pipeline); [`export`]: the final folder (burn record + HF LLM).
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+#[cfg(feature = "ddp")]
+pub mod dist;
 mod error;
 pub mod export;
 pub mod forward;
@@ -39,4 +43,6 @@ pub use error::TrainError;
 pub use export::load_trained;
 pub use prepare::RunOptions;
 pub use steps::TrainOutcome;
+#[cfg(feature = "ddp")]
+pub use trainer::run_stage_distributed;
 pub use trainer::{run_stage, run_stage_parallel, run_stage_with};

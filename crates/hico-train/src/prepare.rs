@@ -50,14 +50,16 @@ pub(crate) struct Prepared {
     pub state: TrainState,
     /// The checkpoint being resumed (its optimizer state is loaded by each replica).
     pub resumed: Option<PathBuf>,
-    /// The output folder's lock, held while the stage runs.
-    _lock: DirLock,
+    /// The output folder's lock, held while the stage runs (by the writing process).
+    _lock: Option<DirLock>,
 }
 
 /// Read the stage, build the model, load `init` or the checkpoint to resume. Returns what the
 /// replicas share and, apart, the starting weights (initial, `init`'s or the resumed
 /// checkpoint's; frozen parts marked), which the caller hands on without keeping a copy:
-/// a copy held for the whole stage would keep a second set of weights alive.
+/// a copy held for the whole stage would keep a second set of weights alive. Only the `lead`
+/// process (rank 0 of a multi-process run, else the only one) locks `out_dir` and writes to
+/// it; the others only read its checkpoints.
 pub(crate) fn prepare<B: AutodiffBackend>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
@@ -65,6 +67,7 @@ pub(crate) fn prepare<B: AutodiffBackend>(
     out_dir: &Path,
     resume: bool,
     device: &Device<B>,
+    lead: bool,
 ) -> Result<(Prepared, VideoLlm<B>), TrainError> {
     let cfg = stage.stage_pipeline(pipeline)?;
     let root = &stage.data.video_root;
@@ -77,10 +80,20 @@ pub(crate) fn prepare<B: AutodiffBackend>(
     }
     let total = stage.total_steps(samples.len());
     // Before anything is written: one run per output folder.
-    let lock =
-        DirLock::acquire(out_dir, "hico train").map_err(|e| TrainError::Invalid(e.to_string()))?;
-    checkpoint::write_json(&out_dir.join("stage.json"), stage)?;
-    checkpoint::write_json(&out_dir.join("pipeline.json"), &cfg)?;
+    let lock = match lead {
+        true => {
+            let lock = DirLock::acquire(out_dir, "hico train")
+                .map_err(|e| TrainError::Invalid(e.to_string()))?;
+            checkpoint::write_json(&out_dir.join("stage.json"), stage)?;
+            checkpoint::write_json(&out_dir.join("pipeline.json"), &cfg)?;
+            Some(lock)
+        }
+        // Where this rank logs skipped samples.
+        false => {
+            std::fs::create_dir_all(out_dir).map_err(crate::error::io(out_dir))?;
+            None
+        }
+    };
 
     let mut pipe = Pipeline::<B>::new(cfg.clone(), device)
         .map_err(|e| TrainError::Model(format!("building {}: {e}", stage.pipeline.display())))?;

@@ -4,7 +4,8 @@
 //! [`Single`] is one device (nothing to combine). [`Collective`] (feature `ddp`) is one of
 //! `world` replicas, each on its own thread and device (several CUDA devices, or several
 //! peers sharing the CPU device), combined with burn's own collective all-reduce
-//! (`burn::collective`, no hand-written communication). Every replica makes the same
+//! (`burn::collective`, no hand-written communication). A [`crate::dist::ProcessGroup`] is
+//! the third kind (`dist/replica.rs`): one replica per process. Every replica makes the same
 //! collective calls in the same order each step (statistics, then each trainable part's
 //! gradients, then the end-of-step status), so none waits for a call that never comes.
 

@@ -232,7 +232,7 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
             t.visual_kept += out.visual_kept as f32;
         }
         state.position += window;
-        t.sum(replicas)?;
+        t.sum(replicas).map_err(at_step(state.step + 1))?;
         if t.failed > 0.0 {
             bar.abandon();
             return Err(failure.unwrap_or_else(|| {
@@ -271,16 +271,15 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
             m.lr.insert(name.to_string(), lr * factor);
         }
         if m.samples > 0 {
+            let at = at_step(state.step + 1);
             pipe = pipe.map_model(|mut model| {
                 for (name, lr) in &parts {
                     let grads = match *name {
-                        "encoder" => replicas.sum_grads(acc.encoder.grads(), &model.encoder)?,
-                        "connector" => {
-                            replicas.sum_grads(acc.connector.grads(), &model.connector)?
-                        }
-                        _ => replicas.sum_grads(acc.llm.grads(), &model.llm)?,
+                        "encoder" => replicas.sum_grads(acc.encoder.grads(), &model.encoder),
+                        "connector" => replicas.sum_grads(acc.connector.grads(), &model.connector),
+                        _ => replicas.sum_grads(acc.llm.grads(), &model.llm),
                     };
-                    model = optim.step(lr * factor, model, grads);
+                    model = optim.step(lr * factor, model, grads.map_err(&at)?);
                 }
                 Ok::<_, TrainError>(model)
             })?;
@@ -303,7 +302,7 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
             None => Ok(()),
         };
         let mut failed = [f32::from(u8::from(written.is_err()))];
-        replicas.sum(&mut failed)?;
+        replicas.sum(&mut failed).map_err(at_step(state.step))?;
         match written {
             Err(e) => {
                 bar.abandon();
@@ -353,6 +352,14 @@ pub(crate) fn run_replica<B: AutodiffBackend>(
         final_loss: state.last_loss,
         skipped_samples: state.skipped,
     }))
+}
+
+/// Prefix a data-parallel error with the step it happened at.
+fn at_step(step: usize) -> impl Fn(TrainError) -> TrainError {
+    move |e| match e {
+        TrainError::Replica(m) => TrainError::Replica(format!("step {step}: {m}")),
+        e => e,
+    }
 }
 
 /// Append why a sample was skipped to `<out>/skipped.jsonl`.

@@ -1,6 +1,7 @@
 //! Training one stage, generic over `B: AutodiffBackend` (the same code on the CPU and on
 //! burn-cuda): setting up (config, weights, resumed state), then one replica of the step
-//! loop (`steps.rs`) on one device, or several side by side (data parallel, feature `ddp`).
+//! loop (`steps.rs`) on one device, or several side by side (data parallel, feature `ddp`),
+//! or as one process of several ([`run_stage_distributed`], `dist/`).
 //!
 //! A step consumes `batch_size · grad_accum` samples of the shuffled order, one forward and
 //! backward per sample (sequence batch 1: sequences differ in length and visual count), each
@@ -11,7 +12,7 @@
 
 use std::path::Path;
 
-use burn::{module::Module, prelude::Device, tensor::backend::AutodiffBackend};
+use burn::{prelude::Device, tensor::backend::AutodiffBackend};
 use hico_core::config::PipelineConfig;
 
 use crate::{
@@ -55,7 +56,7 @@ pub fn run_stage_with<B: AutodiffBackend>(
     device: &Device<B>,
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
-    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, device)?;
+    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, device, true)?;
     let outcome = steps::run_replica(&prep, model, stage, out_dir, device, opts, &Single)?;
     Ok(outcome.expect("replica 0 reports the outcome"))
 }
@@ -105,7 +106,8 @@ fn parallel<B: AutodiffBackend>(
     opts: &RunOptions,
 ) -> Result<TrainOutcome, TrainError> {
     use crate::replicas::{Collective, CollectiveSetup};
-    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, &devices[0])?;
+    use burn::module::Module;
+    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, &devices[0], true)?;
     let world = devices.len();
     if stage.samples_per_step() < world {
         eprintln!(
@@ -161,4 +163,40 @@ fn parallel<B: AutodiffBackend>(
         (None, Some(o)) => Ok(o),
         (None, None) => Err(TrainError::Replica("no replica reported an outcome".into())),
     }
+}
+
+/// Train one stage as rank `group.rank()` of a multi-process run (one process per device, on
+/// one machine or several; see [`crate::dist`]): the same step loop as
+/// [`run_stage_parallel`], each rank taking every `world`-th sample of each step, gradients
+/// and statistics summed over the processes. Rank 0 alone writes `out_dir` (metrics,
+/// checkpoints, final folder) and returns the outcome; the others return `None`. Every rank
+/// reads `out_dir`'s checkpoints to resume, so it must be the same folder for all (one
+/// machine, or a shared file system); before the first step the ranks check that they start
+/// at the same step with the same weights. Ends with a barrier, so no rank leaves while
+/// another still needs it.
+#[cfg(feature = "ddp")]
+#[allow(clippy::too_many_arguments)]
+pub fn run_stage_distributed<B: AutodiffBackend>(
+    pipeline: &PipelineConfig,
+    stage: &StageConfig,
+    init: Option<&Path>,
+    out_dir: &Path,
+    resume: bool,
+    device: &Device<B>,
+    group: &crate::dist::ProcessGroup,
+    opts: &RunOptions,
+) -> Result<Option<TrainOutcome>, TrainError> {
+    let lead = group.rank() == 0;
+    let (prep, model) = prepare::<B>(pipeline, stage, init, out_dir, resume, device, lead)?;
+    if lead && stage.samples_per_step() < group.world() {
+        eprintln!(
+            "warning: {} samples per step (batch_size × grad_accum) over {} processes: some idle every step",
+            stage.samples_per_step(),
+            group.world()
+        );
+    }
+    crate::dist::check_same_start::<B, _>(group, prep.state.step, &model)?;
+    let outcome = steps::run_replica(&prep, model, stage, out_dir, device, opts, group)?;
+    group.barrier()?;
+    Ok(outcome)
 }

@@ -15,4 +15,6 @@ pub mod release;
 pub mod run;
 pub mod source;
 pub mod train;
+#[cfg(feature = "ddp")]
+pub mod train_dist;
 pub mod video;

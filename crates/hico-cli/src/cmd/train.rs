@@ -2,7 +2,9 @@
 //! (`--stages 1,2,3,4`, each starting from the previous stage's final weights), resumable
 //! with `--resume`. `--make-synth DIR` writes the tiny synthetic colour dataset that
 //! `configs/train/tiny_synth.toml` trains on. `--replicas N` trains data-parallel: N
-//! replicas on N GPUs (`--device cuda`), or N replicas sharing the CPU (to check the path).
+//! replicas on N GPUs (`--device cuda`), or N replicas sharing the CPU (to check the path),
+//! as threads of this process. `--rank R --world-size N --master-addr HOST:PORT` (or
+//! torchrun's environment variables) makes this process rank R of N (`train_dist.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,10 @@ pub struct Args {
     /// samples are split over them and their gradients summed (burn's collective all-reduce).
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
+    /// Multi-process data parallel (one process per device).
+    #[cfg(feature = "ddp")]
+    #[command(flatten)]
+    pub dist: super::train_dist::DistArgs,
     /// Write the synthetic colour dataset (train.json, test.json, videos) to this folder
     /// and exit.
     #[arg(long)]
@@ -90,7 +96,22 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
         plan.push((stage, pipeline));
     }
     let shared = device == DeviceArg::Cpu;
-    dispatch(device, TrainJob { args, plan, shared })
+    #[cfg(feature = "ddp")]
+    let launch = args.dist.resolve()?;
+    #[cfg(not(feature = "ddp"))]
+    let launch: Option<Launch> = None;
+    if launch.is_some() && args.replicas > 1 {
+        bail!("--replicas (threads in one process) and --world-size (processes) do not combine");
+    }
+    dispatch(
+        device,
+        TrainJob {
+            args,
+            plan,
+            shared,
+            launch,
+        },
+    )
 }
 
 /// `stageN_*.toml` in `dir`.
@@ -113,11 +134,20 @@ fn find_stage(dir: &Path, n: usize) -> Result<PathBuf> {
     }
 }
 
+#[cfg(feature = "ddp")]
+use super::train_dist::Launch;
+/// Stands in for a multi-process launch in builds without `ddp` (never constructed).
+#[cfg(not(feature = "ddp"))]
+enum Launch {}
+
 struct TrainJob {
     args: Args,
     plan: Vec<(StageConfig, PipelineConfig)>,
     /// Whether replicas share one device (the CPU) instead of one device each.
     shared: bool,
+    /// This process's place in a multi-process run, if it is one.
+    #[cfg_attr(not(feature = "ddp"), allow(dead_code))]
+    launch: Option<Launch>,
 }
 
 /// The devices of `n` replicas: `first` repeated when `shared`, else devices 0..n of its kind.
@@ -144,6 +174,10 @@ impl Job for TrainJob {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        #[cfg(feature = "ddp")]
+        if let Some(launch) = &self.launch {
+            return self.run_process::<B>(launch, device);
+        }
         let devices = replica_devices::<B>(&device, self.args.replicas, self.shared)?;
         let chained = self.plan.len() > 1;
         let mut init = self.args.init.clone();
@@ -153,25 +187,17 @@ impl Job for TrainJob {
             } else {
                 &stage.name
             };
-            let out = match (&self.args.out, chained) {
-                (Some(o), false) => o.clone(),
-                (Some(o), true) => o.join(name),
-                (None, _) => PathBuf::from("runs/train").join(name),
-            };
-            let final_dir = out.join("final");
-            if self.args.resume && chained && final_dir.join("model.mpk").exists() {
-                println!(
-                    "{name}: already finished ({}), skipping",
-                    final_dir.display()
-                );
-                init = Some(final_dir);
+            let out = self.out_dir(name, chained);
+            if let Some(done) = self.finished(&out, chained) {
+                println!("{name}: already finished ({}), skipping", done.display());
+                init = Some(done);
                 continue;
             }
             // Without checkpoints a resumed stage starts fresh; with damaged ones it falls
             // back to the newest valid checkpoint.
             let resume = self.args.resume;
             let opts = hico_train::RunOptions::default();
-            let o: TrainOutcome = hico_train::run_stage_parallel::<B>(
+            let o = hico_train::run_stage_parallel::<B>(
                 pipeline,
                 stage,
                 init.as_deref(),
@@ -181,15 +207,100 @@ impl Job for TrainJob {
                 &opts,
             )
             .with_context(|| format!("training stage `{name}`"))?;
-            println!(
-                "{name}: {} steps, final loss {:.4}, {} samples skipped; model in {}",
-                o.steps,
-                o.final_loss,
-                o.skipped_samples,
-                o.checkpoint.display()
-            );
+            report(name, &o);
             init = Some(o.checkpoint);
         }
         Ok(())
     }
+}
+
+impl TrainJob {
+    /// A stage's output folder: `--out` (its sub-folder `name` when chaining), else
+    /// runs/train/`name`.
+    fn out_dir(&self, name: &str, chained: bool) -> PathBuf {
+        match (&self.args.out, chained) {
+            (Some(o), false) => o.clone(),
+            (Some(o), true) => o.join(name),
+            (None, _) => PathBuf::from("runs/train").join(name),
+        }
+    }
+
+    /// With `--resume` in a chain, a stage already finished: its final folder.
+    fn finished(&self, out: &Path, chained: bool) -> Option<PathBuf> {
+        let final_dir = out.join("final");
+        (self.args.resume && chained && final_dir.join("model.mpk").exists()).then_some(final_dir)
+    }
+
+    /// Every stage as one rank of a multi-process run: join the others, then train each
+    /// stage on this process's device (GPU `local_rank` of its kind, or the CPU).
+    #[cfg(feature = "ddp")]
+    fn run_process<B: AutodiffBackend>(&self, launch: &Launch, device: Device<B>) -> Result<()> {
+        use burn::tensor::backend::{Device as _, DeviceId, DeviceOps as _};
+        let (rank, world) = (launch.config.rank, launch.config.world);
+        let device = match self.shared {
+            true => device,
+            false => {
+                let kind = device.id().type_id;
+                let available = B::device_count(kind);
+                if launch.local_rank >= available {
+                    bail!(
+                        "rank {rank}: local rank {} but {available} devices of this kind on this machine",
+                        launch.local_rank
+                    );
+                }
+                Device::<B>::from_id(DeviceId::new(kind, launch.local_rank as u16))
+            }
+        };
+        super::train_dist::quiet_network_logs();
+        eprintln!(
+            "rank {rank} of {world}: meeting the others at {}",
+            launch.config.master
+        );
+        let group = hico_train::dist::ProcessGroup::connect(&launch.config)?;
+        let chained = self.plan.len() > 1;
+        let mut init = self.args.init.clone();
+        for (stage, pipeline) in &self.plan {
+            let name = if stage.name.is_empty() {
+                "stage"
+            } else {
+                &stage.name
+            };
+            let out = self.out_dir(name, chained);
+            if let Some(done) = self.finished(&out, chained) {
+                println!("{name}: already finished ({}), skipping", done.display());
+                init = Some(done);
+                continue;
+            }
+            let opts = hico_train::RunOptions::default();
+            let o = hico_train::run_stage_distributed::<B>(
+                pipeline,
+                stage,
+                init.as_deref(),
+                &out,
+                self.args.resume,
+                &device,
+                &group,
+                &opts,
+            )
+            .with_context(|| format!("training stage `{name}` as rank {rank} of {world}"))?;
+            match o {
+                Some(o) => report(name, &o),
+                None => println!("{name}: rank {rank} of {world} done"),
+            }
+            // Every rank continues from what rank 0 wrote (the same folder for all).
+            init = Some(out.join("final"));
+        }
+        Ok(())
+    }
+}
+
+/// The line printed when a stage ends.
+fn report(name: &str, o: &TrainOutcome) {
+    println!(
+        "{name}: {} steps, final loss {:.4}, {} samples skipped; model in {}",
+        o.steps,
+        o.final_loss,
+        o.skipped_samples,
+        o.checkpoint.display()
+    );
 }
