@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The README's main job: install what is missing, build hico (release), and run the tiny
-# multi-hop needle-in-a-video-haystack ablation (synthetic benchmark, tiny model trained on
-# CPU, compressors × budgets × dropout schedules; tables with 95 % Wilson intervals and plots
-# under runs/mh_niah_tiny/). Progress goes to the terminal and to runs/<experiment>.log as
-# plain lines (the log records the load average and the wall time too).
+# find-the-object ablation (a small coloured object in one clip of a synthetic haystack; a
+# tiny model trained on CPU through a curriculum solves it uncompressed; compressors ×
+# budgets × dropout schedules on the same 192 questions, the paper's two claims as paired
+# McNemar tests; tables with 95 % Wilson intervals and plots under runs/object_tiny/).
+# Progress goes to the terminal and to runs/<experiment>.log as plain lines (the log
+# records the load average and the wall time too).
 #
-#   EXPERIMENT=experiments/object_tiny.toml bash scripts/main.sh   # the find-the-object
-#   ablation with the paper's two claims as paired tests (its recipe is not solved yet)
+#   EXPERIMENT=experiments/mh_niah_tiny.toml bash scripts/main.sh   # the multi-hop
+#   needle-in-a-haystack ablation (the tiny model stays near chance there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup.sh)"
 cargo build --release
-exp=${EXPERIMENT:-experiments/mh_niah_tiny.toml}
+exp=${EXPERIMENT:-experiments/object_tiny.toml}
 mkdir -p runs
 log=runs/$(basename "$exp" .toml).log
 {
