@@ -16,7 +16,7 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
 /// `module::attention` op where it is exact. The LLM takes it from its config
 /// (`[llm] attention`, recorded in every run's `config.json`), whose default is the
 /// environment variable `HICO_ATTENTION` ([`attention_impl`]); the vision encoder follows
-/// the environment variable ([`fused_attention`]).
+/// the same key (`Pipeline::with_model` passes it to `UmtEncoder::with_attention`).
 ///
 /// hico's own is the tiled online-softmax attention of the LLM (no L×L buffer, grouped-query
 /// heads without copies) and the explicit `softmax(q·kᵀ)·v` of the vision encoder. burn's
@@ -35,8 +35,8 @@ pub enum AttentionImpl {
 }
 
 /// The attention implementation chosen by `HICO_ATTENTION` (`own` or `fused`; anything else
-/// is reported once on stderr and treated as `own`): the vision encoder's, and the default
-/// of `[llm] attention` for configs that do not set it.
+/// is reported once on stderr and treated as `own`): the default of `[llm] attention` for
+/// configs that do not set it (the resolved value is recorded in every run's config.json).
 pub fn attention_impl() -> AttentionImpl {
     static CHOICE: std::sync::OnceLock<AttentionImpl> = std::sync::OnceLock::new();
     *CHOICE.get_or_init(|| match std::env::var("HICO_ATTENTION").as_deref() {
@@ -47,13 +47,6 @@ pub fn attention_impl() -> AttentionImpl {
             AttentionImpl::Own
         }
     })
-}
-
-/// Whether inference attention on `device` uses burn's fused op: `HICO_ATTENTION=fused` and a
-/// backend without autodiff (burn-autodiff implements the op as the naive L×L product, with
-/// no fused backward). Callers add their own exactness conditions.
-pub fn fused_attention<B: burn::tensor::backend::Backend>(device: &B::Device) -> bool {
-    attention_impl() == AttentionImpl::Fused && !B::ad_enabled(device)
 }
 
 /// Default tile size of hico's own attention (queries and keys per block).

@@ -91,13 +91,15 @@ impl<B: Backend> Pipeline<B> {
         Ok(Self::with_model(cfg, model, tokenizer, device))
     }
 
-    /// Wrap existing weights (e.g. a trained model) with the components `cfg` names.
+    /// Wrap existing weights (e.g. a trained model) with the components `cfg` names; the
+    /// vision encoder takes the attention implementation of `[llm] attention`.
     pub fn with_model(
         cfg: PipelineConfig,
-        model: VideoLlm<B>,
+        mut model: VideoLlm<B>,
         tokenizer: HicoTokenizer,
         device: &Device<B>,
     ) -> Self {
+        model.encoder = model.encoder.with_attention(cfg.llm.attention().0);
         Self {
             sampler: hico_video::build_sampler(&cfg.sampler, cfg.video.clip_len),
             compressor: build_compressor::<B>(&cfg.compressor, cfg.vision.heads),

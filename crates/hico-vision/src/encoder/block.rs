@@ -12,7 +12,6 @@ use burn::tensor::{
     module::attention as fused,
     ops::AttentionModuleOptions,
 };
-use hico_core::backend::fused_attention;
 use hico_core::nn::RowLinear;
 
 /// Self-attention with the reference's `q_bias` / `v_bias` layout.
@@ -28,6 +27,10 @@ pub struct Attention<B: Backend> {
     pub proj: Linear<B>,
     /// Number of heads.
     pub heads: usize,
+    /// Use burn's fused attention op at inference (`[llm] attention = "fused"`, set through
+    /// [`crate::UmtEncoder::with_attention`]); hico's explicit product otherwise and always
+    /// under autodiff.
+    pub fused: bool,
 }
 
 impl<B: Backend> Attention<B> {
@@ -41,6 +44,7 @@ impl<B: Backend> Attention<B> {
             v_bias: Param::from_tensor(Tensor::zeros([width], device)),
             proj: LinearConfig::new(width, width).init(device),
             heads,
+            fused: false,
         }
     }
 
@@ -61,9 +65,9 @@ impl<B: Backend> Attention<B> {
                 .swap_dims(1, 2)
         };
         let (q, k, v) = (part(0), part(1), part(2));
-        // `HICO_ATTENTION=fused` at inference: the backend's fused attention (a flash kernel
+        // `attention = "fused"` at inference: the backend's fused attention (a flash kernel
         // on burn-cuda with autotune), scale hd^-0.5 as the reference.
-        let fused_ok = fused_attention::<B>(&q.device());
+        let fused_ok = self.fused && !B::ad_enabled(&q.device());
         let out = attend(q, k, v, fused_ok); // [B, H, N, hd]
         self.proj
             .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))

@@ -40,6 +40,18 @@ pub struct UmtEncoder<B: Backend> {
     pub pos_grid: usize,
 }
 
+impl<B: Backend> UmtEncoder<B> {
+    /// The same encoder with its attention implementation set: the pipeline passes its
+    /// `[llm] attention` so one recorded key decides the whole model's attention.
+    pub fn with_attention(mut self, implementation: hico_core::backend::AttentionImpl) -> Self {
+        let fused = implementation == hico_core::backend::AttentionImpl::Fused;
+        for b in &mut self.blocks {
+            b.attn.fused = fused;
+        }
+        self
+    }
+}
+
 /// Blocks that run for a config (`output_blocks`, or all when 0).
 pub fn running_blocks(cfg: &VisionConfig) -> usize {
     if cfg.output_blocks == 0 {
@@ -177,5 +189,30 @@ mod tests {
                 w: 28
             }
         );
+    }
+
+    #[test]
+    fn fused_attention_is_chosen_by_the_config_and_agrees_with_hico_own() {
+        use hico_core::backend::AttentionImpl;
+        let mut c = cfg(32, 2, 2, 0);
+        c.pos_grid = 2;
+        let dev = cpu_device();
+        let own = UmtEncoder::<Cpu>::new(&c, &dev);
+        let x = Tensor::<Cpu, 5>::random(
+            [1, 2, 3, 32, 32],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        // Encode first: burn initialises parameters lazily, and a clone taken before that
+        // would draw its own weights.
+        let a = own.encode(x.clone());
+        let fused = own.clone().with_attention(AttentionImpl::Fused);
+        assert!(fused.blocks.iter().all(|b| b.attn.fused));
+        assert!(own.blocks.iter().all(|b| !b.attn.fused));
+        let b = fused.encode(x);
+        let diff = (a - b).abs().max().into_scalar();
+        assert!(diff < 1e-4, "fused vs own attention: max |diff| {diff}");
+        let back = fused.with_attention(AttentionImpl::Own);
+        assert!(back.blocks.iter().all(|b| !b.attn.fused));
     }
 }
