@@ -1,7 +1,7 @@
 //! CPU bench of the vision side, per clip of 4 frames at 224 px (14 × 14 patches) and
 //! 448 px (28 × 28): the encoder (a reduced width, see `ENC`; UMT-L itself is too slow for
 //! 2 cores) and every compressor at the UMT-L width 1024. Median of `REPS` runs.
-//! Writes `target/hico-vision-bench.json`; `scripts/vision_bench_torch.py` runs the same
+//! Writes `target/hico-vision-bench.json`; `benches/vision_bench_torch.py` runs the same
 //! work in PyTorch on the same inputs and prints the ratios.
 //!
 //! Run: `cargo bench -p hico-vision` (env `HICO_BENCH_REPS` to change the repetitions).
@@ -19,7 +19,7 @@ const ENC: (usize, usize, usize) = (256, 4, 4);
 /// Compressor input width (UMT-L).
 const WIDTH: usize = 1024;
 
-/// The LCG of the bench inputs (mirrored in `scripts/vision_bench_torch.py`).
+/// The LCG of the bench inputs (mirrored in `benches/vision_bench_torch.py`).
 fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     (0..n)

@@ -11,7 +11,7 @@ tome_ordered, temporal and identity have no PyTorch counterpart (n/a).
 
 Reads target/hico-vision-bench.json (written by `cargo bench -p hico-vision`) and prints
 hico / torch ratios (> 1: hico slower).
-Usage: /opt/hico-venv/bin/python scripts/vision_bench_torch.py [reps]
+Usage: /opt/hico-venv/bin/python benches/vision_bench_torch.py [reps]
 """
 import json
 import os
@@ -22,8 +22,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-import make_vision_fixtures as fx  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import make_vision_fixtures as fx  # noqa: E402  (scripts/make_vision_fixtures.py)
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 WIDTH = 1024
