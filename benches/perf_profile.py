@@ -11,6 +11,7 @@ crates at 0; hico's own code is orchestration, its share is reported as its own 
 Samples of setup (random weights, dynamic linking) are reported as `setup` and left out of
 the shares of the work.
 """
+import os
 import re
 import subprocess
 import sys
@@ -24,10 +25,10 @@ KINDS = [
     ("reshape / strided copy", r"StridedIter|copy_contiguous|to_contiguous|memmove|memcpy|permute|swap_dims|slice|cat_|gather|select|narrow"),
     ("reductions (sum, max, mean)", r"reduce|sum|max|mean|argmax"),
     ("elementwise (unary, binary, mask)", r"unary|binary|broadcast|mask|macerator|scalar|simd|clamp|powf|sqrt|tanh|erf"),
-    ("autodiff bookkeeping", r"burn_autodiff|Graph|Checkpoint|backward|Step"),
-    ("allocation, page faults, zeroing", r"malloc|free|alloc|memset|cfree|_int_|page|mm_|clear_page|folio|lru|pte|mem_cgroup|vma|rmqueue|zone|mas_|list_del|memcg|mmap"),
+    ("autodiff bookkeeping", r"burn_autodiff|burn_backend::.*backward|Checkpointer|NodeStep"),
+    ("threads (rayon, scheduler)", r"rayon|crossbeam|futex|sched|switch|spin_|schedule|irq|wake"),
+    ("allocation, page faults, zeroing", r"^\[k\]|malloc|free\b|cfree|_int_|memset|alloc::alloc|RawVec"),
     ("dispatch, shapes, closures", r"zspace|smallvec|FnOnce|FnMut|LocalKey|compare_int|Shape"),
-    ("threads (rayon, scheduler)", r"rayon|crossbeam|futex|sched|switch|spin|schedule|irq|softirq|wake"),
     ("hico code (opt-level 0)", r"hico_"),
 ]
 
@@ -39,33 +40,42 @@ def classify(sym):
     return "other"
 
 
-def main():
-    if "--" not in sys.argv or sys.argv.index("--") < 2:
-        sys.exit(__doc__)
-    name, cmd = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
+def profile(name, cmd, cwd=None, env=None):
+    """Markdown lines: the share of each op kind in the on-CPU samples of `cmd` (setup left
+    out), then the top symbols."""
     data = tempfile.mktemp(suffix=".perf")
     subprocess.run(["perf", "record", "-F", "997", "-q", "-o", data, "--"] + cmd, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
     rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol",
                           "--stdio", "-g", "none"], check=True, capture_output=True, text=True).stdout
-    by, top = {}, []
+    os.remove(data)
+    by, top, total = {}, [], 0
     for line in rep.splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+\[[.k]\]\s+(.*\S)", line)
+        if line.startswith("# Samples:"):
+            total = line.split()[2]
+        m = re.match(r"\s*([\d.]+)%\s+(\[[.k]\])\s+(.*\S)", line)
         if not m:
             continue
-        pct, sym = float(m.group(1)), re.split(r"\s{2,}", m.group(2))[0]
+        # Kernel samples keep their `[k]` mark so that they classify as kernel work.
+        pct, sym = float(m.group(1)), (m.group(2) + " " if m.group(2) == "[k]" else "") + re.split(r"\s{2,}", m.group(3))[0]
         kind = classify(sym)
         by[kind] = by.get(kind, 0.0) + pct
         top.append((pct, sym, kind))
     setup = by.pop("setup (random init, linking)", 0.0)
     work = sum(by.values()) or 1.0
-    print(f"| {name}: op kind | share of work samples |")
-    print("|---|---|")
-    for kind, pct in sorted(by.items(), key=lambda kv: -kv[1]):
-        print(f"| {kind} | {100 * pct / work:.1f} % |")
-    print(f"\n({setup:.1f} % of all samples were setup, left out.) Top symbols:")
-    for pct, sym, kind in sorted(top, reverse=True)[:8]:
-        print(f"- {pct:.1f} % {sym[:90]} ({kind})")
+    md = [f"**{name}** ({total} samples; {setup:.0f} % setup left out)", "",
+          "| op kind | share of work samples |", "|---|---|"]
+    md += [f"| {k} | {100 * p / work:.1f} % |" for k, p in sorted(by.items(), key=lambda kv: -kv[1])]
+    md += ["", "Top symbols (share of all samples):", ""]
+    md += [f"- {p:.1f} % `{sym[:80]}` ({k})" for p, sym, k in sorted(top, reverse=True)[:6]]
+    return md + [""]
+
+
+def main():
+    if "--" not in sys.argv or sys.argv.index("--") < 2:
+        sys.exit(__doc__)
+    name, cmd = sys.argv[1], sys.argv[sys.argv.index("--") + 1:]
+    print("\n".join(profile(name, cmd)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ PyTorch columns (the LLM rows are skipped without them). Sections:
   5. video sampling vs decord / PyAV (benches/bench_video.py);
   6. vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
      benches/vision_bench_torch.py; builds the bench in the release profile the first time);
-  7. the CPU backend choice.
+  7. per-op-kind CPU profiles of prefill, a training step and the encoder (needs `perf` and a
+     debug build, `cargo build -p hico`: benches/perf_profile.py);
+  8. the CPU backend choice.
 `--skip video,vision,train_torch` leaves out the slow side-by-side sections; `llm_memory` the
 training-step and loading memory rows (~10 min, up to 9 GiB), `release2b` only the 2B load.
 """
@@ -207,15 +209,50 @@ def vision_vs_torch(reps):
     return ["## Vision encoder and compressors vs PyTorch (per clip of 4 frames)", "",
             "Encoder at a reduced width (256, 4 blocks, 4 heads; UMT-L is too slow for 2 cores),",
             "compressors at the UMT-L width 1024 to 16 tokens per frame (ToMe: the reference rule;",
-            "pool: adaptive average pooling). crates/hico-vision/benches/vision.rs and",
+            "pool: adaptive average pooling; `pool_dense`: hico's pool before issue #17, one dense",
+            "averaging matrix, against the same PyTorch pool). crates/hico-vision/benches/vision.rs and",
             "`benches/vision_bench_torch.py`:", "", *table_lines(out), ""]
+
+
+def profiles(tmp):
+    """Per-op-kind CPU profiles (benches/perf_profile.py: `perf` samples, debug build for its
+    symbols) of LLM prefill (small shape, 512 tokens), training steps of
+    configs/train/bench_small.toml and the vision encoder at 224 px."""
+    dbg = os.path.join(ROOT, "target", "debug", "hico")
+    head = ["## Where the CPU time goes: per-op-kind profile", ""]
+    if not shutil.which("perf") or not os.path.exists(dbg):
+        return head + ["(not run: needs `perf` and `cargo build -p hico` for a binary with symbols)", ""]
+    sys.path.insert(0, os.path.join(ROOT, "benches"))
+    from perf_profile import profile
+    data = os.path.join(tmp, "synth_prof")
+    sh([dbg, "train", "--make-synth", data])
+    stage = open(os.path.join(ROOT, "configs/train/bench_small.toml")).read().replace("data/tiny_synth", data)
+    cfg = os.path.join(tmp, "bench_small_prof.toml")
+    open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
+    md = head + [f"On-CPU samples of `perf record -F 997` (shares do not depend on the machine's load; "
+                 f"load average {os.getloadavg()[0]:.1f} at the start), debug build: dependencies "
+                 "(burn, flex, gemm) at opt-level 2, hico's own crates at 0. Symbols sorted into op "
+                 "kinds by name (benches/perf_profile.py); fused closures of flex kernels show as "
+                 "`dispatch, shapes, closures`.", ""]
+    md += profile("LLM prefill, small shape, 512 tokens", [dbg, "bench", "llm", "--shape", "small",
+                  "--prefill", "512", "--decode", "1", "--reps", "20"], cwd=ROOT)
+    md += profile("Training steps, configs/train/bench_small.toml (40 steps)",
+                  [dbg, "train", "--config", cfg, "--out", os.path.join(tmp, "prof_train"), "--max-steps", "40"], cwd=ROOT)
+    sh(["cargo", "build", "-q", "-p", "hico-vision", "--bench", "vision"])
+    bench = max((os.path.join(ROOT, "target", "debug", "deps", f) for f in os.listdir(os.path.join(ROOT, "target", "debug", "deps"))
+                 if f.startswith("vision-") and os.access(os.path.join(ROOT, "target", "debug", "deps", f), os.X_OK)
+                 and "." not in f), key=os.path.getmtime)
+    # (Overwrites target/hico-vision-bench.json: vision_vs_torch has read it by now.)
+    md += profile("Vision encoder at 224 px (width 256, 4 blocks)", [bench, "--bench"], cwd=ROOT,
+                  env=dict(os.environ, HICO_BENCH_PX="224", HICO_BENCH_REPS="5", HICO_BENCH_ONLY="encoder"))
+    return md
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
-    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b")
+    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b, profile")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     if not os.path.exists(HICO):
@@ -311,6 +348,8 @@ def main():
         md += video_vs_decord()
     if "vision" not in skip:
         md += vision_vs_torch(2 if a.quick else 5)
+    if "profile" not in skip:
+        md += profiles(tmp)
 
     md += ["## CPU backend", "",
            "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",

@@ -6,7 +6,7 @@
 //! work in PyTorch on the same inputs and prints the ratios.
 //!
 //! Run: `cargo bench -p hico-vision` (env `HICO_BENCH_REPS` to change the repetitions,
-//! `HICO_BENCH_PX` to run one size only).
+//! `HICO_BENCH_PX` to run one size only, `HICO_BENCH_ONLY=encoder` to skip the compressors).
 
 use std::time::Instant;
 
@@ -106,7 +106,9 @@ fn main() {
         let n = grid.per_clip();
         let tokens =
             Tensor::<Cpu, 3>::from_data(TensorData::new(noise(n * WIDTH, 2), [1, n, WIDTH]), &dev);
-        for kind in &kinds {
+        // `HICO_BENCH_ONLY=encoder` skips the compressors (a profile of the encoder alone).
+        let encoder_only = std::env::var("HICO_BENCH_ONLY").is_ok_and(|s| s == "encoder");
+        for kind in kinds.iter().filter(|_| !encoder_only) {
             let comp = build_compressor::<Cpu>(kind, 16);
             let ms = median_ms(reps, || {
                 let _ = comp.compress(tokens.clone(), &grid).features.into_data();
@@ -116,6 +118,9 @@ fn main() {
                 "{{\"stage\":\"{}\",\"px\":{px},\"ms\":{ms}}}",
                 kind.kind()
             ));
+        }
+        if encoder_only {
+            continue;
         }
         // The pool algorithm before issue #17 (one dense [L·s·s, L·h·w] averaging matrix),
         // kept as a row so that before / after come from one run.
