@@ -129,7 +129,9 @@ fn main() {
             let _ = mean_of_groups(tokens.clone(), &groups).into_data();
         });
         println!("{:<14} {px:>5} {ms:>12.2}", "pool_dense");
-        rows.push(format!("{{\"stage\":\"pool_dense\",\"px\":{px},\"ms\":{ms}}}"));
+        rows.push(format!(
+            "{{\"stage\":\"pool_dense\",\"px\":{px},\"ms\":{ms}}}"
+        ));
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/hico-vision-bench.json");
