@@ -57,7 +57,7 @@ if want llm; then
   for shape in qwen2_5_0_5b qwen2_5_1_5b; do
     for p in $PRECS; do
       run "$HICO" --device $DEV bench llm --shape $shape --prefill 512,2048 --decode 16 --precision $p
-      run python3 scripts/torch_llm_bench.py --shape $shape --device $DEV --dtype $p --prefill 512,2048 --decode 16
+      run python3 benches/torch_llm_bench.py --shape $shape --device $DEV --dtype $p --prefill 512,2048 --decode 16
     done
     HICO_ATTENTION=fused run "$HICO" --device $DEV bench llm --shape $shape --prefill 512,2048 --decode 16 --precision $LOW
   done

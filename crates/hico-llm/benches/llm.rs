@@ -1,5 +1,5 @@
 //! Prefill (512 and 2048 tokens) and per-token decode of a Qwen2-0.5B-shaped random model on
-//! the default CPU backend, with peak resident memory. `scripts/torch_llm_bench.py` measures
+//! the default CPU backend, with peak resident memory. `benches/torch_llm_bench.py` measures
 //! the same in PyTorch eager (`--shape qwen2_5_0_5b`, or `qwen2_5_0_5b_4layers` with
 //! `HICO_BENCH_SMALL`) and prints JSON lines; save them to a file and pass its path in
 //! `HICO_TORCH_BENCH` to print the ratios. Threads: rayon's default (set `RAYON_NUM_THREADS`

@@ -3,7 +3,7 @@
 //!
 //! Custom harness (`harness = false`), so it needs no extra crate: the work is one call
 //! into FFmpeg per configuration and its wall time is what we compare with decord/PyAV
-//! (`scripts/bench_video.py` runs this binary and both Python loaders in one go).
+//! (`benches/bench_video.py` runs this binary and both Python loaders in one go).
 //!
 //! Arguments: `--video PATH` (default: made with the ffmpeg CLI under the system temp
 //! dir), `--dump DIR` (write `ours_{T}.rgb` and `ours.json` for frame comparison).

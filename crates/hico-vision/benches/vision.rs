@@ -1,10 +1,12 @@
 //! CPU bench of the vision side, per clip of 4 frames at 224 px (14 × 14 patches) and
 //! 448 px (28 × 28): the encoder (a reduced width, see `ENC`; UMT-L itself is too slow for
-//! 2 cores) and every compressor at the UMT-L width 1024. Median of `REPS` runs.
-//! Writes `target/hico-vision-bench.json`; `scripts/vision_bench_torch.py` runs the same
+//! 2 cores) and every compressor at the UMT-L width 1024, plus `pool_dense` (pool's dense
+//! algorithm before issue #17, for a before / after in one run). Median of `REPS` runs.
+//! Writes `target/hico-vision-bench.json`; `benches/vision_bench_torch.py` runs the same
 //! work in PyTorch on the same inputs and prints the ratios.
 //!
-//! Run: `cargo bench -p hico-vision` (env `HICO_BENCH_REPS` to change the repetitions).
+//! Run: `cargo bench -p hico-vision` (env `HICO_BENCH_REPS` to change the repetitions,
+//! `HICO_BENCH_PX` to run one size only, `HICO_BENCH_ONLY=encoder` to skip the compressors).
 
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use burn::tensor::{Tensor, TensorData};
 use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::{CompressorConfig, VisionConfig};
 use hico_core::{PatchGrid, VisionEncoder};
+use hico_vision::compressor::{Pool, mean_of_groups};
 use hico_vision::{UmtEncoder, build_compressor};
 
 /// Encoder config of the bench: width 256, 4 blocks, 4 heads (head dim 64 as UMT-L).
@@ -19,7 +22,7 @@ const ENC: (usize, usize, usize) = (256, 4, 4);
 /// Compressor input width (UMT-L).
 const WIDTH: usize = 1024;
 
-/// The LCG of the bench inputs (mirrored in `scripts/vision_bench_torch.py`).
+/// The LCG of the bench inputs (mirrored in `benches/vision_bench_torch.py`).
 fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     (0..n)
@@ -81,7 +84,12 @@ fn main() {
     ];
     let mut rows = Vec::new();
     println!("{:<14} {:>5} {:>12}", "stage", "px", "hico ms/clip");
-    for px in [224usize, 448] {
+    // `HICO_BENCH_PX=224` limits the run to one size (e.g. for a profile of the encoder).
+    let sizes: Vec<usize> = match std::env::var("HICO_BENCH_PX") {
+        Ok(s) => vec![s.parse().expect("HICO_BENCH_PX: a pixel size such as 224")],
+        Err(_) => vec![224, 448],
+    };
+    for px in sizes {
         let pixels = noise(4 * 3 * px * px, 1);
         let clip = Tensor::<Cpu, 5>::from_data(TensorData::new(pixels, [1, 4, 3, px, px]), &dev);
         let ms = median_ms(reps, || {
@@ -98,7 +106,9 @@ fn main() {
         let n = grid.per_clip();
         let tokens =
             Tensor::<Cpu, 3>::from_data(TensorData::new(noise(n * WIDTH, 2), [1, n, WIDTH]), &dev);
-        for kind in &kinds {
+        // `HICO_BENCH_ONLY=encoder` skips the compressors (a profile of the encoder alone).
+        let encoder_only = std::env::var("HICO_BENCH_ONLY").is_ok_and(|s| s == "encoder");
+        for kind in kinds.iter().filter(|_| !encoder_only) {
             let comp = build_compressor::<Cpu>(kind, 16);
             let ms = median_ms(reps, || {
                 let _ = comp.compress(tokens.clone(), &grid).features.into_data();
@@ -109,6 +119,19 @@ fn main() {
                 kind.kind()
             ));
         }
+        if encoder_only {
+            continue;
+        }
+        // The pool algorithm before issue #17 (one dense [L·s·s, L·h·w] averaging matrix),
+        // kept as a row so that before / after come from one run.
+        let groups = vec![Pool::new(16).groups(&grid)];
+        let ms = median_ms(reps, || {
+            let _ = mean_of_groups(tokens.clone(), &groups).into_data();
+        });
+        println!("{:<14} {px:>5} {ms:>12.2}", "pool_dense");
+        rows.push(format!(
+            "{{\"stage\":\"pool_dense\",\"px\":{px},\"ms\":{ms}}}"
+        ));
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/hico-vision-bench.json");

@@ -1,5 +1,5 @@
 //! `hico bench`: timings and peak memory of the model stages, printed as JSON lines so that
-//! scripts can put them side by side with their references (`scripts/torch_llm_bench.py`,
+//! scripts can put them side by side with their references (`benches/torch_llm_bench.py`,
 //! `scripts/long_video_bench.sh`, `scripts/gpu-check.sh`). Numbers, never assertions.
 
 use std::{path::PathBuf, time::Instant};

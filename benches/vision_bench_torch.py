@@ -6,12 +6,13 @@ crates/hico-vision/benches/vision.rs, per clip of 4 frames at 224 and 448 px.
   against the reference's umt/vit.py) at the bench's reduced config (width 256, 4 blocks,
   4 heads, explicit softmax attention like the reference's non-flash path);
 * tome: the reference rule of tome16_mlp_hd64.py (merge_tokens: no membership tracking);
-* pool: F.adaptive_avg_pool2d of every frame to 4 x 4.
+* pool (and pool_dense, hico's pool algorithm before issue #17): F.adaptive_avg_pool2d of
+  every frame to 4 x 4.
 tome_ordered, temporal and identity have no PyTorch counterpart (n/a).
 
 Reads target/hico-vision-bench.json (written by `cargo bench -p hico-vision`) and prints
 hico / torch ratios (> 1: hico slower).
-Usage: /opt/hico-venv/bin/python scripts/vision_bench_torch.py [reps]
+Usage: /opt/hico-venv/bin/python benches/vision_bench_torch.py [reps]
 """
 import json
 import os
@@ -22,8 +23,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-import make_vision_fixtures as fx  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import make_vision_fixtures as fx  # noqa: E402  (scripts/make_vision_fixtures.py)
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 WIDTH = 1024
@@ -88,6 +89,7 @@ def main():
         torch_ms[("tome", px)] = median_ms(reps, lambda: tome_reference(tokens, 64))
         frames = tokens.reshape(4, g, g, WIDTH).permute(0, 3, 1, 2)
         torch_ms[("pool", px)] = median_ms(reps, lambda: F.adaptive_avg_pool2d(frames, 4))
+        torch_ms[("pool_dense", px)] = torch_ms[("pool", px)]  # hico's pool before issue #17
     path = os.path.join(ROOT, "target", "hico-vision-bench.json")
     hico = {}
     if os.path.exists(path):

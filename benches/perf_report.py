@@ -2,7 +2,7 @@
 """Regenerate docs/performance.md on this machine (CPU): one command, every figure side by side
 with its reference where one exists, and the machine named.
 
-  /opt/hico-venv/bin/python scripts/perf_report.py [--quick]
+  /opt/hico-venv/bin/python benches/perf_report.py [--quick]
 
 Needs a release build (`cargo build --release`) and a Python with torch + transformers for the
 PyTorch columns (the LLM rows are skipped without them). Sections:
@@ -13,10 +13,12 @@ PyTorch columns (the LLM rows are skipped without them). Sections:
   3. LLM prefill + decode vs PyTorch eager, same thread count;
   4. full-model training step, LLM memory (training-step head on all rows vs target rows, loading
      a 0.5B-shape LLM and a 2B-shape release), and a training step vs PyTorch eager;
-  5. video sampling vs decord / PyAV (scripts/bench_video.py);
+  5. video sampling vs decord / PyAV (benches/bench_video.py);
   6. vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
-     scripts/vision_bench_torch.py; builds the bench in the release profile the first time);
-  7. the CPU backend choice.
+     benches/vision_bench_torch.py; builds the bench in the release profile the first time);
+  7. per-op-kind CPU profiles of prefill, a training step and the encoder (needs `perf` and a
+     debug build, `cargo build -p hico`: benches/perf_profile.py);
+  8. the CPU backend choice.
 `--skip video,vision,train_torch` leaves out the slow side-by-side sections; `llm_memory` the
 training-step and loading memory rows (~10 min, up to 9 GiB), `release2b` only the 2B load.
 """
@@ -80,7 +82,7 @@ def train_vs_torch(tmp, steps):
     open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
     sh([HICO, "train", "--config", cfg, "--out", out, "--max-steps", str(steps + 5)])
     try:
-        t = sh([sys.executable, "scripts/train_bench_torch.py", "--steps", str(steps),
+        t = sh([sys.executable, "benches/train_bench_torch.py", "--steps", str(steps),
                 "--hico-metrics", os.path.join(out, "metrics.jsonl")])
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         t = f"(PyTorch side failed: {e})"
@@ -89,7 +91,7 @@ def train_vs_torch(tmp, steps):
     return ["## Training step vs PyTorch eager (configs/train/bench_small.toml)", "",
             "One sample per step: 4 frames of 64 px → 2-block ViT → pool → MLP → 4-layer Qwen2,",
             "loss on the answer, backward, AdamW on every part; LLM input tokens per second,",
-            f"median after 5 warm-up steps ({steps} steps). `scripts/train_bench_torch.py`:", "",
+            f"median after 5 warm-up steps ({steps} steps). `benches/train_bench_torch.py`:", "",
             "```text", *lines, "```", ""]
 
 
@@ -178,16 +180,16 @@ def llm_memory(tmp, skip):
 
 
 def video_vs_decord():
-    """scripts/bench_video.py: 16 / 64 / 256 frames of a 2-minute 720p H.264 file."""
+    """benches/bench_video.py: 16 / 64 / 256 frames of a 2-minute 720p H.264 file."""
     try:
-        out = sh([sys.executable, "scripts/bench_video.py"])
+        out = sh([sys.executable, "benches/bench_video.py"])
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         return ["## Video sampling vs decord / PyAV", "", f"(not run: {e})", ""]
     rows = [l.split() for l in out.splitlines() if l.strip()[:1].isdigit() and len(l.split()) >= 9]
     print(out, flush=True)
     md = ["## Video sampling vs decord / PyAV (2-minute 1280×720 30 fps H.264, GOP 250)", "",
           "Open + read T frames (segment middles) at 224 px, median of 3; decord 0.6 / PyAV on the",
-          "same indices at full size. `scripts/bench_video.py`; details in crates/hico-video/README.md.", "",
+          "same indices at full size. `benches/bench_video.py`; details in crates/hico-video/README.md.", "",
           "| T | hico (s) | decord (s) | PyAV sequential (s) | PyAV seek-each (s) | hico / decord | frames agree |",
           "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -196,26 +198,61 @@ def video_vs_decord():
 
 
 def vision_vs_torch(reps):
-    """`cargo bench -p hico-vision` then scripts/vision_bench_torch.py on the same inputs."""
+    """`cargo bench -p hico-vision` then benches/vision_bench_torch.py on the same inputs."""
     env = dict(os.environ, HICO_BENCH_REPS=str(reps))
     try:
         sh(["cargo", "bench", "-q", "-p", "hico-vision"], env=env)
-        out = sh([sys.executable, "scripts/vision_bench_torch.py", str(reps)])
+        out = sh([sys.executable, "benches/vision_bench_torch.py", str(reps)])
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         return ["## Vision encoder and compressors vs PyTorch", "", f"(not run: {e})", ""]
     print(out, flush=True)
     return ["## Vision encoder and compressors vs PyTorch (per clip of 4 frames)", "",
             "Encoder at a reduced width (256, 4 blocks, 4 heads; UMT-L is too slow for 2 cores),",
             "compressors at the UMT-L width 1024 to 16 tokens per frame (ToMe: the reference rule;",
-            "pool: adaptive average pooling). crates/hico-vision/benches/vision.rs and",
-            "`scripts/vision_bench_torch.py`:", "", *table_lines(out), ""]
+            "pool: adaptive average pooling; `pool_dense`: hico's pool before issue #17, one dense",
+            "averaging matrix, against the same PyTorch pool). crates/hico-vision/benches/vision.rs and",
+            "`benches/vision_bench_torch.py`:", "", *table_lines(out), ""]
+
+
+def profiles(tmp):
+    """Per-op-kind CPU profiles (benches/perf_profile.py: `perf` samples, debug build for its
+    symbols) of LLM prefill (small shape, 512 tokens), training steps of
+    configs/train/bench_small.toml and the vision encoder at 224 px."""
+    dbg = os.path.join(ROOT, "target", "debug", "hico")
+    head = ["## Where the CPU time goes: per-op-kind profile", ""]
+    if not shutil.which("perf") or not os.path.exists(dbg):
+        return head + ["(not run: needs `perf` and `cargo build -p hico` for a binary with symbols)", ""]
+    sys.path.insert(0, os.path.join(ROOT, "benches"))
+    from perf_profile import profile
+    data = os.path.join(tmp, "synth_prof")
+    sh([dbg, "train", "--make-synth", data])
+    stage = open(os.path.join(ROOT, "configs/train/bench_small.toml")).read().replace("data/tiny_synth", data)
+    cfg = os.path.join(tmp, "bench_small_prof.toml")
+    open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
+    md = head + [f"On-CPU samples of `perf record -F 997` (shares do not depend on the machine's load; "
+                 f"load average {os.getloadavg()[0]:.1f} at the start), debug build: dependencies "
+                 "(burn, flex, gemm) at opt-level 2, hico's own crates at 0. Symbols sorted into op "
+                 "kinds by name (benches/perf_profile.py); fused closures of flex kernels show as "
+                 "`dispatch, shapes, closures`.", ""]
+    md += profile("LLM prefill, small shape, 512 tokens", [dbg, "bench", "llm", "--shape", "small",
+                  "--prefill", "512", "--decode", "1", "--reps", "20"], cwd=ROOT)
+    md += profile("Training steps, configs/train/bench_small.toml (40 steps)",
+                  [dbg, "train", "--config", cfg, "--out", os.path.join(tmp, "prof_train"), "--max-steps", "40"], cwd=ROOT)
+    sh(["cargo", "build", "-q", "-p", "hico-vision", "--bench", "vision"])
+    bench = max((os.path.join(ROOT, "target", "debug", "deps", f) for f in os.listdir(os.path.join(ROOT, "target", "debug", "deps"))
+                 if f.startswith("vision-") and os.access(os.path.join(ROOT, "target", "debug", "deps", f), os.X_OK)
+                 and "." not in f), key=os.path.getmtime)
+    # (Overwrites target/hico-vision-bench.json: vision_vs_torch has read it by now.)
+    md += profile("Vision encoder at 224 px (width 256, 4 blocks)", [bench, "--bench"], cwd=ROOT,
+                  env=dict(os.environ, HICO_BENCH_PX="224", HICO_BENCH_REPS="5", HICO_BENCH_ONLY="encoder"))
+    return md
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
-    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b")
+    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b, profile")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     if not os.path.exists(HICO):
@@ -227,10 +264,12 @@ def main():
         f"testsrc2=size=160x120:rate=25:duration={max(frames) / 25 + 1}", "-c:v", "libx264",
         "-pix_fmt", "yuv420p", "-g", "50", video])
     load = os.getloadavg()[0]
-    md = ["# Performance", "", f"Machine: {machine()}.", "",
+    md = ["# Performance", "",
+          "Regenerate with one command: `cargo build --release && /opt/hico-venv/bin/python benches/perf_report.py`",
+          "(the side-by-side harnesses live in `benches/`, see benches/README.md).", "",
+          f"Machine: {machine()}.", "",
           f"Measured {datetime.date.today()}; load average {load:.1f} when the report started "
           "(above ~0.5 something else was running: read timings as rough).",
-          "Regenerate with `/opt/hico-venv/bin/python scripts/perf_report.py` after `cargo build --release`.",
           "GPU figures: [gpu.md](gpu.md).", ""]
 
     md += ["## Long video, whole inference path (configs/tiny.toml, real H.264 file)", "",
@@ -272,7 +311,7 @@ def main():
         lens = "512" if shape != "small" else "512,2048"
         h = jsonl(sh([HICO, "bench", "llm", "--shape", shape, "--prefill", lens, "--decode", "8", "--reps", "1"]))
         try:
-            t = jsonl(sh([sys.executable, "scripts/torch_llm_bench.py", "--shape", shape, "--prefill", lens,
+            t = jsonl(sh([sys.executable, "benches/torch_llm_bench.py", "--shape", shape, "--prefill", lens,
                           "--decode", "8", "--reps", "1", "--threads", str(os.cpu_count())]))
         except (subprocess.CalledProcessError, FileNotFoundError):
             t = []
@@ -309,6 +348,8 @@ def main():
         md += video_vs_decord()
     if "vision" not in skip:
         md += vision_vs_torch(2 if a.quick else 5)
+    if "profile" not in skip:
+        md += profiles(tmp)
 
     md += ["## CPU backend", "",
            "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",

@@ -9,7 +9,7 @@ Samples 16, 64 and 256 frames (segment middles, the same indices as hico's sampl
   is resized with PIL bicubic and compared by mean absolute difference, and we check the
   hico frame is closer to decord's frame at the same index than at index +-1.
 
-Usage: /opt/hico-venv/bin/python scripts/bench_video.py [--video PATH] [--bench BIN]
+Usage: /opt/hico-venv/bin/python benches/bench_video.py [--video PATH] [--bench BIN]
 (--bench defaults to building `cargo build -p hico-video --benches` and using its binary).
 """
 import argparse, glob, json, os, subprocess, sys, tempfile, time

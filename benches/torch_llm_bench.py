@@ -6,7 +6,7 @@ each requested length and per-token decode with the KV cache, on the same device
 the hico run it is compared with. Prints one JSON object per line:
   {"impl": "torch", "shape": ..., "dtype": ..., "device": ..., "prefill": L, "prefill_ms": ..., "decode_ms": ..., "peak_mib": ...}
 
-Usage: python3 scripts/torch_llm_bench.py --shape qwen2_5_0_5b --device cuda --dtype bf16 --prefill 512,2048
+Usage: python3 benches/torch_llm_bench.py --shape qwen2_5_0_5b --device cuda --dtype bf16 --prefill 512,2048
 Also the reference of crates/hico-llm/benches/llm.rs (CPU, f32): save its output to a file and
 pass the path in HICO_TORCH_BENCH.
 """

@@ -5,7 +5,7 @@ PyTorch eager, to compare with hico's `tokens_per_s` on the same machine.
 Usage:
   hico train --make-synth data/tiny_synth
   hico train --config configs/train/bench_small.toml --out runs/train/bench_small
-  /opt/hico-venv/bin/python scripts/train_bench_torch.py --hico-metrics runs/train/bench_small/metrics.jsonl
+  /opt/hico-venv/bin/python benches/train_bench_torch.py --hico-metrics runs/train/bench_small/metrics.jsonl
 
 The step is the same as hico's: one sample = 4 frames of 64 px through a 2-block ViT
 (width 128, 4 heads, qkv without key bias, GELU MLP, final LayerNorm), average pooling to
