@@ -179,6 +179,39 @@ impl Job for TrainJob {
             return self.run_process::<B>(launch, device);
         }
         let devices = replica_devices::<B>(&device, self.args.replicas, self.shared)?;
+        self.each_stage(|name, stage, pipeline, out, init| {
+            // Without checkpoints a resumed stage starts fresh; with damaged ones it falls
+            // back to the newest valid checkpoint.
+            let o = hico_train::run_stage_parallel::<B>(
+                pipeline,
+                stage,
+                init,
+                out,
+                self.args.resume,
+                &devices,
+                &hico_train::RunOptions::default(),
+            )
+            .with_context(|| format!("training stage `{name}`"))?;
+            report(name, &o);
+            Ok(o.checkpoint)
+        })
+    }
+}
+
+impl TrainJob {
+    /// Run `train(name, stage, pipeline, out folder, starting weights)` for every stage of the
+    /// plan in order, each starting from the folder the previous one returned (the first from
+    /// `--init`); with `--resume` in a chain, finished stages are skipped.
+    fn each_stage(
+        &self,
+        mut train: impl FnMut(
+            &str,
+            &StageConfig,
+            &PipelineConfig,
+            &Path,
+            Option<&Path>,
+        ) -> Result<PathBuf>,
+    ) -> Result<()> {
         let chained = self.plan.len() > 1;
         let mut init = self.args.init.clone();
         for (stage, pipeline) in &self.plan {
@@ -193,28 +226,11 @@ impl Job for TrainJob {
                 init = Some(done);
                 continue;
             }
-            // Without checkpoints a resumed stage starts fresh; with damaged ones it falls
-            // back to the newest valid checkpoint.
-            let resume = self.args.resume;
-            let opts = hico_train::RunOptions::default();
-            let o = hico_train::run_stage_parallel::<B>(
-                pipeline,
-                stage,
-                init.as_deref(),
-                &out,
-                resume,
-                &devices,
-                &opts,
-            )
-            .with_context(|| format!("training stage `{name}`"))?;
-            report(name, &o);
-            init = Some(o.checkpoint);
+            init = Some(train(name, stage, pipeline, &out, init.as_deref())?);
         }
         Ok(())
     }
-}
 
-impl TrainJob {
     /// A stage's output folder: `--out` (its sub-folder `name` when chaining), else
     /// runs/train/`name`.
     fn out_dir(&self, name: &str, chained: bool) -> PathBuf {
@@ -257,30 +273,16 @@ impl TrainJob {
             launch.config.master
         );
         let group = hico_train::dist::ProcessGroup::connect(&launch.config)?;
-        let chained = self.plan.len() > 1;
-        let mut init = self.args.init.clone();
-        for (stage, pipeline) in &self.plan {
-            let name = if stage.name.is_empty() {
-                "stage"
-            } else {
-                &stage.name
-            };
-            let out = self.out_dir(name, chained);
-            if let Some(done) = self.finished(&out, chained) {
-                println!("{name}: already finished ({}), skipping", done.display());
-                init = Some(done);
-                continue;
-            }
-            let opts = hico_train::RunOptions::default();
+        self.each_stage(|name, stage, pipeline, out, init| {
             let o = hico_train::run_stage_distributed::<B>(
                 pipeline,
                 stage,
-                init.as_deref(),
-                &out,
+                init,
+                out,
                 self.args.resume,
                 &device,
                 &group,
-                &opts,
+                &hico_train::RunOptions::default(),
             )
             .with_context(|| format!("training stage `{name}` as rank {rank} of {world}"))?;
             match o {
@@ -288,9 +290,8 @@ impl TrainJob {
                 None => println!("{name}: rank {rank} of {world} done"),
             }
             // Every rank continues from what rank 0 wrote (the same folder for all).
-            init = Some(out.join("final"));
-        }
-        Ok(())
+            Ok(out.join("final"))
+        })
     }
 }
 

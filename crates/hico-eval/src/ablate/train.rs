@@ -50,12 +50,7 @@ pub fn ensure_trained<B: AutodiffBackend>(
     let Some(spec) = &exp.train else {
         return Ok(None);
     };
-    let train_err = |e: hico_train::TrainError| EvalError::Spec {
-        path: exp_path.into(),
-        key: "train".into(),
-        message: e.to_string(),
-    };
-    let stage = StageConfig::load(&spec.stage).map_err(train_err)?;
+    let stage = StageConfig::load(&spec.stage).map_err(|e| train_err(exp_path, e))?;
     let base = exp.base_config(exp_path)?;
     let mut init: Option<Trained> = None;
     for (k, phase) in spec.curriculum.iter().enumerate() {
@@ -109,11 +104,6 @@ fn train_phase<B: AutodiffBackend>(
 ) -> Result<Trained, EvalError> {
     let (dir, data_dir) = (&job.dir, &job.data_dir);
     let marker = dir.join("trained.json");
-    let train_err = |e: hico_train::TrainError| EvalError::Spec {
-        path: exp_path.into(),
-        key: "train".into(),
-        message: e.to_string(),
-    };
     let mut stage = job.stage.clone();
     stage.data.annotations = data_dir.join("llava.json");
     stage.data.video_root = data_dir.clone();
@@ -150,8 +140,9 @@ fn train_phase<B: AutodiffBackend>(
     };
     eprintln!("training: {} (cached in {})", stage.name, dir.display());
     let from = init.map(|t| t.checkpoint.as_path());
-    let resume = true;
-    let outcome = run_stage::<B>(base, &stage, from, dir, resume, device).map_err(train_err)?;
+    // Resume: an interrupted run of the same key continues from its last checkpoint.
+    let outcome = run_stage::<B>(base, &stage, from, dir, true, device)
+        .map_err(|e| train_err(exp_path, e))?;
     let t = Trained {
         checkpoint: outcome.checkpoint,
         steps: outcome.steps,
@@ -161,4 +152,13 @@ fn train_phase<B: AutodiffBackend>(
     };
     write_json(&marker, &t)?;
     Ok(t)
+}
+
+/// A training error as an error of the experiment file's `train` key.
+fn train_err(exp_path: &Path, e: hico_train::TrainError) -> EvalError {
+    EvalError::Spec {
+        path: exp_path.into(),
+        key: "train".into(),
+        message: e.to_string(),
+    }
 }
