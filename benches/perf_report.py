@@ -5,22 +5,25 @@ with its reference where one exists, and the machine named.
   /opt/hico-venv/bin/python benches/perf_report.py [--quick]
 
 Needs a release build (`cargo build --release`) and a Python with torch + transformers for the
-PyTorch columns (the LLM rows are skipped without them). Sections:
-  1. long video: the whole inference path of configs/tiny.toml on a real 4,000-frame H.264
-     file at 100 / 1,000 / 4,000 sampled frames, each in a fresh process: time and peak RSS
-     (memory must grow linearly, and stay under 8 GiB at 1,000 frames);
-  2. dropout schedules: prefill time vs the analytic FLOP ledger per schedule;
-  3. LLM prefill + decode vs PyTorch eager, same thread count;
-  4. full-model training step, LLM memory (training-step head on all rows vs target rows, loading
-     a 0.5B-shape LLM and a 2B-shape release), and a training step vs PyTorch eager;
-  5. video sampling vs decord / PyAV (benches/bench_video.py);
-  6. vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
-     benches/vision_bench_torch.py; builds the bench in the release profile the first time);
-  7. per-op-kind CPU profiles of prefill, a training step and the encoder (needs `perf` and a
-     debug build, `cargo build -p hico`: benches/perf_profile.py);
-  8. the CPU backend choice.
-`--skip video,vision,train_torch` leaves out the slow side-by-side sections; `llm_memory` the
-training-step and loading memory rows (~10 min, up to 9 GiB), `release2b` only the 2B load.
+PyTorch columns (the LLM rows are skipped without them). Sections (keys for --only / --skip):
+  long_video  the whole inference path of configs/tiny.toml on a real 4,000-frame H.264 file at
+              100 / 1,000 / 4,000 sampled frames, each in a fresh process: time and peak memory;
+  dropout     prefill time vs the analytic FLOP ledger per dropout schedule;
+  llm         LLM prefill + decode vs PyTorch eager, same thread count, with hico's attention
+              kernel (`own`) and its burn-op form (`composed`, the before column);
+  attention   causal attention alone: hico's kernel, burn's fused op, PyTorch SDPA;
+  train_step  one full-model training step of configs/tiny.toml;
+  llm_memory  training-step head on all rows vs target rows, loading a 0.5B-shape LLM and (unless
+              `release2b` is skipped) a 2B-shape release (~10 min, up to 9 GiB);
+  train_torch a training step vs PyTorch eager (configs/train/bench_small.toml);
+  video       video sampling vs decord / PyAV (benches/bench_video.py);
+  vision      vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
+              benches/vision_bench_torch.py);
+  profile     per-op-kind CPU profiles of prefill, a training step and the encoder (needs `perf`
+              and a debug build, `cargo build -p hico`: benches/perf_profile.py);
+  backend     the CPU backend choice.
+`--only llm,attention` re-measures those sections and keeps the others as they stand in the
+existing file; `--skip video,vision` leaves sections out of a full run.
 """
 import datetime
 import argparse
@@ -248,50 +251,96 @@ def profiles(tmp):
     return md
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
-    ap.add_argument("--skip", default="", help="comma list of: video, vision, train_torch, llm_memory, release2b, profile")
-    a = ap.parse_args()
-    skip = set(filter(None, a.skip.split(",")))
-    if not os.path.exists(HICO):
-        sys.exit(f"{HICO} missing: run `cargo build --release` first")
-    tmp = tempfile.mkdtemp(prefix="hico-perf-")
-    frames = [100, 400] if a.quick else [100, 1000, 4000]
+def llm_vs_torch(quick):
+    """LLM prefill + decode: hico (attention `own`: the CPU kernel; and `composed`: the burn-op
+    form before the kernel) beside PyTorch eager, same thread count, in one run."""
+    md = ["## LLM prefill and decode vs PyTorch eager (random weights, f32, same threads)", "",
+          "`own` is hico's attention as it runs by default (the CPU kernel of",
+          "`hico_core::kernels::attention` on flex); `composed` the same algorithm as burn ops",
+          "(`HICO_ATTENTION=composed`, hico's attention before issue #17's kernel: the before",
+          "column). The rest of the model is the same in both. One run each, rows interleaved.", "",
+          "| shape | prefill tokens | hico own (ms) | hico composed (ms) | torch (ms) | own / torch | composed / torch | hico decode (ms) | torch decode (ms) | decode ratio |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    plan = [("small", "512,2048")] if quick else [("small", "512,2048,8192"), ("qwen2_5_0_5b", "512,2048")]
+    for shape, lens in plan:
+        run = lambda impl: jsonl(sh([HICO, "bench", "llm", "--shape", shape, "--prefill", lens, "--decode", "8",
+                                     "--reps", "1"], env=dict(os.environ, HICO_ATTENTION=impl)))
+        own, composed = run("own"), run("composed")
+        try:
+            t = jsonl(sh([sys.executable, "benches/torch_llm_bench.py", "--shape", shape, "--prefill", lens,
+                          "--decode", "8", "--reps", "1", "--threads", str(os.cpu_count())]))
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            t = []
+        tb = {r["prefill"]: r for r in t}
+        cb = {r["prefill"]: r for r in composed}
+        for r in own:
+            o, c = tb.get(r["prefill"]), cb.get(r["prefill"])
+            f = lambda x, k: f"{x[k]:.0f}" if x else "-"
+            ratio = lambda a, k: f"{a[k] / o[k]:.2f}" if (o and a) else "-"
+            md.append(f"| {shape} | {r['prefill']} | {f(r, 'prefill_ms')} | {f(c, 'prefill_ms')} | {f(o, 'prefill_ms')} | "
+                      f"{ratio(r, 'prefill_ms')} | {ratio(c, 'prefill_ms')} | {f(r, 'decode_ms')} | {f(o, 'decode_ms')} | "
+                      f"{ratio(r, 'decode_ms')} |")
+            print(md[-1], flush=True)
+    md += ["", "ratio = hico / torch (lower is better for hico).", ""]
+    return md
+
+
+def attention_vs_torch():
+    """Causal attention alone: hico's kernel and burn-flex's fused op (`cargo bench -p hico-core
+    --bench attention`) beside PyTorch's SDPA (benches/torch_attention_bench.py)."""
+    md = ["## Attention alone vs PyTorch SDPA (causal, f32, one layer's heads)", "",
+          "hico's CPU kernel (`hico_core::kernels::attention`: query blocks × 256-key chunks, online",
+          "softmax, vectorised exp, grouped-query heads read in place, strided inputs) and burn-flex's",
+          "fused op (`attention = \"fused\"`, key/value heads repeated) from",
+          "`cargo bench -p hico-core --bench attention`; PyTorch eager",
+          "`scaled_dot_product_attention(is_causal=True)` from `benches/torch_attention_bench.py`,",
+          "same inputs' shapes and layouts ([1, L, H, 64] viewed as [1, H, L, 64]), median of 5.", "",
+          "| shape | tokens | heads / kv heads | hico kernel (ms) | burn fused (ms) | torch SDPA (ms) | kernel / torch |",
+          "|---|---|---|---|---|---|---|"]
+    try:
+        h = jsonl(sh(["cargo", "bench", "-q", "-p", "hico-core", "--bench", "attention"]))
+        t = jsonl(sh([sys.executable, "benches/torch_attention_bench.py", "--threads", str(os.cpu_count())]))
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        return md[:2] + [f"(not run: {e})", ""]
+    tb = {(r["shape"], r["tokens"]): r for r in t}
+    for r in h:
+        o = tb.get((r["shape"], r["tokens"]))
+        tm = f"{o['torch_ms']:.1f}" if o else "-"
+        ratio = f"{r['kernel_ms'] / o['torch_ms']:.2f}" if o else "-"
+        md.append(f"| {r['shape']} | {r['tokens']} | {r['heads']} / {r['kv_heads']} | {r['kernel_ms']:.1f} | "
+                  f"{r['burn_fused_ms']:.1f} | {tm} | {ratio} |")
+        print(md[-1], flush=True)
+    return md + [""]
+
+
+def long_video(tmp, quick):
+    frames = [100, 400] if quick else [100, 1000, 4000]
     video = os.path.join(tmp, "long.mp4")
     sh(["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
         f"testsrc2=size=160x120:rate=25:duration={max(frames) / 25 + 1}", "-c:v", "libx264",
         "-pix_fmt", "yuv420p", "-g", "50", video])
-    load = os.getloadavg()[0]
-    md = ["# Performance", "",
-          "Regenerate with one command: `cargo build --release && /opt/hico-venv/bin/python benches/perf_report.py`",
-          "(the side-by-side harnesses live in `benches/`, see benches/README.md).", "",
-          f"Machine: {machine()}.", "",
-          f"Measured {datetime.date.today()}; load average {load:.1f} when the report started "
-          "(above ~0.5 something else was running: read timings as rough).",
-          "GPU figures: [gpu.md](gpu.md).", ""]
-
-    md += ["## Long video, whole inference path (configs/tiny.toml, real H.264 file)", "",
-           "Each row is a fresh process: decode (clip by clip) → encode → ToMe → MLP → prefill with",
-           "uniform0_attention → one decode step. Peak RSS is the process's high-water mark; the heap",
-           "peaks are exact (hico's counting allocator), above the loaded weights, per stage: streamed",
-           "encoding keeps its working set flat, the prefill's grows with the tokens (KV cache and",
-           "hidden states, no L×L buffer).", "",
-           "| frames | visual tokens | encode (s) | prefill + decode (s) | encode heap peak (MiB) | prefill heap peak (MiB) | peak RSS (MiB) | KV cache (MiB) |",
-           "|---|---|---|---|---|---|---|---|"]
+    md = ["## Long video, whole inference path (configs/tiny.toml, real H.264 file)", "",
+          "Each row is a fresh process: decode (clip by clip) → encode → ToMe → MLP → prefill with",
+          "uniform0_attention → one decode step. Peak RSS is the process's high-water mark; the heap",
+          "peaks are exact (hico's counting allocator), above the loaded weights, per stage: streamed",
+          "encoding keeps its working set flat, the prefill's grows with the tokens (KV cache and",
+          "hidden states, no L×L buffer).", "",
+          "| frames | visual tokens | encode (s) | prefill + decode (s) | encode heap peak (MiB) | prefill heap peak (MiB) | peak RSS (MiB) | KV cache (MiB) |",
+          "|---|---|---|---|---|---|---|---|"]
     for n in frames:
         r = jsonl(sh([HICO, "bench", "long-video", "--config", "configs/tiny.toml", "--frames", str(n), "--video", video]))[0]
         md.append(f"| {n} | {r['visual_tokens']} | {r['encode_s']:.2f} | {r['prefill_and_decode_s']:.2f} | "
                   f"{r['encode_peak_heap_mib']:.1f} | {r['answer_peak_heap_mib']:.1f} | "
                   f"{r['peak_rss_mib']:.0f} | {r['kv_cache_mib']:.2f} |")
         print(md[-1], flush=True)
-    md.append("")
+    return md + [""]
 
-    md += ["## Dropout schedules: measured prefill vs the FLOP ledger (tiny config, synthetic frames)", "",
-           "| schedule | frames | visual tokens | prefill + decode (s) | measured speed-up | ledger FLOP ratio | KV cache (MiB) |",
-           "|---|---|---|---|---|---|---|"]
-    n = 400 if a.quick else 2000
+
+def dropout(tmp, quick):
+    md = ["## Dropout schedules: measured prefill vs the FLOP ledger (tiny config, synthetic frames)", "",
+          "| schedule | frames | visual tokens | prefill + decode (s) | measured speed-up | ledger FLOP ratio | KV cache (MiB) |",
+          "|---|---|---|---|---|---|---|"]
+    n = 400 if quick else 2000
     base_t = base_f = None
     for name, p in dropout_configs(tmp).items():
         r = jsonl(sh([HICO, "bench", "long-video", "--config", p, "--frames", str(n)]))[0]
@@ -300,64 +349,91 @@ def main():
         md.append(f"| {name} | {n} | {r['visual_tokens']} | {t:.2f} | {base_t / t:.2f}x | {base_f / f:.2f}x | "
                   f"{r['kv_cache_mib']:.2f} |")
         print(md[-1], flush=True)
-    md += ["", "Ledger FLOP ratio = analytic prefill FLOPs of `none` / of the schedule, from the token counts",
-           "actually kept (`ledger.json` of a run); the measured speed-up should approach it.", ""]
+    return md + ["", "Ledger FLOP ratio = analytic prefill FLOPs of `none` / of the schedule, from the token counts",
+                 "actually kept (`ledger.json` of a run); the measured speed-up should approach it.", ""]
 
-    md += ["## LLM prefill and decode vs PyTorch eager (random weights, f32, same threads)", "",
-           "| shape | prefill tokens | hico prefill (ms) | torch prefill (ms) | ratio | hico decode (ms) | torch decode (ms) | ratio |",
-           "|---|---|---|---|---|---|---|---|"]
-    shapes = ["small"] if a.quick else ["small", "qwen2_5_0_5b"]
-    for shape in shapes:
-        lens = "512" if shape != "small" else "512,2048"
-        h = jsonl(sh([HICO, "bench", "llm", "--shape", shape, "--prefill", lens, "--decode", "8", "--reps", "1"]))
-        try:
-            t = jsonl(sh([sys.executable, "benches/torch_llm_bench.py", "--shape", shape, "--prefill", lens,
-                          "--decode", "8", "--reps", "1", "--threads", str(os.cpu_count())]))
-        except (subprocess.CalledProcessError, FileNotFoundError):
-            t = []
-        tb = {r["prefill"]: r for r in t}
-        for r in h:
-            o = tb.get(r["prefill"])
-            f = lambda x, k: f"{x[k]:.0f}" if x else "-"
-            ratio = lambda k: f"{r[k] / o[k]:.2f}" if o else "-"
-            md.append(f"| {shape} | {r['prefill']} | {f(r, 'prefill_ms')} | {f(o, 'prefill_ms')} | {ratio('prefill_ms')} | "
-                      f"{f(r, 'decode_ms')} | {f(o, 'decode_ms')} | {ratio('decode_ms')} |")
-            print(md[-1], flush=True)
-    md += ["", "ratio = hico / torch (lower is better for hico).", ""]
 
-    md += ["Attention implementation (`HICO_ATTENTION`, see README), `small` shape, prefill of 2,048 tokens,",
-           "median of 3: hico's own tiled attention vs burn's fused op (flex: a flash-style loop).", "",
-           "| HICO_ATTENTION | prefill (ms) |", "|---|---|"]
-    for impl in ("own", "fused"):
-        r = jsonl(sh([HICO, "bench", "llm", "--shape", "small", "--prefill", "2048", "--decode", "1", "--reps", "3"],
-                     env=dict(os.environ, HICO_ATTENTION=impl)))[0]
-        md.append(f"| {impl} | {r['prefill_ms']:.0f} |")
-        print(md[-1], flush=True)
-    md.append("")
-
-    md += ["## Full-model training step (configs/tiny.toml, 8 frames, forward + backward + AdamW)", ""]
+def train_step():
     r = jsonl(sh([HICO, "bench", "train-step", "--config", "configs/tiny.toml", "--frames", "8", "--steps", "3"]))[0]
-    md += [f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
+    return ["## Full-model training step (configs/tiny.toml, 8 frames, forward + backward + AdamW)", "",
+            f"{1e3 * r['step_s']:.1f} ms per step (loss {r['loss']:.3f}).", ""]
 
-    if "llm_memory" not in skip:
-        md += llm_memory(tmp, skip)
 
-    if "train_torch" not in skip:
-        md += train_vs_torch(tmp, 10 if a.quick else 40)
-    if "video" not in skip:
-        md += video_vs_decord()
-    if "vision" not in skip:
-        md += vision_vs_torch(2 if a.quick else 5)
-    if "profile" not in skip:
-        md += profiles(tmp)
+def backend():
+    return ["## CPU backend", "",
+            "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",
+            "(docs/design.md, same machine kind, 2 cores, f32): a 2048³ matmul takes 99 ms in flex, 128 ms in ndarray",
+            "and 89 ms in candle (deprecated in burn 0.21); [1,14,2048,64] attention 430 ms in flex vs 880 ms in",
+            "ndarray and 990 ms in candle. Attention dominates long prefills, so flex is the default.",
+            "hico builds the `gemm` crate (flex's matrix products) with its AVX-512 kernels (`x86-v4`,",
+            "chosen at run time where the CPU has AVX-512): 20 % off a small-shape prefill here.", ""]
 
-    md += ["## CPU backend", "",
-           "hico uses burn's `flex` backend (pure Rust, rayon + SIMD) by default. Measured before the choice",
-           "(docs/design.md, same machine kind, 2 cores, f32): a 2048³ matmul takes 99 ms in flex, 128 ms in ndarray",
-           "and 89 ms in candle (deprecated in burn 0.21); [1,14,2048,64] attention 430 ms in flex vs 880 ms in",
-           "ndarray and 990 ms in candle. Attention dominates long prefills, so flex is the default.", ""]
+
+# Sections in document order: (key, its heading's stable start, how to make it).
+SECTIONS = [
+    ("long_video", "## Long video", lambda a, tmp, skip: long_video(tmp, a.quick)),
+    ("dropout", "## Dropout schedules", lambda a, tmp, skip: dropout(tmp, a.quick)),
+    ("llm", "## LLM prefill and decode", lambda a, tmp, skip: llm_vs_torch(a.quick)),
+    ("attention", "## Attention alone", lambda a, tmp, skip: attention_vs_torch()),
+    ("train_step", "## Full-model training step", lambda a, tmp, skip: train_step()),
+    ("llm_memory", "## LLM memory", lambda a, tmp, skip: llm_memory(tmp, skip)),
+    ("train_torch", "## Training step vs PyTorch", lambda a, tmp, skip: train_vs_torch(tmp, 10 if a.quick else 40)),
+    ("video", "## Video sampling", lambda a, tmp, skip: video_vs_decord()),
+    ("vision", "## Vision encoder and compressors", lambda a, tmp, skip: vision_vs_torch(2 if a.quick else 5)),
+    ("profile", "## Where the CPU time goes", lambda a, tmp, skip: profiles(tmp)),
+    ("backend", "## CPU backend", lambda a, tmp, skip: backend()),
+]
+
+
+def blocks(text):
+    """A document split at its `## ` headings: [(heading line or '', lines)]."""
+    out = [("", [])]
+    for line in text.splitlines():
+        if line.startswith("## "):
+            out.append((line, []))
+        out[-1][1].append(line)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the script)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    keys = ", ".join(k for k, _, _ in SECTIONS)
+    ap.add_argument("--skip", default="", help=f"comma list of sections to leave out ({keys}; release2b: only the 2B load)")
+    ap.add_argument("--only", default="", help="comma list of sections to re-measure; the others are kept as they "
+                    "are in the existing --out file (each section says when it was measured)")
+    a = ap.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
+    only = set(filter(None, a.only.split(",")))
+    unknown = (only | skip) - {k for k, _, _ in SECTIONS} - {"release2b"}
+    if unknown:
+        sys.exit(f"unknown section(s) {sorted(unknown)}: expected {keys}")
+    if not os.path.exists(HICO):
+        sys.exit(f"{HICO} missing: run `cargo build --release` first")
+    tmp = tempfile.mkdtemp(prefix="hico-perf-")
+    load = os.getloadavg()[0]
+    stamp = (f"Measured {datetime.date.today()} on {machine()}; load average {load:.1f} when the run started "
+             "(above ~0.5 something else was running: read timings as rough).")
+    old = blocks(open(a.out).read()) if (only and os.path.exists(a.out)) else []
+    md = ["# Performance", "",
+          "Regenerate with one command: `cargo build --release && /opt/hico-venv/bin/python benches/perf_report.py`",
+          "(the side-by-side harnesses live in `benches/`, see benches/README.md; `--only llm,attention` re-measures",
+          "some sections and keeps the others).", "",
+          f"Machine: {machine()}.", "",
+          "Each section says when it was measured. GPU figures: [gpu.md](gpu.md).", ""]
+    for key, heading, make in SECTIONS:
+        if key in skip:
+            continue
+        if only and key not in only:
+            kept = next((lines for h, lines in old if h.startswith(heading)), None)
+            if kept:
+                md += kept
+            continue
+        sec = make(a, tmp, skip)
+        md += sec[:2] + [stamp, ""] + sec[2:]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    open(a.out, "w").write("\n".join(md))
+    open(a.out, "w").write("\n".join(md).rstrip("\n") + "\n")
     print(f"wrote {a.out}")
 
 

@@ -12,38 +12,48 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
 
-/// Which attention implementation inference uses: hico's own (default) or burn's fused
-/// `module::attention` op where it is exact. The LLM takes it from its config
-/// (`[llm] attention`, recorded in every run's `config.json`), whose default is the
-/// environment variable `HICO_ATTENTION` ([`attention_impl`]); the vision encoder follows
-/// the same key (`Pipeline::with_model` passes it to `UmtEncoder::with_attention`).
+/// Which attention implementation inference uses: hico's own (default), hico's own composed
+/// of burn ops, or burn's fused `module::attention` op where it is exact. The LLM takes it
+/// from its config (`[llm] attention`, recorded in every run's `config.json`), whose default
+/// is the environment variable `HICO_ATTENTION` ([`attention_impl`]); the vision encoder
+/// follows the same key (`Pipeline::with_model` passes it to `UmtEncoder::with_attention`).
 ///
-/// hico's own is the tiled online-softmax attention of the LLM (no L×L buffer, grouped-query
-/// heads without copies) and the explicit `softmax(q·kᵀ)·v` of the vision encoder. burn's
-/// fused op is a flash-style loop on the CPU backend (measured slower than hico's own there,
-/// docs/performance.md) and an autotuned flash kernel on burn-cuda built with `autotune`
-/// (not measured yet: `scripts/gpu-check.sh` runs both). Training (autodiff) always uses
-/// hico's own: burn-autodiff implements the fused op as the naive L×L product.
+/// hico's own is, on burn's plain `flex` CPU backend, the kernel of
+/// [`crate::kernels::attention`] (tiled online softmax, strided inputs, grouped-query heads
+/// in place, SIMD exp), and on every other backend the same algorithm composed of burn ops
+/// (`composed`: the LLM's tiled online-softmax attention with no L×L buffer, the vision
+/// encoder's explicit `softmax(q·kᵀ)·v`). `composed` forces the burn-op form on the CPU too
+/// (the form before the kernel, kept for comparisons). burn's fused op is a flash-style
+/// loop on the CPU backend (measured slower than hico's own there, docs/performance.md) and
+/// an autotuned flash kernel on burn-cuda built with `autotune` (`scripts/gpu-check.sh`
+/// runs both). Training (autodiff) always uses the composed form: burn-autodiff implements
+/// the fused op as the naive L×L product, and the kernel has no backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttentionImpl {
     #[default]
-    /// hico's own kernels (`HICO_ATTENTION` unset or `own`).
+    /// hico's own: the CPU kernel on `flex`, burn ops elsewhere (`HICO_ATTENTION` unset or
+    /// `own`).
     Own,
+    /// hico's own algorithm composed of burn ops on every backend (`HICO_ATTENTION=composed`).
+    Composed,
     /// burn's fused op (`HICO_ATTENTION=fused`).
     Fused,
 }
 
-/// The attention implementation chosen by `HICO_ATTENTION` (`own` or `fused`; anything else
+/// The attention implementation chosen by `HICO_ATTENTION` (`own`, `composed` or `fused`; anything else
 /// is reported once on stderr and treated as `own`): the default of `[llm] attention` for
 /// configs that do not set it (the resolved value is recorded in every run's config.json).
 pub fn attention_impl() -> AttentionImpl {
     static CHOICE: std::sync::OnceLock<AttentionImpl> = std::sync::OnceLock::new();
     *CHOICE.get_or_init(|| match std::env::var("HICO_ATTENTION").as_deref() {
         Ok("fused") => AttentionImpl::Fused,
+        Ok("composed") => AttentionImpl::Composed,
         Ok("own") | Err(_) => AttentionImpl::Own,
         Ok(other) => {
-            eprintln!("HICO_ATTENTION={other:?}: expected `own` or `fused`; using `own`");
+            eprintln!(
+                "HICO_ATTENTION={other:?}: expected `own`, `composed` or `fused`; using `own`"
+            );
             AttentionImpl::Own
         }
     })

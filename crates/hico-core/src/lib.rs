@@ -23,6 +23,7 @@
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod kernels;
 pub mod ledger;
 pub mod lock;
 pub mod mem;

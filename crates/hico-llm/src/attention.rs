@@ -10,6 +10,7 @@
 //! larger copy per layer).
 
 use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block, attention_impl};
+use hico_core::kernels::{attention::Mask, flex as kernel};
 
 use burn::tensor::{
     Bool, Int, Tensor, backend::Backend, module::attention as fused, ops::AttentionModuleOptions,
@@ -69,9 +70,12 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
         .reshape([b, kv * n_rep, l, d])
 }
 
-/// Causal attention for a decoder layer: [`causal_attention`] in tiles of `options.block`,
-/// or, when `options.implementation` is `Fused`, the backend's fused attention op where it is
-/// exact and memory-safe:
+/// Causal attention for a decoder layer. With `options.implementation`:
+/// - `Own` (default): hico's CPU kernel ([`hico_core::kernels::attention`]) on the plain flex
+///   backend; elsewhere (autodiff, GPUs) as `Composed`;
+/// - `Composed`: [`causal_attention`], burn ops in tiles of `options.block`;
+/// - `Fused`: the backend's fused attention op where it is exact and memory-safe, else as
+///   `Composed`:
 /// - the backend is not an autodiff one (burn-autodiff implements the op as the naive
 ///   softmax(QKᵀ)V with an L×L matrix, and has no fused backward), and
 /// - it is a fresh prefill (`offset == 0`, as many queries as keys): backends differ in how
@@ -88,8 +92,14 @@ pub fn decoder_attention<B: Backend>(
     offset: usize,
     options: &AttentionOptions,
 ) -> Tensor<B, 4> {
-    let [_, heads, lq, _] = q.dims();
+    let [_, heads, lq, d] = q.dims();
     let [_, kv, lk, _] = k.dims();
+    if options.implementation == AttentionImpl::Own {
+        let scale = 1.0 / (d as f32).sqrt();
+        if let Some(o) = kernel::attention(&q, &k, &v, Mask::Causal { offset }, scale) {
+            return o;
+        }
+    }
     let fused_ok = options.implementation == AttentionImpl::Fused
         && !B::ad_enabled(&q.device())
         && offset == 0
@@ -250,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn decoder_attention_and_the_fused_op_equal_naive() {
+    fn decoder_attention_in_every_form_and_the_fused_op_equal_naive() {
         let dev = Default::default();
         let (kv, g, d) = (2, 3, 8);
         let r = |h, l| Tensor::<Cpu, 4>::random([1, h, l, d], Distribution::Normal(0.0, 1.0), &dev);
@@ -261,17 +271,23 @@ mod tests {
                 let q = r(kv * g, lq);
                 let (kr, vr) = (repeat_kv(k.clone(), g), repeat_kv(v.clone(), g));
                 let want = naive(q.clone(), kr.clone(), vr.clone(), lk - lq);
-                let got = decoder_attention(
-                    q.clone(),
-                    k.clone(),
-                    v.clone(),
-                    lk - lq,
-                    &AttentionOptions::default(),
-                );
-                got.into_data().assert_approx_eq::<f32>(
-                    &want.clone().into_data(),
-                    burn::tensor::Tolerance::absolute(1e-5),
-                );
+                // `own` (the CPU kernel on flex), `composed` (burn ops in tiles).
+                for implementation in [AttentionImpl::Own, AttentionImpl::Composed] {
+                    let got = decoder_attention(
+                        q.clone(),
+                        k.clone(),
+                        v.clone(),
+                        lk - lq,
+                        &AttentionOptions {
+                            implementation,
+                            block: BLOCK,
+                        },
+                    );
+                    got.into_data().assert_approx_eq::<f32>(
+                        &want.clone().into_data(),
+                        burn::tensor::Tolerance::absolute(1e-5),
+                    );
+                }
                 if lq != lk {
                     continue;
                 }

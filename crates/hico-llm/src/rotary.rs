@@ -188,6 +188,10 @@ impl<B: Backend> Rope<B> {
     /// # Shapes
     /// - `x`: `[1, heads, L, head_dim]` → same
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        // One pass on the CPU backend (`hico_core::kernels::rope`), burn ops elsewhere.
+        if let Some(y) = hico_core::kernels::flex::rope(&x, &self.cos, &self.sin) {
+            return y;
+        }
         let [b, h, l, d] = x.dims();
         let x1 = x.clone().slice([0..b, 0..h, 0..l, 0..d / 2]);
         let x2 = x.clone().slice([0..b, 0..h, 0..l, d / 2..d]);

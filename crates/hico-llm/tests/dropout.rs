@@ -172,8 +172,15 @@ fn cached_decoding_after_a_drop_equals_a_full_forward() {
                     ..base.clone()
                 };
                 let (out, _) = m.prefill(full);
-                let d = max_diff(&step, &vec2(out.last_logits));
-                assert!(d < 1e-5, "{rule:?} {pm:?} token {tok}: {d}");
+                // Relative to the logits' size: the two paths sum in different orders (a decode
+                // step's one query row vs the prefill's query blocks), f32 rounding apart.
+                let want = vec2(out.last_logits);
+                let scale = want.iter().fold(1f32, |a, b| a.max(b.abs()));
+                let d = max_diff(&step, &want);
+                assert!(
+                    d < 1e-5 * scale,
+                    "{rule:?} {pm:?} token {tok}: {d} (logits up to {scale})"
+                );
             }
         }
     }

@@ -37,12 +37,14 @@ pub fn peak_heap_mib(base: &hico_core::mem::HeapStats) -> Option<f64> {
 }
 
 /// Which attention ran (the `impl` field of the JSON lines): `hico` (tiled, default tiles),
-/// `hico_b<N>` (tiles of N, `HICO_ATTENTION_BLOCK`) or `hico_fused` (`HICO_ATTENTION=fused`).
+/// `hico_b<N>` (tiles of N, `HICO_ATTENTION_BLOCK`), `hico_composed` (`HICO_ATTENTION=composed`)
+/// or `hico_fused` (`HICO_ATTENTION=fused`).
 pub(crate) fn hico_impl() -> String {
     use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block};
     match hico_core::backend::attention_impl() {
         AttentionImpl::Own if attention_block() == DEFAULT_ATTENTION_BLOCK => "hico".into(),
         AttentionImpl::Own => format!("hico_b{}", attention_block()),
+        AttentionImpl::Composed => "hico_composed".into(),
         AttentionImpl::Fused => "hico_fused".into(),
     }
 }

@@ -7,9 +7,12 @@
 //! its columns. `compress` therefore runs two small batched matmuls (columns, then rows)
 //! with `[s, w]` and `[s, h]` averaging matrices instead of one dense `[L·s·s, L·h·w]`
 //! matrix per clip (mostly zeros: 12× / 14× the multiply-adds at 224 / 448 px), the same
-//! values up to float rounding.
+//! values up to float rounding. On burn's flex CPU backend the means come from one pass over
+//! the input instead ([`hico_core::kernels::pool`]: the two products read and write
+//! the clip twice, which cost several times PyTorch's pool, docs/performance.md).
 
 use burn::tensor::{Tensor, TensorData, backend::Backend};
+use hico_core::kernels::pool::Cells;
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
 
 /// Spatial average pooling per frame.
@@ -76,6 +79,19 @@ impl<B: Backend> ClipCompressor<B> for Pool {
         );
         let (f, h, w) = (grid.frames, grid.h, grid.w);
         let (sh, sw) = (self.side.min(h), self.side.min(w));
+        let cells = Cells {
+            frames: f,
+            h,
+            w,
+            sh,
+            sw,
+        };
+        if let Some(features) = hico_core::kernels::flex::cell_means(&tokens, cells) {
+            return CompressedClips {
+                features,
+                members: vec![self.groups(grid); c],
+            };
+        }
         let dev = tokens.device();
         // Columns first: [c·f·h, w, D] → [c·f·h, sw, D] (measured faster than rows first).
         let cols = axis_means::<B>(w, sw, &dev)
@@ -109,13 +125,15 @@ mod tests {
         assert_eq!(cells[0], vec![0, 1, 2, 7, 8, 9, 14, 15, 16]);
     }
 
-    /// The separable path equals the dense mean over each cell's members (the algorithm
-    /// before issue #17), on uneven and non-square grids and budgets above the grid.
+    /// The CPU kernel (flex) and the separable products (any other backend; here flex under
+    /// autodiff, which the kernel does not take) equal the dense mean over each cell's
+    /// members (the algorithm before issue #17), on uneven and non-square grids and budgets
+    /// above the grid.
     #[test]
-    fn separable_equals_mean_of_members() {
+    fn kernel_and_separable_products_equal_mean_of_members() {
         use crate::compressor::mean_of_groups;
         use burn::tensor::TensorData;
-        use hico_core::backend::{Cpu, cpu_device};
+        use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
         let dev = cpu_device();
         for (frames, h, w, tpf) in [(4, 14, 14, 16), (2, 7, 5, 9), (3, 2, 3, 16), (1, 5, 5, 1)] {
             let grid = PatchGrid { frames, h, w };
@@ -123,20 +141,23 @@ mod tests {
             let x: Vec<f32> = (0..c * n * d)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
                 .collect();
+            let xa =
+                Tensor::<CpuAutodiff, 3>::from_data(TensorData::new(x.clone(), [c, n, d]), &dev);
             let x = Tensor::<Cpu, 3>::from_data(TensorData::new(x, [c, n, d]), &dev);
             let pool = Pool::new(tpf);
             let out = ClipCompressor::<Cpu>::compress(&pool, x.clone(), &grid);
+            let products = ClipCompressor::<CpuAutodiff>::compress(&pool, xa, &grid);
             let want = mean_of_groups(x, &out.members);
             assert_eq!(out.features.dims(), want.dims(), "{grid:?}");
-            let (got, want) = (
-                out.features.into_data().into_vec::<f32>().unwrap(),
-                want.into_data().into_vec::<f32>().unwrap(),
-            );
-            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-                    "{grid:?} [{i}]: {a} vs {b}"
-                );
+            let want = want.into_data().into_vec::<f32>().unwrap();
+            for got in [out.features.into_data(), products.features.into_data()] {
+                let got = got.into_vec::<f32>().unwrap();
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "{grid:?} [{i}]: {a} vs {b}"
+                    );
+                }
             }
         }
     }

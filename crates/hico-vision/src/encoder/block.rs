@@ -12,6 +12,7 @@ use burn::tensor::{
     module::attention as fused,
     ops::AttentionModuleOptions,
 };
+use hico_core::kernels::attention::Mask;
 use hico_core::nn::RowLinear;
 
 /// Self-attention with the reference's `q_bias` / `v_bias` layout.
@@ -28,9 +29,11 @@ pub struct Attention<B: Backend> {
     /// Number of heads.
     pub heads: usize,
     /// Use burn's fused attention op at inference (`[llm] attention = "fused"`, set through
-    /// [`crate::UmtEncoder::with_attention`]); hico's explicit product otherwise and always
-    /// under autodiff.
+    /// [`crate::UmtEncoder::with_attention`]); hico's otherwise and always under autodiff.
     pub fused: bool,
+    /// Use hico's CPU kernel where the backend has it (plain flex, `[llm] attention = "own"`,
+    /// the default); the explicit product of burn ops otherwise (`"composed"`, autodiff, GPUs).
+    pub kernel: bool,
 }
 
 impl<B: Backend> Attention<B> {
@@ -45,6 +48,7 @@ impl<B: Backend> Attention<B> {
             proj: LinearConfig::new(width, width).init(device),
             heads,
             fused: false,
+            kernel: true,
         }
     }
 
@@ -68,13 +72,14 @@ impl<B: Backend> Attention<B> {
         // `attention = "fused"` at inference: the backend's fused attention (a flash kernel
         // on burn-cuda with autotune), scale hd^-0.5 as the reference.
         let fused_ok = self.fused && !B::ad_enabled(&q.device());
-        let out = attend(q, k, v, fused_ok); // [B, H, N, hd]
+        let out = attend(q, k, v, fused_ok, self.kernel); // [B, H, N, hd]
         self.proj
             .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))
     }
 }
 
-/// `softmax(q·kᵀ / √hd)·v` over every token, explicitly or with burn's fused op.
+/// `softmax(q·kᵀ / √hd)·v` over every token: burn's fused op, hico's CPU kernel (when
+/// `kernel` and the backend has it) or the explicit product of burn ops.
 ///
 /// # Shapes
 /// - `q`, `k`, `v`: `[B, H, N, hd]`; returns `[B, H, N, hd]`
@@ -83,11 +88,18 @@ fn attend<B: Backend>(
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     fused_op: bool,
+    kernel: bool,
 ) -> Tensor<B, 4> {
     if fused_op {
         return fused(q, k, v, None, None, AttentionModuleOptions::default());
     }
     let hd = q.dims()[3];
+    if kernel {
+        let scale = (hd as f32).powf(-0.5);
+        if let Some(o) = hico_core::kernels::flex::attention(&q, &k, &v, Mask::None, scale) {
+            return o;
+        }
+    }
     let scores = q
         .mul_scalar((hd as f64).powf(-0.5))
         .matmul(k.swap_dims(2, 3));
@@ -148,20 +160,24 @@ mod tests {
     use burn::tensor::Distribution;
     use hico_core::backend::Cpu;
 
-    /// burn's fused op and the explicit product agree, also past the CPU backend's switch to
-    /// its tiled loop (600 × 600 > 256K scores).
+    /// burn's fused op, hico's CPU kernel and the explicit product agree, also past the CPU
+    /// backend's switch to its tiled loop (600 × 600 > 256K scores) and across the kernel's
+    /// key chunks, on a batch of two.
     #[test]
-    fn fused_op_equals_the_explicit_product() {
+    fn fused_op_and_kernel_equal_the_explicit_product() {
         let dev = Default::default();
         let r = |n| Tensor::<Cpu, 4>::random([2, 4, n, 16], Distribution::Normal(0.0, 1.0), &dev);
         for n in [50, 600] {
             let (q, k, v) = (r(n), r(n), r(n));
-            let want = attend(q.clone(), k.clone(), v.clone(), false);
-            let got = attend(q, k, v, true);
-            got.into_data().assert_approx_eq::<f32>(
-                &want.into_data(),
-                burn::tensor::Tolerance::absolute(1e-5),
-            );
+            let want = attend(q.clone(), k.clone(), v.clone(), false, false);
+            let kernel = attend(q.clone(), k.clone(), v.clone(), false, true);
+            let got = attend(q, k, v, true, false);
+            for got in [got, kernel] {
+                got.into_data().assert_approx_eq::<f32>(
+                    &want.clone().into_data(),
+                    burn::tensor::Tolerance::absolute(1e-5),
+                );
+            }
         }
     }
 }

@@ -44,9 +44,10 @@ impl<B: Backend> UmtEncoder<B> {
     /// The same encoder with its attention implementation set: the pipeline passes its
     /// `[llm] attention` so one recorded key decides the whole model's attention.
     pub fn with_attention(mut self, implementation: hico_core::backend::AttentionImpl) -> Self {
-        let fused = implementation == hico_core::backend::AttentionImpl::Fused;
+        use hico_core::backend::AttentionImpl;
         for b in &mut self.blocks {
-            b.attn.fused = fused;
+            b.attn.fused = implementation == AttentionImpl::Fused;
+            b.attn.kernel = implementation == AttentionImpl::Own;
         }
         self
     }
@@ -192,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn fused_attention_is_chosen_by_the_config_and_agrees_with_hico_own() {
+    fn attention_is_chosen_by_the_config_and_every_form_agrees() {
         use hico_core::backend::AttentionImpl;
         let mut c = cfg(32, 2, 2, 0);
         c.pos_grid = 2;
@@ -213,6 +214,27 @@ mod tests {
         let diff = (a - b).abs().max().into_scalar();
         assert!(diff < 1e-4, "fused vs own attention: max |diff| {diff}");
         let back = fused.with_attention(AttentionImpl::Own);
-        assert!(back.blocks.iter().all(|b| !b.attn.fused));
+        assert!(back.blocks.iter().all(|b| !b.attn.fused && b.attn.kernel));
+        // `own` took the CPU kernel; `composed` is the product of burn ops.
+        let composed = back.with_attention(AttentionImpl::Composed);
+        assert!(
+            composed
+                .blocks
+                .iter()
+                .all(|b| !b.attn.fused && !b.attn.kernel)
+        );
+        let x = Tensor::<Cpu, 5>::random(
+            [1, 2, 3, 32, 32],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let diff = (own.encode(x.clone()) - composed.encode(x))
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(
+            diff < 1e-4,
+            "kernel vs composed attention: max |diff| {diff}"
+        );
     }
 }

@@ -1,0 +1,418 @@
+//! Softmax attention on `f32` slices for the CPU: `softmax(scale · Q Kᵀ + causal mask) V`,
+//! tiled, with an online softmax, never holding an `L × L` score matrix.
+//!
+//! Work is split into tasks of one batch row × one key/value head × one block of queries,
+//! run in parallel on rayon's pool. A task stacks the `g = heads / kv_heads` query heads that
+//! share its key head as rows (grouped-query attention without repeating keys), then walks
+//! the keys in chunks of [`KEY_CHUNK`]: scores of the chunk by one matrix product (the
+//! `gemm` crate's SIMD kernels, the same ones burn's flex backend uses), a running maximum
+//! and normaliser per row (FlashAttention's online softmax, exp vectorised in
+//! [`super::exp`]), and the chunk's values added into the row accumulators by a second
+//! product. Causal tasks stop at their last query's position and mask only the diagonal
+//! chunk. Scratch per task: `rows × KEY_CHUNK` scores and `rows × d` accumulators, whatever
+//! the sequence length.
+//!
+//! Inputs are read through their strides (a `[B, L, H, d]` buffer viewed as `[B, H, L, d]`
+//! needs no copy); the output is written as `[B, Lq, heads, d]`, the layout the output
+//! projection reads.
+
+use rayon::prelude::*;
+
+use super::exp::{exp_shift_sum, row_max};
+
+/// Keys per chunk: the score block of a task is `rows × KEY_CHUNK`.
+pub const KEY_CHUNK: usize = 256;
+/// Stacked query rows per task (query heads of a group × queries), before rounding.
+pub const TASK_ROWS: usize = 128;
+
+/// A read-only strided view of a 4-d `f32` tensor `[B, H, L, d]`.
+#[derive(Debug, Clone, Copy)]
+pub struct View4<'a> {
+    /// The whole buffer the view reads from.
+    pub data: &'a [f32],
+    /// Index of element `[0, 0, 0, 0]`.
+    pub offset: usize,
+    /// `[B, H, L, d]`.
+    pub shape: [usize; 4],
+    /// Element strides of the four dimensions.
+    pub strides: [usize; 4],
+}
+
+impl View4<'_> {
+    /// Panics unless every element the view names lies inside `data`.
+    fn check(&self, what: &str) {
+        let last = self
+            .shape
+            .iter()
+            .zip(&self.strides)
+            .map(|(n, s)| n.saturating_sub(1) * s)
+            .sum::<usize>();
+        let empty = self.shape.contains(&0);
+        assert!(
+            empty || self.offset + last < self.data.len(),
+            "{what}: view {:?} / strides {:?} at {} outside a buffer of {}",
+            self.shape,
+            self.strides,
+            self.offset,
+            self.data.len()
+        );
+    }
+}
+
+/// Which keys each query sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// Every key.
+    None,
+    /// Query row `i` sits at key position `offset + i` and sees keys `0..=offset + i`.
+    Causal {
+        /// Position of the first query among the keys.
+        offset: usize,
+    },
+}
+
+/// A raw output pointer shared by tasks that write disjoint elements.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint (batch, query, head) rows of the output (see `attention`).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// `softmax(scale · Q Kᵀ + mask) V` for every batch row and query head.
+///
+/// # Shapes
+/// - `q`: `[B, heads, Lq, d]`, `k`, `v`: `[B, kv_heads, Lk, d]`, `heads` a multiple of
+///   `kv_heads` (query head `j` reads key head `j / (heads / kv_heads)`, as HF's `repeat_kv`);
+///   with a causal mask `offset + Lq <= Lk` (keys past the last query are never read)
+/// - returns `[B, Lq, heads, d]`, contiguous
+pub fn attention(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f32> {
+    let [b, heads, lq, d] = q.shape;
+    let [kb, kv, lk, kd] = k.shape;
+    assert!(
+        kb == b && kd == d && v.shape == k.shape,
+        "attention: q {:?}, k {:?}, v {:?} do not fit",
+        q.shape,
+        k.shape,
+        v.shape
+    );
+    assert!(
+        kv > 0 && heads % kv == 0,
+        "attention: {heads} query heads over {kv} key/value heads"
+    );
+    if let Mask::Causal { offset } = mask {
+        assert!(
+            offset + lq <= lk,
+            "attention: {lq} queries at offset {offset} need {} keys, have {lk}",
+            offset + lq
+        );
+    }
+    q.check("query");
+    k.check("key");
+    v.check("value");
+    let mut out = vec![0.0f32; b * lq * heads * d];
+    if out.is_empty() || lk == 0 {
+        return out;
+    }
+    let g = heads / kv;
+    let block = (TASK_ROWS / g).clamp(16, 128).min(lq);
+    let blocks = lq.div_ceil(block);
+    let ptr = OutPtr(out.as_mut_ptr());
+    (0..b * kv * blocks).into_par_iter().for_each(|t| {
+        let (bi, rest) = (t / (kv * blocks), t % (kv * blocks));
+        let (h, qi) = (rest / blocks, rest % blocks);
+        let q0 = qi * block;
+        let nq = block.min(lq - q0);
+        let task = Task {
+            q,
+            k,
+            v,
+            mask,
+            scale,
+            bi,
+            h,
+            g,
+            q0,
+            nq,
+        };
+        task.run(ptr, heads);
+    });
+    out
+}
+
+/// One batch row × key head × query block.
+struct Task<'a> {
+    q: View4<'a>,
+    k: View4<'a>,
+    v: View4<'a>,
+    mask: Mask,
+    scale: f32,
+    bi: usize,
+    h: usize,
+    g: usize,
+    q0: usize,
+    nq: usize,
+}
+
+impl Task<'_> {
+    fn run(&self, out: OutPtr, heads: usize) {
+        let (q, k, v) = (&self.q, &self.k, &self.v);
+        let d = q.shape[3];
+        let lq = q.shape[2];
+        let lk = k.shape[2];
+        let (g, nq, q0) = (self.g, self.nq, self.q0);
+        let rows = g * nq;
+        // Stacked, scaled queries: row r·nq + i is query q0 + i of head h·g + r.
+        let mut qs = vec![0.0f32; rows * d];
+        for r in 0..g {
+            for i in 0..nq {
+                let src = q.offset
+                    + self.bi * q.strides[0]
+                    + (self.h * g + r) * q.strides[1]
+                    + (q0 + i) * q.strides[2];
+                let dst = &mut qs[(r * nq + i) * d..(r * nq + i + 1) * d];
+                for (c, x) in dst.iter_mut().enumerate() {
+                    *x = q.data[src + c * q.strides[3]] * self.scale;
+                }
+            }
+        }
+        // Position of each row's query among the keys (causal), and the last key any row reads.
+        let pos = |row: usize| match self.mask {
+            Mask::None => usize::MAX,
+            Mask::Causal { offset } => offset + q0 + row % nq,
+        };
+        let last = match self.mask {
+            Mask::None => lk,
+            Mask::Causal { offset } => (offset + q0 + nq).min(lk),
+        };
+        let kbase = k.offset + self.bi * k.strides[0] + self.h * k.strides[1];
+        let vbase = v.offset + self.bi * v.strides[0] + self.h * v.strides[1];
+        let mut m = vec![f32::NEG_INFINITY; rows];
+        let mut l = vec![0.0f32; rows];
+        let mut acc = vec![0.0f32; rows * d];
+        let mut s = vec![0.0f32; rows * KEY_CHUNK.min(last)];
+        for k0 in (0..last).step_by(KEY_CHUNK) {
+            let nk = KEY_CHUNK.min(last - k0);
+            let s = &mut s[..rows * nk];
+            // S = Qs · K[k0..k0+nk]ᵀ  (rows × nk)
+            // SAFETY: every index the products read lies in the checked views or in the
+            // task's own buffers of the sizes given.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    nk,
+                    d,
+                    s.as_mut_ptr(),
+                    1,
+                    nk as isize,
+                    false,
+                    qs.as_ptr(),
+                    1,
+                    d as isize,
+                    k.data.as_ptr().add(kbase + k0 * k.strides[2]),
+                    k.strides[2] as isize,
+                    k.strides[3] as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            for row in 0..rows {
+                let srow = &mut s[row * nk..(row + 1) * nk];
+                let valid = (pos(row).saturating_add(1)).saturating_sub(k0).min(nk);
+                if valid == 0 {
+                    srow.fill(0.0);
+                    continue;
+                }
+                let m_new = m[row].max(row_max(&srow[..valid]));
+                let corr = (m[row] - m_new).exp(); // 0 on the first chunk (−∞)
+                let sum = exp_shift_sum(&mut srow[..valid], m_new);
+                srow[valid..].fill(0.0);
+                l[row] = l[row] * corr + sum;
+                if corr != 1.0 {
+                    acc[row * d..(row + 1) * d]
+                        .iter_mut()
+                        .for_each(|a| *a *= corr);
+                }
+                m[row] = m_new;
+            }
+            // acc += P · V[k0..k0+nk]  (rows × d)
+            // SAFETY: as above.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    d,
+                    nk,
+                    acc.as_mut_ptr(),
+                    1,
+                    d as isize,
+                    true,
+                    s.as_ptr(),
+                    1,
+                    nk as isize,
+                    v.data.as_ptr().add(vbase + k0 * v.strides[2]),
+                    v.strides[3] as isize,
+                    v.strides[2] as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+        for r in 0..g {
+            for i in 0..nq {
+                let row = r * nq + i;
+                let inv = if l[row] > 0.0 { 1.0 / l[row] } else { 0.0 };
+                let at = ((self.bi * lq + q0 + i) * heads + self.h * g + r) * d;
+                for c in 0..d {
+                    // SAFETY: `at + c` indexes row (bi, q0 + i, h·g + r) of the
+                    // `[B, Lq, heads, d]` output, which only this task writes.
+                    unsafe { *out.0.add(at + c) = acc[row * d + c] * inv };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values in [-2, 2).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
+        let [_, h, l, d] = shape;
+        View4 {
+            data,
+            offset: 0,
+            shape,
+            strides: [h * l * d, l * d, d, 1],
+        }
+    }
+
+    /// Attention in f64 with the whole score row, straight from the definition.
+    fn naive(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f32> {
+        let [b, heads, lq, d] = q.shape;
+        let [_, kv, lk, _] = k.shape;
+        let at = |x: &View4, i: [usize; 4]| {
+            x.data[x.offset + (0..4).map(|j| i[j] * x.strides[j]).sum::<usize>()] as f64
+        };
+        let mut out = vec![0.0f32; b * lq * heads * d];
+        for bi in 0..b {
+            for hq in 0..heads {
+                let hk = hq / (heads / kv);
+                for i in 0..lq {
+                    let seen = match mask {
+                        Mask::None => lk,
+                        Mask::Causal { offset } => offset + i + 1,
+                    };
+                    let s: Vec<f64> = (0..seen)
+                        .map(|j| {
+                            (0..d)
+                                .map(|c| at(&q, [bi, hq, i, c]) * at(&k, [bi, hk, j, c]))
+                                .sum::<f64>()
+                                * scale as f64
+                        })
+                        .collect();
+                    let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = s.iter().map(|x| (x - mx).exp()).collect();
+                    let z: f64 = e.iter().sum();
+                    for c in 0..d {
+                        let o: f64 = (0..seen).map(|j| e[j] * at(&v, [bi, hk, j, c])).sum();
+                        out[((bi * lq + i) * heads + hq) * d + c] = (o / z) as f32;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], tol: f32) {
+        assert_eq!(got.len(), want.len());
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < tol, "largest difference {worst}");
+    }
+
+    #[test]
+    fn causal_grouped_query_equals_the_definition_across_chunk_and_block_edges() {
+        let (b, kv, g, d) = (2, 2, 3, 16);
+        let lk = KEY_CHUNK + 45;
+        for lq in [lk, 1, 70] {
+            let offset = lk - lq;
+            let qd = values(b * kv * g * lq * d, 1);
+            let kd = values(b * kv * lk * d, 2);
+            let vd = values(b * kv * lk * d, 3);
+            let q = contiguous(&qd, [b, kv * g, lq, d]);
+            let k = contiguous(&kd, [b, kv, lk, d]);
+            let v = contiguous(&vd, [b, kv, lk, d]);
+            let mask = Mask::Causal { offset };
+            let got = attention(q, k, v, mask, 0.25);
+            assert_close(&got, &naive(q, k, v, mask, 0.25), 2e-5);
+        }
+    }
+
+    #[test]
+    fn unmasked_attention_reads_strided_views() {
+        // q, k, v stored as [B, L, H, d] and viewed as [B, H, L, d] (the projection layout),
+        // with a start offset.
+        let (b, h, l, d) = (1, 4, 300, 8);
+        let buf = |seed| values(7 + b * l * h * d, seed);
+        let (qd, kd, vd) = (buf(4), buf(5), buf(6));
+        let view = |data| View4 {
+            data,
+            offset: 7,
+            shape: [b, h, l, d],
+            strides: [l * h * d, d, h * d, 1],
+        };
+        let (q, k, v) = (view(&qd), view(&kd), view(&vd));
+        let got = attention(q, k, v, Mask::None, 0.3);
+        assert_close(&got, &naive(q, k, v, Mask::None, 0.3), 2e-5);
+    }
+
+    #[test]
+    fn extreme_scores_stay_finite() {
+        // Large logits (scale 10) would overflow an unshifted exp.
+        let (h, l, d) = (1, 40, 4);
+        let qd: Vec<f32> = values(h * l * d, 7).iter().map(|x| x * 30.0).collect();
+        let kd = values(h * l * d, 8);
+        let vd = values(h * l * d, 9);
+        let (q, k, v) = (
+            contiguous(&qd, [1, h, l, d]),
+            contiguous(&kd, [1, h, l, d]),
+            contiguous(&vd, [1, h, l, d]),
+        );
+        let mask = Mask::Causal { offset: 0 };
+        let got = attention(q, k, v, mask, 10.0);
+        assert!(got.iter().all(|x| x.is_finite()));
+        assert_close(&got, &naive(q, k, v, mask, 10.0), 1e-4);
+    }
+
+    #[test]
+    #[should_panic(expected = "need 11 keys")]
+    fn causal_queries_past_the_keys_are_refused() {
+        let x = vec![0.0f32; 10 * 4];
+        let q = contiguous(&x[..4], [1, 1, 1, 4]);
+        let k = contiguous(&x, [1, 1, 10, 4]);
+        attention(q, k, k, Mask::Causal { offset: 10 }, 1.0);
+    }
+}
