@@ -260,8 +260,9 @@ def llm_vs_torch(quick):
     md = ["## LLM prefill and decode vs PyTorch eager (random weights, f32, same threads)", "",
           "`own` is hico's attention as it runs by default (the CPU kernel of",
           "`hico_core::kernels::attention` on flex); `composed` the same algorithm as burn ops",
-          "(`HICO_ATTENTION=composed`, hico's attention before issue #17's kernel: the before",
-          "column). The rest of the model is the same in both. One run each, rows interleaved.", "",
+          "(`HICO_ATTENTION=composed`, hico's attention before issue #17's kernel). The rest of the",
+          "model is the same in both (RoPE included: its one-pass kernel runs in both columns). One",
+          "run each, rows interleaved.", "",
           "| shape | prefill tokens | hico own (ms) | hico composed (ms) | torch (ms) | own / torch | composed / torch | hico decode (ms) | torch decode (ms) | decode ratio |",
           "|---|---|---|---|---|---|---|---|---|---|"]
     plan = [("small", "512,2048")] if quick else [("small", "512,2048,8192"), ("qwen2_5_0_5b", "512,2048")]
