@@ -26,7 +26,7 @@ fn exp1(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5; // Cephes: 5.0000001e-1, which is 0.5 in f32
     let e = p * r2 + r + 1.0;
     // 2^n from the exponent field (n is in [-126, 127] after the clamp).
     let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
