@@ -139,6 +139,46 @@ pub fn attention(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f3
     out
 }
 
+/// `dst (+)= lhs · rhs` on one thread: `dst` `m × n` and `lhs` `m × k` row-major and dense,
+/// `rhs` `k × n` with element `(i, j)` at `rhs + i·rs + j·cs` (`(rs, cs)` = `rhs_strides`);
+/// `accumulate` adds to `dst` instead of overwriting it.
+///
+/// # Safety
+/// `dst`, `lhs` and every element `rhs` names must be valid for the sizes given.
+unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    accumulate: bool,
+    lhs: *const f32,
+    rhs: *const f32,
+    (rs, cs): (usize, usize),
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            accumulate,
+            lhs,
+            1,
+            k as isize,
+            rhs,
+            cs as isize,
+            rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 /// One batch row × key head × query block.
 struct Task<'a> {
     q: View4<'a>,
@@ -193,30 +233,17 @@ impl Task<'_> {
         for k0 in (0..last).step_by(KEY_CHUNK) {
             let nk = KEY_CHUNK.min(last - k0);
             let s = &mut s[..rows * nk];
-            // S = Qs · K[k0..k0+nk]ᵀ  (rows × nk)
-            // SAFETY: every index the products read lies in the checked views or in the
-            // task's own buffers of the sizes given.
+            // S = Qs · K[k0..k0+nk]ᵀ  (rows × nk); K's rows are the product's columns.
+            // SAFETY: the key view was checked to lie in its buffer, and chunk k0..k0+nk of
+            // key head h is inside it; `s` and `qs` have the sizes given.
             unsafe {
-                gemm::gemm(
-                    rows,
-                    nk,
-                    d,
+                product(
+                    (rows, nk, d),
                     s.as_mut_ptr(),
-                    1,
-                    nk as isize,
                     false,
                     qs.as_ptr(),
-                    1,
-                    d as isize,
                     k.data.as_ptr().add(kbase + k0 * k.strides[2]),
-                    k.strides[2] as isize,
-                    k.strides[3] as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    (k.strides[3], k.strides[2]),
                 );
             }
             for row in 0..rows {
@@ -239,28 +266,15 @@ impl Task<'_> {
                 m[row] = m_new;
             }
             // acc += P · V[k0..k0+nk]  (rows × d)
-            // SAFETY: as above.
+            // SAFETY: as above, for the value view.
             unsafe {
-                gemm::gemm(
-                    rows,
-                    d,
-                    nk,
+                product(
+                    (rows, d, nk),
                     acc.as_mut_ptr(),
-                    1,
-                    d as isize,
                     true,
                     s.as_ptr(),
-                    1,
-                    nk as isize,
                     v.data.as_ptr().add(vbase + k0 * v.strides[2]),
-                    v.strides[3] as isize,
-                    v.strides[2] as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    (v.strides[2], v.strides[3]),
                 );
             }
         }
