@@ -61,13 +61,6 @@ fn from_flex<B: Backend, const D: usize>(t: FlexTensor) -> Option<Tensor<B, D>> 
     Some(Tensor::from_primitive(TensorPrimitive::Float(prim)))
 }
 
-/// Whether [`attention`] runs hico's kernel for tensors of backend `B` (the plain flex
-/// backend), as opposed to answering `None`.
-pub fn has_attention_kernel<B: Backend>(device: &B::Device) -> bool {
-    let probe = Tensor::<B, 4>::zeros([1, 1, 1, 1], device);
-    flex_of(&probe).is_some_and(|t| view(&t).is_some())
-}
-
 /// `softmax(scale · q kᵀ + mask) v` by hico's CPU kernel ([`super::attention`]) when the
 /// tensors live on the plain flex backend in `f32`; `None` otherwise (the caller composes
 /// burn ops instead).
@@ -149,6 +142,12 @@ mod tests {
     use super::*;
     use crate::backend::{Cpu, CpuAutodiff};
     use burn::tensor::{Distribution, Tolerance, activation::softmax};
+
+    /// Whether tensors of backend `B` take the kernel path (the plain flex backend).
+    fn has_attention_kernel<B: Backend>(device: &B::Device) -> bool {
+        let probe = Tensor::<B, 4>::zeros([1, 1, 1, 1], device);
+        flex_of(&probe).is_some_and(|t| view(&t).is_some())
+    }
 
     #[test]
     fn flex_takes_the_kernel_and_autodiff_does_not() {

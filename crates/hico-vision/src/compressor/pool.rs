@@ -63,6 +63,32 @@ fn axis_means<B: Backend>(n: usize, s: usize, device: &B::Device) -> Tensor<B, 3
     Tensor::from_data(TensorData::new(w, [1, s, n]), device)
 }
 
+/// The cells' means by two small batched products with the axes' averaging matrices
+/// (columns, then rows of each frame), for backends without hico's CPU kernel.
+///
+/// # Shapes
+/// - `tokens`: `[c, f·h·w, D]`; returns `[c, f·sh·sw, D]`
+fn separable_means<B: Backend>(tokens: Tensor<B, 3>, cells: Cells) -> Tensor<B, 3> {
+    let [c, _, d] = tokens.dims();
+    let Cells {
+        frames: f,
+        h,
+        w,
+        sh,
+        sw,
+    } = cells;
+    let dev = tokens.device();
+    // Columns first: [c·f·h, w, D] → [c·f·h, sw, D] (measured faster than rows first).
+    let cols = axis_means::<B>(w, sw, &dev)
+        .expand([c * f * h, sw, w])
+        .matmul(tokens.reshape([c * f * h, w, d]));
+    // Then rows: [c·f, h, sw·D] → [c·f, sh, sw·D], i.e. frame-major, row-major cells.
+    axis_means::<B>(h, sh, &dev)
+        .expand([c * f, sh, h])
+        .matmul(cols.reshape([c * f, h, sw * d]))
+        .reshape([c, f * sh * sw, d])
+}
+
 impl<B: Backend> ClipCompressor<B> for Pool {
     fn output_tokens(&self, grid: &PatchGrid) -> usize {
         grid.frames * self.side.min(grid.h) * self.side.min(grid.w)
@@ -71,38 +97,25 @@ impl<B: Backend> ClipCompressor<B> for Pool {
     /// # Shapes
     /// - `tokens`: `[n, L·h·w, D]`; returns `[n, L·s·s, D]`
     fn compress(&self, tokens: Tensor<B, 3>, grid: &PatchGrid) -> CompressedClips<B> {
-        let [c, n, d] = tokens.dims();
+        let [c, n, _] = tokens.dims();
         assert_eq!(
             n,
             grid.per_clip(),
             "pool: {n} tokens per clip, grid {grid:?}"
         );
-        let (f, h, w) = (grid.frames, grid.h, grid.w);
-        let (sh, sw) = (self.side.min(h), self.side.min(w));
+        let (h, w) = (grid.h, grid.w);
         let cells = Cells {
-            frames: f,
+            frames: grid.frames,
             h,
             w,
-            sh,
-            sw,
+            sh: self.side.min(h),
+            sw: self.side.min(w),
         };
-        if let Some(features) = hico_core::kernels::flex::cell_means(&tokens, cells) {
-            return CompressedClips {
-                features,
-                members: vec![self.groups(grid); c],
-            };
-        }
-        let dev = tokens.device();
-        // Columns first: [c·f·h, w, D] → [c·f·h, sw, D] (measured faster than rows first).
-        let cols = axis_means::<B>(w, sw, &dev)
-            .expand([c * f * h, sw, w])
-            .matmul(tokens.reshape([c * f * h, w, d]));
-        // Then rows: [c·f, h, sw·D] → [c·f, sh, sw·D], i.e. frame-major, row-major cells.
-        let cells = axis_means::<B>(h, sh, &dev)
-            .expand([c * f, sh, h])
-            .matmul(cols.reshape([c * f, h, sw * d]));
+        // One pass over the input on the CPU backend; two separable products elsewhere.
+        let features = hico_core::kernels::flex::cell_means(&tokens, cells)
+            .unwrap_or_else(|| separable_means(tokens, cells));
         CompressedClips {
-            features: cells.reshape([c, f * sh * sw, d]),
+            features,
             members: vec![self.groups(grid); c],
         }
     }

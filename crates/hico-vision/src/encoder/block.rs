@@ -12,6 +12,7 @@ use burn::tensor::{
     module::attention as fused,
     ops::AttentionModuleOptions,
 };
+use hico_core::backend::AttentionImpl;
 use hico_core::kernels::attention::Mask;
 use hico_core::nn::RowLinear;
 
@@ -28,12 +29,12 @@ pub struct Attention<B: Backend> {
     pub proj: Linear<B>,
     /// Number of heads.
     pub heads: usize,
-    /// Use burn's fused attention op at inference (`[llm] attention = "fused"`, set through
-    /// [`crate::UmtEncoder::with_attention`]); hico's otherwise and always under autodiff.
-    pub fused: bool,
-    /// Use hico's CPU kernel where the backend has it (plain flex, `[llm] attention = "own"`,
-    /// the default); the explicit product of burn ops otherwise (`"composed"`, autodiff, GPUs).
-    pub kernel: bool,
+    /// Inference attention (`[llm] attention`, set through
+    /// [`crate::UmtEncoder::with_attention`]): `own` (default) hico's CPU kernel where the
+    /// backend has it, `composed` the explicit product of burn ops, `fused` burn's fused op.
+    /// Under autodiff always the explicit product. Not a parameter: not in records.
+    #[module(skip)]
+    pub attention: AttentionImpl,
 }
 
 impl<B: Backend> Attention<B> {
@@ -47,8 +48,7 @@ impl<B: Backend> Attention<B> {
             v_bias: Param::from_tensor(Tensor::zeros([width], device)),
             proj: LinearConfig::new(width, width).init(device),
             heads,
-            fused: false,
-            kernel: true,
+            attention: AttentionImpl::Own,
         }
     }
 
@@ -71,15 +71,19 @@ impl<B: Backend> Attention<B> {
         let (q, k, v) = (part(0), part(1), part(2));
         // `attention = "fused"` at inference: the backend's fused attention (a flash kernel
         // on burn-cuda with autotune), scale hd^-0.5 as the reference.
-        let fused_ok = self.fused && !B::ad_enabled(&q.device());
-        let out = attend(q, k, v, fused_ok, self.kernel); // [B, H, N, hd]
+        let attention = if B::ad_enabled(&q.device()) {
+            AttentionImpl::Composed
+        } else {
+            self.attention
+        };
+        let out = attend(q, k, v, attention); // [B, H, N, hd]
         self.proj
             .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))
     }
 }
 
-/// `softmax(q·kᵀ / √hd)·v` over every token: burn's fused op, hico's CPU kernel (when
-/// `kernel` and the backend has it) or the explicit product of burn ops.
+/// `softmax(q·kᵀ / √hd)·v` over every token: burn's fused op (`Fused`), hico's CPU kernel
+/// (`Own`, where the backend has it) or the explicit product of burn ops.
 ///
 /// # Shapes
 /// - `q`, `k`, `v`: `[B, H, N, hd]`; returns `[B, H, N, hd]`
@@ -87,14 +91,13 @@ fn attend<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
-    fused_op: bool,
-    kernel: bool,
+    attention: AttentionImpl,
 ) -> Tensor<B, 4> {
-    if fused_op {
+    if attention == AttentionImpl::Fused {
         return fused(q, k, v, None, None, AttentionModuleOptions::default());
     }
     let hd = q.dims()[3];
-    if kernel {
+    if attention == AttentionImpl::Own {
         let scale = (hd as f32).powf(-0.5);
         if let Some(o) = hico_core::kernels::flex::attention(&q, &k, &v, Mask::None, scale) {
             return o;
@@ -169,9 +172,9 @@ mod tests {
         let r = |n| Tensor::<Cpu, 4>::random([2, 4, n, 16], Distribution::Normal(0.0, 1.0), &dev);
         for n in [50, 600] {
             let (q, k, v) = (r(n), r(n), r(n));
-            let want = attend(q.clone(), k.clone(), v.clone(), false, false);
-            let kernel = attend(q.clone(), k.clone(), v.clone(), false, true);
-            let got = attend(q, k, v, true, false);
+            let want = attend(q.clone(), k.clone(), v.clone(), AttentionImpl::Composed);
+            let kernel = attend(q.clone(), k.clone(), v.clone(), AttentionImpl::Own);
+            let got = attend(q, k, v, AttentionImpl::Fused);
             for got in [got, kernel] {
                 got.into_data().assert_approx_eq::<f32>(
                     &want.clone().into_data(),

@@ -44,10 +44,8 @@ impl<B: Backend> UmtEncoder<B> {
     /// The same encoder with its attention implementation set: the pipeline passes its
     /// `[llm] attention` so one recorded key decides the whole model's attention.
     pub fn with_attention(mut self, implementation: hico_core::backend::AttentionImpl) -> Self {
-        use hico_core::backend::AttentionImpl;
         for b in &mut self.blocks {
-            b.attn.fused = implementation == AttentionImpl::Fused;
-            b.attn.kernel = implementation == AttentionImpl::Own;
+            b.attn.attention = implementation;
         }
         self
     }
@@ -208,20 +206,33 @@ mod tests {
         // would draw its own weights.
         let a = own.encode(x.clone());
         let fused = own.clone().with_attention(AttentionImpl::Fused);
-        assert!(fused.blocks.iter().all(|b| b.attn.fused));
-        assert!(own.blocks.iter().all(|b| !b.attn.fused));
+        assert!(
+            fused
+                .blocks
+                .iter()
+                .all(|b| b.attn.attention == AttentionImpl::Fused)
+        );
+        assert!(
+            own.blocks
+                .iter()
+                .all(|b| b.attn.attention == AttentionImpl::Own)
+        );
         let b = fused.encode(x);
         let diff = (a - b).abs().max().into_scalar();
         assert!(diff < 1e-4, "fused vs own attention: max |diff| {diff}");
         let back = fused.with_attention(AttentionImpl::Own);
-        assert!(back.blocks.iter().all(|b| !b.attn.fused && b.attn.kernel));
+        assert!(
+            back.blocks
+                .iter()
+                .all(|b| b.attn.attention == AttentionImpl::Own)
+        );
         // `own` took the CPU kernel; `composed` is the product of burn ops.
         let composed = back.with_attention(AttentionImpl::Composed);
         assert!(
             composed
                 .blocks
                 .iter()
-                .all(|b| !b.attn.fused && !b.attn.kernel)
+                .all(|b| b.attn.attention == AttentionImpl::Composed)
         );
         let x = Tensor::<Cpu, 5>::random(
             [1, 2, 3, 32, 32],
