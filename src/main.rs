@@ -6,5 +6,6 @@
 static ALLOC: hico_core::mem::Tracking = hico_core::mem::Tracking;
 
 fn main() -> std::process::ExitCode {
+    hico_core::mem::keep_freed_memory();
     hico_cli::main()
 }

@@ -26,6 +26,7 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    hico_core::mem::keep_freed_memory();
     let dev = Default::default();
     // (name, query heads, key/value heads, head dim): hico bench llm's shapes.
     for (shape, heads, kv, d) in [("small", 4, 2, 64), ("qwen2_5_0_5b", 14, 2, 64)] {

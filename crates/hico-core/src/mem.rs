@@ -109,3 +109,55 @@ pub fn tracking() -> bool {
     drop(std::hint::black_box(vec![0u8; 1]));
     PEAK.load(Relaxed) > 0
 }
+
+/// Tells glibc's `malloc` to keep freed tensor buffers for reuse instead of handing them
+/// back to the kernel; returns whether it did (only on glibc, and not when the environment
+/// sets `HICO_MALLOC=system`).
+///
+/// A forward pass allocates and frees a fresh buffer per op, most of them between 128 KiB
+/// and a few MiB. glibc's defaults serve those with `mmap` and return them with `munmap`
+/// (or trim the heap top after each free), so every op pays page faults and the kernel's
+/// zeroing of its output pages again: 8-12 % of a small prefill's samples (docs/performance.md).
+/// With these settings blocks up to 32 MiB (the largest threshold glibc accepts on 64-bit)
+/// come from the heap, the heap grows in 256 MiB steps and is not trimmed below 2 GiB,
+/// so a buffer freed by one op is reused by the next. The cost: the process keeps its peak
+/// heap resident until it exits (which peak RSS already counts). Binaries call it first
+/// thing in `main`; `HICO_MALLOC=system` keeps glibc's defaults (the "before" of benchmarks).
+pub fn keep_freed_memory() -> bool {
+    if std::env::var("HICO_MALLOC").is_ok_and(|v| v == "system") {
+        return false;
+    }
+    keep_freed_memory_glibc()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory_glibc() -> bool {
+    const MIB: i32 = 1 << 20;
+    // SAFETY: mallopt only sets malloc's tuning parameters; valid at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * MIB) == 1
+            && libc::mallopt(libc::M_TOP_PAD, 256 * MIB) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory_glibc() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn glibc_takes_the_settings_and_memory_still_works() {
+        assert!(keep_freed_memory(), "glibc refused a mallopt setting");
+        // Blocks around the old mmap threshold and up to the new one allocate, fill and free.
+        for mib in [1usize, 4, 31] {
+            let v = vec![7u8; mib << 20];
+            assert_eq!(v[v.len() - 1], 7);
+        }
+    }
+}

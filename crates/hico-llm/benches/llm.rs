@@ -23,6 +23,7 @@ fn peak_mib() -> f64 {
 }
 
 fn main() {
+    hico_core::mem::keep_freed_memory();
     let layers = if std::env::var("HICO_BENCH_SMALL").is_ok() {
         4
     } else {

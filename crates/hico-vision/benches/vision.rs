@@ -49,6 +49,7 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    hico_core::mem::keep_freed_memory();
     let reps: usize = std::env::var("HICO_BENCH_REPS")
         .ok()
         .and_then(|s| s.parse().ok())
