@@ -1,5 +1,5 @@
 //! [`RowLinear`]: a linear layer applied to the rows of a tensor of any rank as one 2-D
-//! matrix product.
+//! matrix product; [`swiglu`] and [`gelu`]: the MLP activations, in one pass on the CPU.
 //!
 //! burn's `Linear::forward` on a rank-3 input broadcasts the weight to `[1, in, out]` and
 //! runs a batched matmul; on the flex CPU backend that path is far slower than the 2-D one
@@ -8,7 +8,10 @@
 //! same product through the fast path on every backend.
 
 use burn::nn::Linear;
+use burn::tensor::activation;
 use burn::tensor::{Tensor, backend::Backend};
+
+use crate::kernels::flex;
 
 /// `forward_rows`: [`Linear::forward`] over the flattened leading dimensions.
 pub trait RowLinear<B: Backend> {
@@ -30,6 +33,18 @@ impl<B: Backend> RowLinear<B> for Linear<B> {
         dims[D - 1] = y.dims()[1];
         y.reshape(dims)
     }
+}
+
+/// `silu(gate) · up`, SwiGLU's product: one vectorised pass on the plain flex backend
+/// ([`crate::kernels::act`]), burn's `silu` and a product elsewhere (autodiff, GPU).
+pub fn swiglu<B: Backend, const D: usize>(gate: Tensor<B, D>, up: Tensor<B, D>) -> Tensor<B, D> {
+    flex::silu_mul(&gate, &up).unwrap_or_else(|| activation::silu(gate) * up)
+}
+
+/// The exact (erf) GELU: one vectorised pass on the plain flex backend
+/// ([`crate::kernels::act`]), burn's `gelu` elsewhere (autodiff, GPU).
+pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    flex::gelu(&x).unwrap_or_else(|| activation::gelu(x))
 }
 
 #[cfg(test)]
@@ -54,5 +69,43 @@ mod tests {
         lin.forward_rows(x2.clone())
             .into_data()
             .assert_eq(&lin.forward(x2).into_data(), true);
+    }
+
+    #[test]
+    fn activations_equal_burn_ops_on_flex_and_keep_gradients_under_autodiff() {
+        use crate::backend::CpuAutodiff;
+        let dev = Default::default();
+        let r =
+            |dims: [usize; 3]| Tensor::<Cpu, 3>::random(dims, Distribution::Normal(0.0, 3.0), &dev);
+        // Contiguous, a contiguous slice with a start offset, and a transposed (strided) view:
+        // the first two take the kernel, the third falls back; all equal burn's ops.
+        let (g, u) = (r([2, 40, 600]), r([2, 40, 600]));
+        let cases = [
+            (g.clone(), u.clone()),
+            (g.clone().slice([1..2]), u.clone().slice([1..2])),
+            (g.clone().swap_dims(1, 2), u.clone().swap_dims(1, 2)),
+        ];
+        for (g, u) in cases {
+            let tol = Tolerance::absolute(1e-5).set_relative(1e-5);
+            swiglu(g.clone(), u.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&(activation::silu(g.clone()) * u).into_data(), tol);
+            gelu(g.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&activation::gelu(g).into_data(), tol);
+        }
+        assert!(flex::gelu(&g).is_some() && flex::silu_mul(&g, &u).is_some());
+        // Autodiff: burn's ops, so gradients flow (d/dx gelu(x) at 0 is 0.5).
+        let x = Tensor::<CpuAutodiff, 1>::zeros([3], &dev).require_grad();
+        let y = Tensor::<CpuAutodiff, 1>::ones([3], &dev);
+        let grads = (gelu(x.clone()) + swiglu(x.clone(), y)).sum().backward();
+        // d/dx silu(x)·1 at 0 is 0.5 as well.
+        x.grad(&grads)
+            .expect("gradient reaches x")
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &burn::tensor::TensorData::from([1.0f32; 3]),
+                Tolerance::absolute(1e-6),
+            );
     }
 }

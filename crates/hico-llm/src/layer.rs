@@ -3,7 +3,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, RmsNorm};
-use burn::tensor::{Tensor, activation::silu, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 use hico_core::nn::RowLinear;
 
 use crate::attention::{AttentionOptions, decoder_attention};
@@ -167,7 +167,9 @@ impl<B: Backend> DecoderLayer<B> {
     pub(crate) fn mlp_of(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = self.post_attention_layernorm.forward(h);
         let m = &self.mlp;
-        m.down_proj
-            .forward_rows(silu(m.gate_proj.forward_rows(x.clone())) * m.up_proj.forward_rows(x))
+        m.down_proj.forward_rows(hico_core::nn::swiglu(
+            m.gate_proj.forward_rows(x.clone()),
+            m.up_proj.forward_rows(x),
+        ))
     }
 }

@@ -8,7 +8,7 @@
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Tensor, activation::gelu, backend::Backend};
+use burn::tensor::{Device, Tensor, backend::Backend};
 use hico_core::config::ConnectorConfig;
 use hico_core::nn::RowLinear;
 use hico_core::weights::{WeightVisitor, Weights};
@@ -53,7 +53,9 @@ impl<B: Backend> Connector<B> {
     /// - returns `[..., d_out]`
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
-            Self::Mlp2xGelu(m) => m.linear_2.forward_rows(gelu(m.linear_1.forward_rows(x))),
+            Self::Mlp2xGelu(m) => m
+                .linear_2
+                .forward_rows(hico_core::nn::gelu(m.linear_1.forward_rows(x))),
             Self::Linear(l) => l.forward_rows(x),
         }
     }
@@ -74,6 +76,7 @@ impl<B: Backend> Weights<B> for Connector<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::activation::gelu;
     use hico_core::backend::{Cpu, cpu_device};
 
     #[test]

@@ -12,7 +12,7 @@
 const ROUND: f32 = 12_582_912.0;
 
 #[inline(always)]
-fn exp1(x: f32) -> f32 {
+pub(crate) fn exp1(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.3);
     // t's low mantissa bits hold n = round(x·log2 e) as an integer (the ROUND trick), so
     // both n and 2^n come from bit operations that vectorise (no saturating float → int

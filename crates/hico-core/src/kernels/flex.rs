@@ -137,6 +137,41 @@ pub fn cell_means<B: Backend>(x: &Tensor<B, 3>, cells: Cells) -> Option<Tensor<B
     from_flex(FlexTensor::from_data(TensorData::new(out, [c, rows, d])))
 }
 
+/// The `f32` elements of a flex tensor stored contiguously (any start offset), without a copy.
+fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
+    if t.dtype() != DType::F32 || !t.is_contiguous() {
+        return None;
+    }
+    let (start, n) = (t.layout().start_offset(), t.layout().num_elements());
+    t.storage::<f32>().get(start..start + n)
+}
+
+/// `silu(gate) · up` ([`super::act::silu_mul`]) when both tensors live on the plain flex
+/// backend in `f32`, stored contiguously with the same shape; `None` otherwise.
+pub fn silu_mul<B: Backend, const D: usize>(
+    gate: &Tensor<B, D>,
+    up: &Tensor<B, D>,
+) -> Option<Tensor<B, D>> {
+    let (fg, fu) = (flex_of(gate)?, flex_of(up)?);
+    if fg.layout().shape() != fu.layout().shape() {
+        return None;
+    }
+    let (g, u) = (contiguous(&fg)?, contiguous(&fu)?);
+    let mut out = vec![0.0f32; g.len()];
+    super::act::silu_mul(g, u, &mut out);
+    from_flex(FlexTensor::from_data(TensorData::new(out, gate.dims())))
+}
+
+/// `gelu(x)` (erf form, [`super::act::gelu`]) when `x` lives on the plain flex backend in
+/// `f32`, stored contiguously; `None` otherwise.
+pub fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
+    let fx = flex_of(x)?;
+    let v = contiguous(&fx)?;
+    let mut out = vec![0.0f32; v.len()];
+    super::act::gelu(v, &mut out);
+    from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{
-    Device, Tensor,
-    activation::{gelu, softmax},
-    backend::Backend,
-    module::attention as fused,
+    Device, Tensor, activation::softmax, backend::Backend, module::attention as fused,
     ops::AttentionModuleOptions,
 };
 use hico_core::backend::AttentionImpl;
@@ -150,7 +147,7 @@ impl<B: Backend> Block<B> {
     /// - `x`: `[B, N, D]`; returns `[B, N, D]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        let h = self.mlp.fc2.forward_rows(gelu(
+        let h = self.mlp.fc2.forward_rows(hico_core::nn::gelu(
             self.mlp.fc1.forward_rows(self.norm2.forward(x.clone())),
         ));
         x + h

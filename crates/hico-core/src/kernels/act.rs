@@ -1,0 +1,220 @@
+//! The MLP activations in one vectorised pass each: SwiGLU's `silu(gate) · up` (the LLM's
+//! MLP) and the exact (erf) GELU (the vision encoder's and the connector's MLP).
+//!
+//! Composed from burn ops these are two to three passes with a fresh buffer each, and their
+//! transcendental functions are libm's scalar `expf` / `erff` (4.4 % of the encoder's samples
+//! at 224 px were `erff`, docs/performance.md). Here `exp` is [`super::exp`]'s polynomial and
+//! `erf` the Abramowitz-Stegun formula 7.1.26 built on it:
+//!
+//! `erf(x) = 1 − (a1·t + a2·t² + a3·t³ + a4·t⁴ + a5·t⁵)·e^(−x²)`, `t = 1 / (1 + p·x)`, `x ≥ 0`,
+//! `erf(−x) = −erf(x)`, with `p = 0.3275911`, `a1..a5 = 0.254829592, −0.284496736,
+//! 1.421413741, −1.453152027, 1.061405429` (Abramowitz & Stegun, *Handbook of Mathematical
+//! Functions*, 1964, eq. 7.1.26: absolute error ≤ 1.5e-7). GELU's error is then at most
+//! `0.5·|x|·1.5e-7` plus `f32` rounding; the tests bound both kernels against `f64`.
+//!
+//! Work is split over rayon's pool in blocks of [`BLOCK`] elements; each block runs the AVX2 +
+//! FMA build of the loop when the CPU has them (chosen at run time, as in [`super::exp`]).
+
+use rayon::prelude::*;
+
+use super::exp::exp1;
+
+/// Elements per parallel task (64 KiB of output).
+const BLOCK: usize = 16 * 1024;
+
+#[inline(always)]
+fn silu_mul1(g: f32, u: f32) -> f32 {
+    // g · sigmoid(g) · u; exp1 clamps, so a very negative g gives g / (1 + 2^127) → −0.
+    g * u / (1.0 + exp1(-g))
+}
+
+#[inline(always)]
+fn erf1(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let p = 1.061_405_4_f32;
+    let p = p * t - 1.453_152_1;
+    let p = p * t + 1.421_413_8;
+    let p = p * t - 0.284_496_74;
+    let p = p * t + 0.254_829_6;
+    let y = 1.0 - p * t * exp1(-a * a);
+    y.copysign(x)
+}
+
+#[inline(always)]
+fn gelu1(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf1(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+#[inline(always)]
+fn silu_mul_body(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+        *o = silu_mul1(g, u);
+    }
+}
+
+#[inline(always)]
+fn gelu_body(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = gelu1(v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_mul_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    silu_mul_body(gate, up, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
+    gelu_body(x, out)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `silu(gate[i]) · up[i]` for every element (SwiGLU).
+///
+/// # Panics
+/// If the three slices differ in length.
+pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    assert!(
+        gate.len() == up.len() && up.len() == out.len(),
+        "silu_mul: lengths differ"
+    );
+    let avx2 = has_avx2();
+    out.par_chunks_mut(BLOCK)
+        .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
+        .for_each(|(o, (g, u))| {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { silu_mul_avx2(g, u, o) };
+            }
+            let _ = avx2;
+            silu_mul_body(g, u, o)
+        });
+}
+
+/// `gelu(x[i])` (the exact, erf form) for every element.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn gelu(x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), out.len(), "gelu: lengths differ");
+    let avx2 = has_avx2();
+    out.par_chunks_mut(BLOCK)
+        .zip(x.par_chunks(BLOCK))
+        .for_each(|(o, x)| {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { gelu_avx2(x, o) };
+            }
+            let _ = avx2;
+            gelu_body(x, o)
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// erf in f64 by its Taylor series (|x| ≤ 3) or its asymptotic complement (beyond): a
+    /// reference independent of the formula under test.
+    fn erf64(x: f64) -> f64 {
+        let a = x.abs();
+        let y = if a <= 3.0 {
+            // erf(x) = 2/√π Σ (−1)^n x^(2n+1) / (n! (2n+1))
+            let (mut term, mut sum, mut n) = (a, a, 0.0f64);
+            while term.abs() > 1e-17 * sum.abs() {
+                n += 1.0;
+                term *= -a * a / n;
+                sum += term / (2.0 * n + 1.0);
+            }
+            sum * 2.0 / std::f64::consts::PI.sqrt()
+        } else {
+            // erfc(x) ≈ e^(−x²)/(x√π) · (1 − 1/(2x²) + 3/(4x⁴) − 15/(8x⁶))
+            let z = 1.0 / (2.0 * a * a);
+            let series = 1.0 - z + 3.0 * z * z - 15.0 * z * z * z;
+            1.0 - (-a * a).exp() / (a * std::f64::consts::PI.sqrt()) * series
+        };
+        y.copysign(x)
+    }
+
+    fn grid() -> Vec<f32> {
+        // −12 … 12 in steps of 1/64, the extremes and both zeros.
+        let mut v: Vec<f32> = (-768..=768).map(|i| i as f32 / 64.0).collect();
+        v.extend([-0.0, f32::MIN_POSITIVE, -1e-30, 60.0, -60.0, 1e4, -1e4]);
+        v
+    }
+
+    #[test]
+    fn erf_is_within_the_formula_bound() {
+        for x in grid() {
+            let got = erf1(x) as f64;
+            let want = erf64(x as f64);
+            assert!((got - want).abs() < 3e-7, "erf({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn gelu_matches_f64_over_the_range() {
+        let x = grid();
+        let mut out = vec![f32::NAN; x.len()];
+        gelu(&x, &mut out);
+        for (&x, &got) in x.iter().zip(&out) {
+            let x64 = x as f64;
+            let want = 0.5 * x64 * (1.0 + erf64(x64 / std::f64::consts::SQRT_2));
+            let tol = 2e-7 * x64.abs().max(1.0);
+            assert!(
+                (got as f64 - want).abs() <= tol,
+                "gelu({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn silu_mul_matches_f64_and_blocks_cover_everything() {
+        // Longer than one block, not a multiple of it, so the tasks' edges are exercised.
+        let n = BLOCK * 2 + 37;
+        let g: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 2001) as f32 / 50.0 - 20.0)
+            .collect();
+        let u: Vec<f32> = (0..n)
+            .map(|i| ((i * 104_729) % 997) as f32 / 100.0 - 5.0)
+            .collect();
+        let mut out = vec![f32::NAN; n];
+        silu_mul(&g, &u, &mut out);
+        for i in 0..n {
+            let (g64, u64) = (g[i] as f64, u[i] as f64);
+            let want = g64 / (1.0 + (-g64).exp()) * u64;
+            let tol = 1e-6 * want.abs().max(1e-3);
+            assert!(
+                (out[i] as f64 - want).abs() <= tol,
+                "silu({})·{} = {}, want {want}",
+                g[i],
+                u[i],
+                out[i]
+            );
+        }
+        let mut huge = [0.0f32; 2];
+        silu_mul(&[-1e4, 1e4], &[1.0, 1.0], &mut huge);
+        assert!(
+            huge[0] <= 0.0 && huge[0] > -1e-30,
+            "silu(-1e4) = {}",
+            huge[0]
+        );
+        assert_eq!(huge[1], 1e4);
+    }
+}
