@@ -72,17 +72,6 @@ unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
     gelu_body(x, out)
 }
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// `silu(gate[i]) · up[i]` for every element (SwiGLU).
 ///
 /// # Panics
@@ -92,7 +81,7 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         gate.len() == up.len() && up.len() == out.len(),
         "silu_mul: lengths differ"
     );
-    let avx2 = has_avx2();
+    let avx2 = super::has_avx2();
     out.par_chunks_mut(BLOCK)
         .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
         .for_each(|(o, (g, u))| {
@@ -112,7 +101,7 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
 /// If the slices differ in length.
 pub fn gelu(x: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), out.len(), "gelu: lengths differ");
-    let avx2 = has_avx2();
+    let avx2 = super::has_avx2();
     out.par_chunks_mut(BLOCK)
         .zip(x.par_chunks(BLOCK))
         .for_each(|(o, x)| {

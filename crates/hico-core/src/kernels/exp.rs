@@ -61,7 +61,7 @@ unsafe fn exp_shift_sum_avx2(row: &mut [f32], shift: f32) -> f32 {
 /// `row[i] = exp(row[i] − shift)` for every element; returns their sum.
 pub fn exp_shift_sum(row: &mut [f32], shift: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::has_avx2() {
         // SAFETY: the CPU has the features the function is compiled for.
         return unsafe { exp_shift_sum_avx2(row, shift) };
     }

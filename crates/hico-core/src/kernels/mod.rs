@@ -12,3 +12,17 @@ pub mod exp;
 pub mod flex;
 pub mod pool;
 pub mod rope;
+
+/// Whether the CPU runs AVX2 and FMA: the kernels' loops are compiled a second time for them
+/// (`#[target_feature]`) and chosen at run time, since the default build targets baseline
+/// x86-64 (SSE2).
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

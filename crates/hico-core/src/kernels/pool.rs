@@ -61,34 +61,62 @@ pub fn cell_means(x: View3, cells: Cells) -> Vec<f32> {
         return out;
     }
     // One task per (clip, frame, cell row): its `sw · D` outputs are contiguous.
+    let avx2 = super::has_avx2();
     out.par_chunks_mut(sw * d).enumerate().for_each(|(t, dst)| {
-        let (ci, rest) = (t / (frames * sh), t % (frames * sh));
-        let (f, cy) = (rest / sh, rest % sh);
-        let (y0, y1) = (cy * h / sh, (cy + 1) * h / sh);
-        let mut row = vec![0.0f32; d];
-        for cx in 0..sw {
-            let (x0, x1) = (cx * w / sw, (cx + 1) * w / sw);
-            let acc = &mut dst[cx * d..(cx + 1) * d];
-            for y in y0..y1 {
-                for xx in x0..x1 {
-                    let token = f * h * w + y * w + xx;
-                    let at = x.offset + ci * x.strides[0] + token * x.strides[1];
-                    let src: &[f32] = if x.strides[2] == 1 {
-                        &x.data[at..at + d]
-                    } else {
-                        for (k, r) in row.iter_mut().enumerate() {
-                            *r = x.data[at + k * x.strides[2]];
-                        }
-                        &row
-                    };
-                    acc.iter_mut().zip(src).for_each(|(a, s)| *a += s);
-                }
-            }
-            let inv = 1.0 / ((y1 - y0) * (x1 - x0)) as f32;
-            acc.iter_mut().for_each(|a| *a *= inv);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { cell_row_avx2(x, cells, t, dst) };
         }
+        let _ = avx2;
+        cell_row(x, cells, t, dst)
     });
     out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cell_row_avx2(x: View3, cells: Cells, t: usize, dst: &mut [f32]) {
+    cell_row(x, cells, t, dst)
+}
+
+/// Task `t`: the means of the `sw` cells of one (clip, frame, cell row) into `dst`
+/// (`sw · D`, zeroed).
+#[inline(always)]
+fn cell_row(x: View3, cells: Cells, t: usize, dst: &mut [f32]) {
+    let [_, _, d] = x.shape;
+    let Cells {
+        frames,
+        h,
+        w,
+        sh,
+        sw,
+    } = cells;
+    let (ci, rest) = (t / (frames * sh), t % (frames * sh));
+    let (f, cy) = (rest / sh, rest % sh);
+    let (y0, y1) = (cy * h / sh, (cy + 1) * h / sh);
+    // Strided features are gathered into `row` first (allocated only then).
+    let mut row = Vec::new();
+    for cx in 0..sw {
+        let (x0, x1) = (cx * w / sw, (cx + 1) * w / sw);
+        let acc = &mut dst[cx * d..(cx + 1) * d];
+        for y in y0..y1 {
+            for xx in x0..x1 {
+                let token = f * h * w + y * w + xx;
+                let at = x.offset + ci * x.strides[0] + token * x.strides[1];
+                let src: &[f32] = if x.strides[2] == 1 {
+                    &x.data[at..at + d]
+                } else {
+                    row.clear();
+                    row.extend((0..d).map(|k| x.data[at + k * x.strides[2]]));
+                    &row
+                };
+                acc.iter_mut().zip(src).for_each(|(a, s)| *a += s);
+            }
+        }
+        let inv = 1.0 / ((y1 - y0) * (x1 - x0)) as f32;
+        acc.iter_mut().for_each(|a| *a *= inv);
+    }
 }
 
 #[cfg(test)]
