@@ -40,7 +40,7 @@ pub struct View4<'a> {
 
 impl View4<'_> {
     /// Panics unless every element the view names lies inside `data`.
-    fn check(&self, what: &str) {
+    pub(super) fn check(&self, what: &str) {
         let last = self
             .shape
             .iter()
@@ -73,7 +73,7 @@ pub enum Mask {
 
 /// A raw output pointer shared by tasks that write disjoint elements.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(super) struct OutPtr(pub(super) *mut f32);
 // SAFETY: tasks write disjoint (batch, query, head) rows of the output (see `attention`).
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
@@ -86,6 +86,34 @@ unsafe impl Sync for OutPtr {}
 ///   with a causal mask `offset + Lq <= Lk` (keys past the last query are never read)
 /// - returns `[B, Lq, heads, d]`, contiguous
 pub fn attention(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f32> {
+    run(q, k, v, mask, scale, false).0
+}
+
+/// [`attention`] and the log-sum-exp of every query row's scaled, masked scores
+/// (`lse[b, head, i] = ln Σ_j exp(scale · q_i · k_j)`), which the backward pass
+/// ([`super::attention_grad`]) needs to rebuild the softmax without a second normalisation.
+///
+/// # Shapes
+/// As [`attention`]; the second vector is `[B, heads, Lq]`.
+pub fn attention_with_lse(
+    q: View4,
+    k: View4,
+    v: View4,
+    mask: Mask,
+    scale: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    run(q, k, v, mask, scale, true)
+}
+
+/// Both of the above: the log-sum-exp rows only when `with_lse`.
+fn run(
+    q: View4,
+    k: View4,
+    v: View4,
+    mask: Mask,
+    scale: f32,
+    with_lse: bool,
+) -> (Vec<f32>, Vec<f32>) {
     let [b, heads, lq, d] = q.shape;
     let [kb, kv, lk, kd] = k.shape;
     assert!(
@@ -110,13 +138,19 @@ pub fn attention(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f3
     k.check("key");
     v.check("value");
     let mut out = vec![0.0f32; b * lq * heads * d];
+    let mut lse = if with_lse {
+        vec![f32::INFINITY; b * heads * lq]
+    } else {
+        Vec::new()
+    };
     if out.is_empty() || lk == 0 {
-        return out;
+        return (out, lse);
     }
     let g = heads / kv;
     let block = (TASK_ROWS / g).clamp(16, 128).min(lq);
     let blocks = lq.div_ceil(block);
     let ptr = OutPtr(out.as_mut_ptr());
+    let lse_ptr = with_lse.then_some(OutPtr(lse.as_mut_ptr()));
     (0..b * kv * blocks).into_par_iter().for_each(|t| {
         let (bi, rest) = (t / (kv * blocks), t % (kv * blocks));
         let (h, qi) = (rest / blocks, rest % blocks);
@@ -134,24 +168,23 @@ pub fn attention(q: View4, k: View4, v: View4, mask: Mask, scale: f32) -> Vec<f3
             q0,
             nq,
         };
-        task.run(ptr, heads);
+        task.run(ptr, lse_ptr, heads);
     });
-    out
+    (out, lse)
 }
 
-/// `dst (+)= lhs · rhs` on one thread: `dst` `m × n` and `lhs` `m × k` row-major and dense,
-/// `rhs` `k × n` with element `(i, j)` at `rhs + i·rs + j·cs` (`(rs, cs)` = `rhs_strides`);
+/// `dst (+)= lhs · rhs` on one thread: `dst` `m × n` row-major and dense, `lhs` `m × k` and
+/// `rhs` `k × n` with element `(i, j)` at `base + i·rs + j·cs` (`(rs, cs)` their strides);
 /// `accumulate` adds to `dst` instead of overwriting it.
 ///
 /// # Safety
-/// `dst`, `lhs` and every element `rhs` names must be valid for the sizes given.
-unsafe fn product(
+/// `dst` and every element `lhs` and `rhs` name must be valid for the sizes given.
+pub(super) unsafe fn product(
     (m, n, k): (usize, usize, usize),
     dst: *mut f32,
     accumulate: bool,
-    lhs: *const f32,
-    rhs: *const f32,
-    (rs, cs): (usize, usize),
+    (lhs, lrs, lcs): (*const f32, usize, usize),
+    (rhs, rs, cs): (*const f32, usize, usize),
 ) {
     // SAFETY: the caller's contract.
     unsafe {
@@ -164,8 +197,8 @@ unsafe fn product(
             n as isize,
             accumulate,
             lhs,
-            1,
-            k as isize,
+            lcs as isize,
+            lrs as isize,
             rhs,
             cs as isize,
             rs as isize,
@@ -194,7 +227,7 @@ struct Task<'a> {
 }
 
 impl Task<'_> {
-    fn run(&self, out: OutPtr, heads: usize) {
+    fn run(&self, out: OutPtr, lse: Option<OutPtr>, heads: usize) {
         let (q, k, v) = (&self.q, &self.k, &self.v);
         let d = q.shape[3];
         let lq = q.shape[2];
@@ -241,9 +274,12 @@ impl Task<'_> {
                     (rows, nk, d),
                     s.as_mut_ptr(),
                     false,
-                    qs.as_ptr(),
-                    k.data.as_ptr().add(kbase + k0 * k.strides[2]),
-                    (k.strides[3], k.strides[2]),
+                    (qs.as_ptr(), d, 1),
+                    (
+                        k.data.as_ptr().add(kbase + k0 * k.strides[2]),
+                        k.strides[3],
+                        k.strides[2],
+                    ),
                 );
             }
             for row in 0..rows {
@@ -272,9 +308,12 @@ impl Task<'_> {
                     (rows, d, nk),
                     acc.as_mut_ptr(),
                     true,
-                    s.as_ptr(),
-                    v.data.as_ptr().add(vbase + k0 * v.strides[2]),
-                    (v.strides[2], v.strides[3]),
+                    (s.as_ptr(), nk, 1),
+                    (
+                        v.data.as_ptr().add(vbase + k0 * v.strides[2]),
+                        v.strides[2],
+                        v.strides[3],
+                    ),
                 );
             }
         }
@@ -282,6 +321,12 @@ impl Task<'_> {
             for i in 0..nq {
                 let row = r * nq + i;
                 let inv = if l[row] > 0.0 { 1.0 / l[row] } else { 0.0 };
+                if let Some(lse) = lse {
+                    let at = (self.bi * heads + self.h * g + r) * lq + q0 + i;
+                    // SAFETY: `at` indexes row (bi, h·g + r, q0 + i) of the `[B, heads, Lq]`
+                    // log-sum-exp buffer, which only this task writes.
+                    unsafe { *lse.0.add(at) = m[row] + l[row].ln() };
+                }
                 let at = ((self.bi * lq + q0 + i) * heads + self.h * g + r) * d;
                 for c in 0..d {
                     // SAFETY: `at + c` indexes row (bi, q0 + i, h·g + r) of the

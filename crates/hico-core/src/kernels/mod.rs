@@ -4,10 +4,11 @@
 //! cell means in one pass ([`pool`]), the MLP activations SwiGLU and GELU in one pass each
 //! ([`act`]). Model
 //! code reaches them through [`flex`], which runs them for burn's plain `flex` backend and
-//! answers `None` for every other backend.
+//! answers `None` for every other backend. [`attention_grad`] is attention's backward.
 
 pub mod act;
 pub mod attention;
+pub mod attention_grad;
 pub mod exp;
 pub mod flex;
 pub mod pool;
