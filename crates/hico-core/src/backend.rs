@@ -26,8 +26,10 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
 /// (the form before the kernel, kept for comparisons). burn's fused op is a flash-style
 /// loop on the CPU backend (measured slower than hico's own there, docs/performance.md) and
 /// an autotuned flash kernel on burn-cuda built with `autotune` (`scripts/gpu-check.sh`
-/// runs both). Training (autodiff) always uses the composed form: burn-autodiff implements
-/// the fused op as the naive L×L product, and the kernel has no backward.
+/// runs both). Training on `Autodiff<flex>` uses the kernel too, as one autodiff op with its
+/// own FlashAttention-2-style backward ([`crate::kernels::attention_grad`]); autodiff on
+/// other backends uses the composed form (burn-autodiff implements the fused op as the
+/// naive L×L product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttentionImpl {

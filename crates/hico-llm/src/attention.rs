@@ -71,8 +71,9 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
 }
 
 /// Causal attention for a decoder layer. With `options.implementation`:
-/// - `Own` (default): hico's CPU kernel ([`hico_core::kernels::attention`]) on the plain flex
-///   backend; elsewhere (autodiff, GPUs) as `Composed`;
+/// - `Own` (default): hico's CPU kernel ([`hico_core::kernels::attention`]) on the flex
+///   backend, plain or under autodiff (then with the kernel's own backward,
+///   [`hico_core::kernels::attention_grad`]); elsewhere (GPUs) as `Composed`;
 /// - `Composed`: [`causal_attention`], burn ops in tiles of `options.block`;
 /// - `Fused`: the backend's fused attention op where it is exact and memory-safe, else as
 ///   `Composed`:

@@ -188,7 +188,8 @@ impl<B: Backend> Rope<B> {
     /// # Shapes
     /// - `x`: `[1, heads, L, head_dim]` → same
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        // One pass on the CPU backend (`hico_core::kernels::rope`), burn ops elsewhere.
+        // One pass on the CPU backend, plain or under autodiff (`hico_core::kernels::rope`),
+        // burn ops elsewhere.
         if let Some(y) = hico_core::kernels::flex::rope(&x, &self.cos, &self.sin) {
             return y;
         }

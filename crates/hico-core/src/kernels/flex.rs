@@ -19,7 +19,7 @@ use super::attention::{Mask, View4, attention as attention_kernel};
 use super::pool::{Cells, View3, cell_means as cell_means_kernel};
 
 /// The tensor's flex primitive when `B` is the plain flex backend (shared buffer, no copy).
-fn flex_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
+pub(super) fn flex_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
     let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
         return None;
     };
@@ -44,7 +44,7 @@ fn parts<const D: usize>(t: &FlexTensor) -> Option<(&[f32], usize, [usize; D], [
 }
 
 /// A strided view of a rank-4 `f32` flex tensor.
-fn view(t: &FlexTensor) -> Option<View4<'_>> {
+pub(super) fn view(t: &FlexTensor) -> Option<View4<'_>> {
     let (data, offset, shape, strides) = parts::<4>(t)?;
     Some(View4 {
         data,
@@ -55,7 +55,7 @@ fn view(t: &FlexTensor) -> Option<View4<'_>> {
 }
 
 /// A burn tensor of backend `B` holding `t` (`None` unless `B` is the plain flex backend).
-fn from_flex<B: Backend, const D: usize>(t: FlexTensor) -> Option<Tensor<B, D>> {
+pub(super) fn from_flex<B: Backend, const D: usize>(t: FlexTensor) -> Option<Tensor<B, D>> {
     let boxed: Box<dyn Any> = Box::new(t);
     let prim = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
     Some(Tensor::from_primitive(TensorPrimitive::Float(prim)))
@@ -77,7 +77,13 @@ pub fn attention<B: Backend>(
     mask: Mask,
     scale: f32,
 ) -> Option<Tensor<B, 4>> {
-    let (fq, fk, fv) = (flex_of(q)?, flex_of(k)?, flex_of(v)?);
+    let Some((fq, fk, fv)) = flex_of(q)
+        .zip(flex_of(k))
+        .zip(flex_of(v))
+        .map(|((q, k), v)| (q, k, v))
+    else {
+        return super::autodiff::attention(q, k, v, mask, scale);
+    };
     let (vq, vk, vv) = (view(&fq)?, view(&fk)?, view(&fv)?);
     let [b, heads, lq, d] = vq.shape;
     let out = attention_kernel(vq, vk, vv, mask, scale);
@@ -96,17 +102,26 @@ pub fn rope<B: Backend>(
     cos: &Tensor<B, 4>,
     sin: &Tensor<B, 4>,
 ) -> Option<Tensor<B, 4>> {
-    let fx = flex_of(x)?;
-    let vx = view(&fx)?;
-    let table = |t: &Tensor<B, 4>| -> Option<FlexTensor> {
-        let f = flex_of(t)?;
-        let f = if f.is_contiguous() && f.layout().start_offset() == 0 {
-            f
-        } else {
-            f.to_contiguous()
-        };
-        (f.dtype() == DType::F32).then_some(f)
+    let Some(fx) = flex_of(x) else {
+        return super::autodiff::rope(x, cos, sin);
     };
+    from_flex(rope_flex(&fx, &flex_of(cos)?, &flex_of(sin)?)?)
+}
+
+/// A rotary table as `f32` values stored contiguously from the buffer's start.
+pub(super) fn table(t: &FlexTensor) -> Option<FlexTensor> {
+    let f = if t.is_contiguous() && t.layout().start_offset() == 0 {
+        t.clone()
+    } else {
+        t.to_contiguous()
+    };
+    (f.dtype() == DType::F32).then_some(f)
+}
+
+/// [`rope`] on flex tensors: `x` `[B, H, L, d]` rotated by `cos`, `sin` (`L·d` values each);
+/// the result is stored `[B, L, H, d]`.
+pub(super) fn rope_flex(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor) -> Option<FlexTensor> {
+    let vx = view(x)?;
     let (fc, fs) = (table(cos)?, table(sin)?);
     let [b, h, l, d] = vx.shape;
     let n = l * d;
@@ -114,7 +129,7 @@ pub fn rope<B: Backend>(
         return None;
     }
     let out = super::rope::rope(vx, &fc.storage::<f32>()[..n], &fs.storage::<f32>()[..n]);
-    from_flex(FlexTensor::from_data(TensorData::new(out, [b, l, h, d])).permute(&[0, 2, 1, 3]))
+    Some(FlexTensor::from_data(TensorData::new(out, [b, l, h, d])).permute(&[0, 2, 1, 3]))
 }
 
 /// The mean feature of every cell of a patch grid ([`super::pool::cell_means`]) when the
@@ -185,9 +200,107 @@ mod tests {
     }
 
     #[test]
-    fn flex_takes_the_kernel_and_autodiff_does_not() {
+    fn flex_of_reads_the_plain_flex_backend_only() {
         assert!(has_attention_kernel::<Cpu>(&Default::default()));
         assert!(!has_attention_kernel::<CpuAutodiff>(&Default::default()));
+    }
+
+    /// Causal grouped-query attention composed of burn ops (full score matrix).
+    fn composed<B: Backend>(
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        scale: f32,
+    ) -> Tensor<B, 4> {
+        let [_, heads, l, _] = q.dims();
+        let g = heads / k.dims()[1];
+        let rep = |x: Tensor<B, 4>| {
+            let [b, h, l, d] = x.dims();
+            x.unsqueeze_dim::<5>(2)
+                .expand([b, h, g, l, d])
+                .reshape([b, h * g, l, d])
+        };
+        let dev = q.device();
+        let mask = Tensor::<B, 2, burn::tensor::Bool>::tril_mask([l, l], 0, &dev)
+            .unsqueeze::<4>()
+            .expand([1, heads, l, l]);
+        let s = q
+            .matmul(rep(k).swap_dims(2, 3))
+            .mul_scalar(scale)
+            .mask_fill(mask, -1e30);
+        softmax(s, 3).matmul(rep(v))
+    }
+
+    #[test]
+    fn autodiff_rope_gradient_equals_the_composed_ops() {
+        let dev = Default::default();
+        let (h, l, d) = (3, 11, 8);
+        let rand =
+            |dims: [usize; 4]| Tensor::<Cpu, 4>::random(dims, Distribution::Normal(0.0, 1.0), &dev);
+        // Tables whose halves differ, so that the swap in the backward is exercised.
+        let (cos, sin) = (rand([1, 1, l, d]), rand([1, 1, l, d]));
+        let (x0, w) = (rand([1, l, h, d]), rand([1, h, l, d]));
+        let run = |kernel: bool| {
+            let x = Tensor::<CpuAutodiff, 4>::from_inner(x0.clone()).require_grad();
+            let xv = x.clone().swap_dims(1, 2);
+            let (c, s) = (
+                Tensor::from_inner(cos.clone()),
+                Tensor::from_inner(sin.clone()),
+            );
+            let y = if kernel {
+                rope(&xv, &c, &s).expect("autodiff over flex takes the kernel")
+            } else {
+                let x1 = xv.clone().slice([0..1, 0..h, 0..l, 0..d / 2]);
+                let x2 = xv.clone().slice([0..1, 0..h, 0..l, d / 2..d]);
+                xv * c + Tensor::cat(vec![x2.neg(), x1], 3) * s
+            };
+            let grads = (y.clone() * Tensor::from_inner(w.clone())).sum().backward();
+            (
+                y.inner().into_data(),
+                x.grad(&grads).expect("gradient").into_data(),
+            )
+        };
+        let (got, want) = (run(true), run(false));
+        got.0
+            .assert_approx_eq::<f32>(&want.0, Tolerance::absolute(1e-5));
+        got.1
+            .assert_approx_eq::<f32>(&want.1, Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn autodiff_kernel_gradients_equal_the_composed_ops() {
+        let dev = Default::default();
+        let (kv, g, l, d) = (2, 3, 70, 8);
+        let scale = 1.0 / (d as f32).sqrt();
+        // q stored [1, L, H, d] and viewed [1, H, L, d] as the decoder's projections are.
+        let r = |h| Tensor::<Cpu, 4>::random([1, l, h, d], Distribution::Normal(0.0, 1.0), &dev);
+        let (q0, k0, v0) = (r(kv * g), r(kv), r(kv));
+        let w = Tensor::<Cpu, 4>::random([1, kv * g, l, d], Distribution::Normal(0.0, 1.0), &dev);
+        let run = |kernel: bool| {
+            let lift =
+                |t: &Tensor<Cpu, 4>| Tensor::<CpuAutodiff, 4>::from_inner(t.clone()).require_grad();
+            let (q, k, v) = (lift(&q0), lift(&k0), lift(&v0));
+            let (qv, kv_, vv) = (
+                q.clone().swap_dims(1, 2),
+                k.clone().swap_dims(1, 2),
+                v.clone().swap_dims(1, 2),
+            );
+            let o = if kernel {
+                attention(&qv, &kv_, &vv, Mask::Causal { offset: 0 }, scale)
+                    .expect("autodiff over flex takes the kernel")
+            } else {
+                composed(qv, kv_, vv, scale)
+            };
+            let grads = (o.clone() * Tensor::from_inner(w.clone())).sum().backward();
+            let grad = |t: &Tensor<CpuAutodiff, 4>| t.grad(&grads).expect("gradient").into_data();
+            (o.inner().into_data(), grad(&q), grad(&k), grad(&v))
+        };
+        let (got, want) = (run(true), run(false));
+        let tol = Tolerance::absolute(2e-5);
+        got.0.assert_approx_eq::<f32>(&want.0, tol);
+        got.1.assert_approx_eq::<f32>(&want.1, tol);
+        got.2.assert_approx_eq::<f32>(&want.2, tol);
+        got.3.assert_approx_eq::<f32>(&want.3, tol);
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! cell means in one pass ([`pool`]), the MLP activations SwiGLU and GELU in one pass each
 //! ([`act`]). Model
 //! code reaches them through [`flex`], which runs them for burn's plain `flex` backend and
-//! answers `None` for every other backend. [`attention_grad`] is attention's backward.
+//! answers `None` for every other backend, except attention and rope: under burn's autodiff on
+//! `flex` (training on the CPU) each runs as one tracked op with its own backward
+//! (`autodiff.rs`; attention's is the kernel of [`attention_grad`]).
 
 pub mod act;
 pub mod attention;
 pub mod attention_grad;
+mod autodiff;
 pub mod exp;
 pub mod flex;
 pub mod pool;

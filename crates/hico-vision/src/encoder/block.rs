@@ -29,7 +29,8 @@ pub struct Attention<B: Backend> {
     /// Inference attention (`[llm] attention`, set through
     /// [`crate::UmtEncoder::with_attention`]): `own` (default) hico's CPU kernel where the
     /// backend has it, `composed` the explicit product of burn ops, `fused` burn's fused op.
-    /// Under autodiff always the explicit product. Not a parameter: not in records.
+    /// Under autodiff on flex the kernel with its own backward; under autodiff elsewhere the
+    /// explicit product. Not a parameter: not in records.
     #[module(skip)]
     pub attention: AttentionImpl,
 }

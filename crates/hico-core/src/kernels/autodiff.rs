@@ -1,0 +1,210 @@
+//! hico's attention and rotary kernels as single ops of burn's autodiff graph on the flex
+//! backend (training on the CPU). Attention runs [`super::attention::attention_with_lse`] on
+//! the inner tensors and records one node whose backward is [`super::attention_grad`], in
+//! place of the ~30 tracked burn ops (and their saved `L × L` intermediates) of the composed
+//! form. The rotary step records one node whose backward is the same kernel turning the
+//! other way (the rotation's transpose), in place of six tracked ops on strided views.
+//!
+//! This uses burn-autodiff's public op API (`Backward`, `OpsPrep`), as burn's own ops do.
+//! The node saves `Q`, `K`, `V`, the output and one log-sum-exp per query row (shared
+//! buffers, no copies).
+
+use std::any::Any;
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::NoCheckpointing};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive, backend::Backend};
+use burn_flex::FlexTensor;
+
+use super::attention::{Mask, attention_with_lse};
+use super::attention_grad::{Forward, attention_backward};
+use super::flex::{rope_flex, table, view};
+
+/// The float primitive of `Autodiff<Flex>`: a flex tensor and its graph node.
+type AdTensor = FloatTensor<Autodiff<Flex>>;
+
+/// The tensor's autodiff primitive when `B` is burn's autodiff over the flex backend.
+fn ad_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<AdTensor> {
+    let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
+        return None;
+    };
+    let boxed: Box<dyn Any> = Box::new(p);
+    boxed.downcast::<AdTensor>().ok().map(|b| *b)
+}
+
+/// A burn tensor of backend `B` holding `t` (`None` unless `B` is autodiff over flex).
+fn from_ad<B: Backend, const D: usize>(t: AdTensor) -> Option<Tensor<B, D>> {
+    let boxed: Box<dyn Any> = Box::new(t);
+    let prim = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
+    Some(Tensor::from_primitive(TensorPrimitive::Float(prim)))
+}
+
+/// The attention node's backward.
+#[derive(Debug)]
+struct AttentionBackward;
+
+/// What the backward reads: the forward's inputs, output and log-sum-exp rows.
+#[derive(Debug, Clone)]
+struct Saved {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    /// `[B, heads, Lq, d]` (stored `[B, Lq, heads, d]`).
+    o: FlexTensor,
+    /// `[B, heads, Lq]`, contiguous.
+    lse: FlexTensor,
+    mask: Mask,
+    scale: f32,
+}
+
+impl Backward<Flex, 3> for AttentionBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let d_o: FlexTensor = grads.consume::<Flex>(&ops.node);
+        let s = &ops.state;
+        // The forward checked these views; the incoming gradient is f32 like the output.
+        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> super::attention::View4<'a> {
+            view(t).unwrap_or_else(|| panic!("attention backward: the {what} is not an f32 view"))
+        }
+        let lse = &s.lse.storage::<f32>()[s.lse.layout().start_offset()..];
+        let q = viewed(&s.q, "query");
+        let f = Forward {
+            q,
+            k: viewed(&s.k, "key"),
+            v: viewed(&s.v, "value"),
+            o: viewed(&s.o, "output"),
+            lse,
+            mask: s.mask,
+            scale: s.scale,
+        };
+        let g = attention_backward(f, viewed(&d_o, "output gradient"));
+        let (qs, ks) = (q.shape, f.k.shape);
+        let [pq, pk, pv] = ops.parents;
+        for (parent, grad, shape) in [(pq, g.dq, qs), (pk, g.dk, ks), (pv, g.dv, ks)] {
+            if let Some(node) = parent {
+                grads
+                    .register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(grad, shape)));
+            }
+        }
+    }
+}
+
+/// `softmax(scale · q kᵀ + mask) v` by the CPU kernel as one autodiff op, when the tensors
+/// live on burn's autodiff over the flex backend in `f32`; `None` otherwise.
+///
+/// # Shapes
+/// As [`super::flex::attention`].
+pub(super) fn attention<B: Backend>(
+    q: &Tensor<B, 4>,
+    k: &Tensor<B, 4>,
+    v: &Tensor<B, 4>,
+    mask: Mask,
+    scale: f32,
+) -> Option<Tensor<B, 4>> {
+    let (aq, ak, av) = (ad_of(q)?, ad_of(k)?, ad_of(v)?);
+    let (vq, vk, vv) = (
+        view(&aq.primitive)?,
+        view(&ak.primitive)?,
+        view(&av.primitive)?,
+    );
+    let [b, heads, lq, d] = vq.shape;
+    let (out, lse) = attention_with_lse(vq, vk, vv, mask, scale);
+    let o = FlexTensor::from_data(TensorData::new(out, [b, lq, heads, d])).permute(&[0, 2, 1, 3]);
+    let nodes = [aq.node.clone(), ak.node.clone(), av.node.clone()];
+    let out = match AttentionBackward
+        .prepare::<NoCheckpointing>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let saved = Saved {
+                q: aq.primitive.clone(),
+                k: ak.primitive.clone(),
+                v: av.primitive.clone(),
+                o: o.clone(),
+                lse: FlexTensor::from_data(TensorData::new(lse, [b, heads, lq])),
+                mask,
+                scale,
+            };
+            prep.finish(saved, o)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(o),
+    };
+    from_ad(out)
+}
+
+/// The rotary node's backward: `dx = Rᵀ dy`, the kernel with the sine table negated and its
+/// halves swapped (`y_j = x_j c_j − x_{j+h} s_j`, `y_{j+h} = x_{j+h} c_{j+h} + x_j s_{j+h}`,
+/// so `dx_j = dy_j c_j + dy_{j+h} s_{j+h}` and `dx_{j+h} = dy_{j+h} c_{j+h} − dy_j s_j`).
+#[derive(Debug)]
+struct RopeBackward;
+
+/// The tables of a rotary node: `cos` and the transposed rotation's sine table.
+#[derive(Debug, Clone)]
+struct RopeTables {
+    cos: FlexTensor,
+    sin_t: FlexTensor,
+}
+
+impl Backward<Flex, 1> for RopeBackward {
+    type State = RopeTables;
+
+    fn backward(self, ops: Ops<RopeTables, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy: FlexTensor = grads.consume::<Flex>(&ops.node);
+        let [parent] = ops.parents;
+        if let Some(node) = parent {
+            let dx = rope_flex(&dy, &ops.state.cos, &ops.state.sin_t)
+                .expect("rope backward: the gradient is an f32 view with the forward's shape");
+            grads.register::<Flex>(node.id, dx);
+        }
+    }
+}
+
+/// `x` rotated by `cos` / `sin` by the CPU kernel as one autodiff op, when the tensors live
+/// on burn's autodiff over the flex backend in `f32`; `None` otherwise. The tables take no
+/// gradient (they are functions of the positions).
+///
+/// # Shapes
+/// As [`super::flex::rope`].
+pub(super) fn rope<B: Backend>(
+    x: &Tensor<B, 4>,
+    cos: &Tensor<B, 4>,
+    sin: &Tensor<B, 4>,
+) -> Option<Tensor<B, 4>> {
+    let ax = ad_of(x)?;
+    let (cos, sin) = (
+        table(&ad_of(cos)?.primitive)?,
+        table(&ad_of(sin)?.primitive)?,
+    );
+    let y = rope_flex(&ax.primitive, &cos, &sin)?;
+    let out = match RopeBackward
+        .prepare::<NoCheckpointing>([ax.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let d = x.dims()[3];
+            let half = d / 2;
+            let s = sin.storage::<f32>();
+            let n = sin.layout().num_elements();
+            let sin_t: Vec<f32> = (0..n)
+                .map(|i| {
+                    let j = i % d;
+                    let partner = if j < half { i + half } else { i - half };
+                    -s[partner]
+                })
+                .collect();
+            let tables = RopeTables {
+                sin_t: FlexTensor::from_data(TensorData::new(sin_t, sin.layout().shape().clone())),
+                cos,
+            };
+            prep.finish(tables, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
