@@ -29,6 +29,7 @@ pub mod forward;
 pub mod loader;
 pub mod manifest;
 pub mod metrics;
+pub mod optim;
 mod prepare;
 mod replicas;
 pub mod rng;

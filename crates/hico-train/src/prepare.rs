@@ -9,7 +9,7 @@ use std::{
 };
 
 use burn::{
-    optim::{AdamW, AdamWConfig, adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig},
+    optim::{adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig},
     prelude::*,
     tensor::backend::AutodiffBackend,
 };
@@ -34,7 +34,7 @@ pub struct RunOptions {
 }
 
 /// The optimizer of a stage: AdamW over the whole model.
-pub(crate) type Optim<B> = OptimizerAdaptor<AdamW, VideoLlm<B>, B>;
+pub(crate) type Optim<B> = OptimizerAdaptor<crate::optim::AdamW, VideoLlm<B>, B>;
 
 /// Everything the replicas share, made once before training starts.
 pub(crate) struct Prepared {
@@ -162,16 +162,11 @@ pub(crate) fn prepare<B: AutodiffBackend>(
 
 /// The AdamW of a stage (per-part learning rates are passed at each step).
 pub(crate) fn optimizer<B: AutodiffBackend>(stage: &StageConfig) -> Optim<B> {
-    AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(stage.optim.weight_decay as f32)
-        .with_grad_clipping(
-            stage
-                .optim
-                .clip_norm
-                .map(|c| GradientClippingConfig::Norm(c as f32)),
-        )
-        .init()
+    let clipping = stage
+        .optim
+        .clip_norm
+        .map(|c| GradientClippingConfig::Norm(c as f32));
+    crate::optim::AdamW::new(1e-8, stage.optim.weight_decay as f32).init(clipping)
 }
 
 /// Mark the parts the stage does not train as `no_grad`.

@@ -187,6 +187,85 @@ pub fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>
     from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
 }
 
+/// The flex tensor of `t`, taken by value (no second owner of its buffer), when `B` is the
+/// plain flex backend.
+fn into_flex<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<FlexTensor, Tensor<B, D>> {
+    if flex_of(&t).is_none_or(|f| f.dtype() != DType::F32) {
+        return Err(t);
+    }
+    let TensorPrimitive::Float(p) = t.into_primitive() else {
+        unreachable!("flex_of read a float tensor")
+    };
+    let boxed: Box<dyn Any> = Box::new(p);
+    Ok(*boxed
+        .downcast::<FlexTensor>()
+        .expect("flex_of read a flex tensor"))
+}
+
+/// `t` as a contiguous tensor at offset 0 that owns its buffer alone (copied only when it
+/// is a view or shared).
+fn writable(t: FlexTensor) -> FlexTensor {
+    let n = t.layout().num_elements();
+    if t.is_contiguous()
+        && t.layout().start_offset() == 0
+        && t.storage::<f32>().len() == n
+        && t.is_unique()
+    {
+        t
+    } else {
+        FlexTensor::from_data(t.into_data())
+    }
+}
+
+/// A parameter, its gradient and its two AdamW moments (`None` before the first step).
+pub type AdamWTensors<B, const D: usize> = (
+    Tensor<B, D>,
+    Tensor<B, D>,
+    Option<(Tensor<B, D>, Tensor<B, D>)>,
+);
+
+/// One AdamW step ([`super::adamw`]) in one pass, in place where the buffers are not shared:
+/// the new parameter and moments, when all the tensors live on the plain flex backend in
+/// `f32` with one shape; otherwise the inputs back, untouched, for the composed step.
+#[allow(clippy::type_complexity)]
+pub fn adamw<B: Backend, const D: usize>(
+    step: &super::adamw::AdamWStep,
+    (param, grad, moments): AdamWTensors<B, D>,
+) -> Result<(Tensor<B, D>, Tensor<B, D>, Tensor<B, D>), AdamWTensors<B, D>> {
+    let dims = param.dims();
+    let fits =
+        |t: &Tensor<B, D>| t.dims() == dims && flex_of(t).is_some_and(|f| f.dtype() == DType::F32);
+    let all =
+        fits(&param) && fits(&grad) && moments.as_ref().is_none_or(|(m, v)| fits(m) && fits(v));
+    if !all {
+        return Err((param, grad, moments));
+    }
+    let flex = |t| into_flex(t).expect("checked above");
+    let mut p = writable(flex(param));
+    let g = flex(grad);
+    let g = if contiguous(&g).is_some() {
+        g
+    } else {
+        FlexTensor::from_data(g.into_data())
+    };
+    let (mut m, mut v) = match moments {
+        Some((m, v)) => (writable(flex(m)), writable(flex(v))),
+        None => {
+            let zeros = || FlexTensor::from_data(TensorData::zeros::<f32, _>(dims));
+            (zeros(), zeros())
+        }
+    };
+    super::adamw::adamw_step(
+        step,
+        p.storage_mut::<f32>(),
+        contiguous(&g).expect("made contiguous above"),
+        m.storage_mut::<f32>(),
+        v.storage_mut::<f32>(),
+    );
+    let back = |t| from_flex::<B, D>(t).expect("the plain flex backend");
+    Ok((back(p), back(m), back(v)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,13 +2,15 @@
 //! ([`attention`], tiled with an online softmax, no `L × L` matrix), the vectorised `exp`
 //! it uses ([`exp`]), rotary embeddings in one pass ([`rope`]) and the `pool` compressor's
 //! cell means in one pass ([`pool`]), the MLP activations SwiGLU and GELU in one pass each
-//! ([`act`]). Model
+//! ([`act`]), and AdamW's update in one pass per parameter ([`adamw`], used by hico-train's
+//! optimizer). Model
 //! code reaches them through [`flex`], which runs them for burn's plain `flex` backend and
 //! answers `None` for every other backend, except attention and rope: under burn's autodiff on
 //! `flex` (training on the CPU) each runs as one tracked op with its own backward
 //! (`autodiff.rs`; attention's is the kernel of [`attention_grad`]).
 
 pub mod act;
+pub mod adamw;
 pub mod attention;
 pub mod attention_grad;
 mod autodiff;
