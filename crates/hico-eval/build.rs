@@ -13,9 +13,13 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    // Re-stamp when any source of the workspace or the checked-out commit changes.
+    // Re-stamp when any source of the workspace or the checked-out commit changes. The
+    // sources are named relative to this package: cargo gives the same build directory to
+    // the same package in two checkouts sharing a target directory (worktrees), and
+    // absolute paths would keep watching the checkout that built it last, leaving the
+    // other's stamp stale.
     for p in ["crates", "src", "Cargo.toml", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", root.join(p).display());
+        println!("cargo:rerun-if-changed=../../{p}");
     }
     let root_s = root.to_string_lossy().into_owned();
     if let Some(dir) = git(&["-C", &root_s, "rev-parse", "--git-dir"]) {
