@@ -214,7 +214,24 @@ pub fn score_sample<B: Backend>(
 /// that fails (error or panic) is skipped: logged to `out/skipped.jsonl` when `out` is
 /// given, counted as wrong; more than `opts.max_skipped` skips stop with
 /// [`EvalError::TooManySkipped`].
+///
+/// The questions run on a worker of rayon's pool, as training does
+/// (`hico_train::run_stage_with`): each parallel op then splits its work with the other
+/// workers in place instead of handing it to the pool and sleeping (14-17 % less time per
+/// ablation cell on two cores, the same answers; docs/performance.md).
 pub fn score_set<B: Backend>(
+    pipe: &Pipeline<B>,
+    dir: &Path,
+    manifest: &Manifest,
+    opts: ScoreOptions,
+    out: Option<&Path>,
+    progress: Option<&ProgressBar>,
+) -> Result<SetScore, EvalError> {
+    rayon::scope(|_| score_set_here(pipe, dir, manifest, opts, out, progress))
+}
+
+/// [`score_set`] on the calling thread.
+fn score_set_here<B: Backend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     manifest: &Manifest,
