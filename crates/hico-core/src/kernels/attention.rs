@@ -339,11 +339,11 @@ impl Task<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random values in [-2, 2).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    /// Deterministic pseudo-random values in [-2, 2) (also the backward's tests).
+    pub(in crate::kernels) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {
@@ -355,7 +355,7 @@ mod tests {
             .collect()
     }
 
-    fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
+    pub(in crate::kernels) fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
         let [_, h, l, d] = shape;
         View4 {
             data,

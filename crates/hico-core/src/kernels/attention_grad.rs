@@ -350,30 +350,8 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::attention::attention_with_lse;
+    use super::super::attention::tests::{contiguous, values};
     use super::*;
-
-    /// Deterministic pseudo-random values in [-2, 2).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
-            })
-            .collect()
-    }
-
-    fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
-        let [_, h, l, d] = shape;
-        View4 {
-            data,
-            offset: 0,
-            shape,
-            strides: [h * l * d, l * d, d, 1],
-        }
-    }
 
     /// The three gradients in f64 straight from the definition (whole score rows).
     fn naive(q: View4, k: View4, v: View4, d_o: View4, mask: Mask, scale: f64) -> [Vec<f64>; 3] {
