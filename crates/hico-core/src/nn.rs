@@ -1,5 +1,6 @@
 //! [`RowLinear`]: a linear layer applied to the rows of a tensor of any rank as one 2-D
-//! matrix product; [`swiglu`] and [`gelu`]: the MLP activations, in one pass on the CPU.
+//! matrix product; [`swiglu`] and [`gelu`]: the MLP activations, and [`rms_norm`]: burn's
+//! `RmsNorm`, each in one pass on the CPU (inference, and training through their own backward).
 //!
 //! burn's `Linear::forward` on a rank-3 input broadcasts the weight to `[1, in, out]` and
 //! runs a batched matmul; on the flex CPU backend that path is far slower than the 2-D one
@@ -7,7 +8,7 @@
 //! 0.44 ms as `[1, 896] × [896, 4864]`). Flattening the leading dimensions first gives the
 //! same product through the fast path on every backend.
 
-use burn::nn::Linear;
+use burn::nn::{Linear, RmsNorm};
 use burn::tensor::activation;
 use burn::tensor::{Tensor, backend::Backend};
 
@@ -35,16 +36,25 @@ impl<B: Backend> RowLinear<B> for Linear<B> {
     }
 }
 
-/// `silu(gate) · up`, SwiGLU's product: one vectorised pass on the plain flex backend
-/// ([`crate::kernels::act`]), burn's `silu` and a product elsewhere (autodiff, GPU).
+/// `silu(gate) · up`, SwiGLU's product: one vectorised pass on the flex backend
+/// ([`crate::kernels::act`]; under autodiff one tracked op with a one-pass backward), burn's
+/// `silu` and a product elsewhere (GPU, other dtypes).
 pub fn swiglu<B: Backend, const D: usize>(gate: Tensor<B, D>, up: Tensor<B, D>) -> Tensor<B, D> {
     flex::silu_mul(&gate, &up).unwrap_or_else(|| activation::silu(gate) * up)
 }
 
-/// The exact (erf) GELU: one vectorised pass on the plain flex backend
-/// ([`crate::kernels::act`]), burn's `gelu` elsewhere (autodiff, GPU).
+/// The exact (erf) GELU: one vectorised pass on the flex backend
+/// ([`crate::kernels::act`]; under autodiff one tracked op with a one-pass backward), burn's
+/// `gelu` elsewhere (GPU, other dtypes).
 pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     flex::gelu(&x).unwrap_or_else(|| activation::gelu(x))
+}
+
+/// `norm.forward(x)`: one pass over the rows on the flex backend ([`crate::kernels::norm`];
+/// under autodiff one tracked op with a one-pass backward), burn's composed `RmsNorm`
+/// elsewhere (GPU, other dtypes).
+pub fn rms_norm<B: Backend, const D: usize>(norm: &RmsNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    flex::rms_norm(&x, &norm.gamma.val(), norm.epsilon as f32).unwrap_or_else(|| norm.forward(x))
 }
 
 #[cfg(test)]
@@ -95,7 +105,7 @@ mod tests {
                 .assert_approx_eq::<f32>(&activation::gelu(g).into_data(), tol);
         }
         assert!(flex::gelu(&g).is_some() && flex::silu_mul(&g, &u).is_some());
-        // Autodiff: burn's ops, so gradients flow (d/dx gelu(x) at 0 is 0.5).
+        // Autodiff: gradients flow (d/dx gelu(x) at 0 is 0.5).
         let x = Tensor::<CpuAutodiff, 1>::zeros([3], &dev).require_grad();
         let y = Tensor::<CpuAutodiff, 1>::ones([3], &dev);
         let grads = (gelu(x.clone()) + swiglu(x.clone(), y)).sum().backward();
@@ -107,5 +117,70 @@ mod tests {
                 &burn::tensor::TensorData::from([1.0f32; 3]),
                 Tolerance::absolute(1e-6),
             );
+    }
+
+    #[test]
+    fn autodiff_kernels_give_burn_ops_values_and_gradients() {
+        use crate::backend::CpuAutodiff;
+        use burn::nn::RmsNormConfig;
+        use burn::tensor::TensorData;
+        type A = CpuAutodiff;
+        let dev = Default::default();
+        let r = |dims: [usize; 3], s: f64| {
+            Tensor::<Cpu, 3>::random(dims, Distribution::Normal(0.0, s), &dev)
+        };
+        // 70 rows of 300 (several kernel tasks); the loss weights are read transposed, so
+        // the incoming gradients are strided views.
+        let (g0, u0, w0) = (
+            r([1, 70, 300], 3.0),
+            r([1, 70, 300], 1.0),
+            r([1, 300, 70], 1.0),
+        );
+        let gamma0 = Tensor::<Cpu, 1>::random([300], Distribution::Normal(1.0, 0.3), &dev);
+        let mut norm = RmsNormConfig::new(300).with_epsilon(1e-6).init::<A>(&dev);
+        norm.gamma =
+            burn::module::Param::from_tensor(Tensor::from_inner(gamma0)).set_require_grad(true);
+        let run = |kernel: bool| {
+            let lift = |t: &Tensor<Cpu, 3>| Tensor::<A, 3>::from_inner(t.clone()).require_grad();
+            let (g, u) = (lift(&g0), lift(&u0));
+            let w = Tensor::<A, 3>::from_inner(w0.clone()).swap_dims(1, 2);
+            let (a, b, c) = if kernel {
+                (
+                    swiglu(g.clone(), u.clone()),
+                    gelu(g.clone()),
+                    rms_norm(&norm, u.clone()),
+                )
+            } else {
+                (
+                    activation::silu(g.clone()) * u.clone(),
+                    activation::gelu(g.clone()),
+                    norm.forward(u.clone()),
+                )
+            };
+            let loss = ((a.clone() + b.clone() * 0.5 + c.clone() * 2.0) * w).sum();
+            let grads = loss.backward();
+            let values: Vec<TensorData> = [a, b, c]
+                .into_iter()
+                .map(|t| t.inner().into_data())
+                .collect();
+            (
+                values,
+                g.grad(&grads).expect("dg").into_data(),
+                u.grad(&grads).expect("du").into_data(),
+                norm.gamma.val().grad(&grads).expect("dγ").into_data(),
+            )
+        };
+        let (got, want) = (run(true), run(false));
+        let tol = Tolerance::absolute(1e-4).set_relative(1e-4);
+        for (a, b) in got.0.iter().zip(&want.0) {
+            a.assert_approx_eq::<f32>(b, tol);
+        }
+        got.1.assert_approx_eq::<f32>(&want.1, tol);
+        got.2.assert_approx_eq::<f32>(&want.2, tol);
+        got.3.assert_approx_eq::<f32>(&want.3, tol);
+        // The kernels did run: under autodiff on flex each answers Some.
+        let g = Tensor::<A, 3>::from_inner(g0.clone());
+        assert!(flex::gelu(&g).is_some() && flex::silu_mul(&g, &g).is_some());
+        assert!(flex::rms_norm(&g, &norm.gamma.val(), 1e-6).is_some());
     }
 }

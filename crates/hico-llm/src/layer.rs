@@ -71,7 +71,7 @@ fn split_heads<B: Backend>(
     let l = x.dims()[1];
     let x = x.reshape([1, l, heads, d]);
     let x = match norm {
-        Some(n) => n.forward(x),
+        Some(n) => hico_core::nn::rms_norm(n, x),
         None => x,
     };
     x.swap_dims(1, 2)
@@ -145,7 +145,7 @@ impl<B: Backend> DecoderLayer<B> {
         cache: Option<&mut LayerKv<B>>,
         options: &AttentionOptions,
     ) -> Tensor<B, 3> {
-        let x = self.input_layernorm.forward(h.clone());
+        let x = hico_core::nn::rms_norm(&self.input_layernorm, h.clone());
         let h = h + self.self_attn.forward(x, rope, cache, options);
         let l = h.dims()[1];
         if l <= MLP_ROWS {
@@ -165,7 +165,7 @@ impl<B: Backend> DecoderLayer<B> {
 
     /// The MLP block on its input rows: `[1, L, hidden]` → `[1, L, hidden]` (no residual).
     pub(crate) fn mlp_of(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.post_attention_layernorm.forward(h);
+        let x = hico_core::nn::rms_norm(&self.post_attention_layernorm, h);
         let m = &self.mlp;
         m.down_proj.forward_rows(hico_core::nn::swiglu(
             m.gate_proj.forward_rows(x.clone()),

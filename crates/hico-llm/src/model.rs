@@ -165,7 +165,7 @@ impl<B: Backend> CausalLm<B> {
 
     /// `[n, hidden]` → `[n, vocab]`.
     fn head_2d(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
-        let h = self.model.norm.forward(h);
+        let h = hico_core::nn::rms_norm(&self.model.norm, h);
         match &self.lm_head {
             Some(head) => head.forward_rows(h),
             // `W · hᵀ` reads the `[vocab, hidden]` matrix in its stored layout (a matmul

@@ -74,7 +74,7 @@ impl<B: Backend> CausalLm<B> {
         let device = h.device();
         let lyr = &self.model.layers[layer];
         let attn = &lyr.self_attn;
-        let x = lyr.input_layernorm.forward(h.detach());
+        let x = hico_core::nn::rms_norm(&lyr.input_layernorm, h.detach());
         let l = x.dims()[1];
         let rope = self.rope.at(pos);
         let qpos: Vec<usize> = queries.iter().map(|&q| pos[q]).collect();

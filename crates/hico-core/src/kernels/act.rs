@@ -12,6 +12,10 @@
 //! Functions*, 1964, eq. 7.1.26: absolute error ≤ 1.5e-7). GELU's error is then at most
 //! `0.5·|x|·1.5e-7` plus `f32` rounding; the tests bound both kernels against `f64`.
 //!
+//! Their backward passes (training on the CPU, `autodiff.rs`) are one pass each as well:
+//! with `s = sigmoid(g)`, `d silu(g)·u / dg = u·s·(1 + g·(1 − s))` and `/ du = g·s`; with
+//! `Φ(x) = (1 + erf(x/√2)) / 2` and `φ(x) = e^(−x²/2) / √(2π)`, `d gelu(x) / dx = Φ(x) + x·φ(x)`.
+//!
 //! Work is split over rayon's pool in blocks of [`BLOCK`] elements; each block runs the AVX2 +
 //! FMA build of the loop when the CPU has them (chosen at run time, as in [`super::exp`]).
 
@@ -44,6 +48,49 @@ fn erf1(x: f32) -> f32 {
 #[inline(always)]
 fn gelu1(x: f32) -> f32 {
     0.5 * x * (1.0 + erf1(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `(dg, du)` of `silu(g)·u` for the incoming gradient `dy`.
+#[inline(always)]
+fn silu_mul_grad1(g: f32, u: f32, dy: f32) -> (f32, f32) {
+    let s = 1.0 / (1.0 + exp1(-g));
+    let gs = g * s;
+    (dy * u * (s + gs * (1.0 - s)), dy * gs)
+}
+
+#[inline(always)]
+fn gelu_grad1(x: f32, dy: f32) -> f32 {
+    let cdf = 0.5 * (1.0 + erf1(x * std::f32::consts::FRAC_1_SQRT_2));
+    // 1 / √(2π)
+    let pdf = 0.398_942_3 * exp1(-0.5 * x * x);
+    dy * (cdf + x * pdf)
+}
+
+#[inline(always)]
+fn silu_mul_grad_body(g: &[f32], u: &[f32], dy: &[f32], dg: &mut [f32], du: &mut [f32]) {
+    let outs = dg.iter_mut().zip(du.iter_mut());
+    for (((a, b), &g), (&u, &d)) in outs.zip(g).zip(u.iter().zip(dy)) {
+        (*a, *b) = silu_mul_grad1(g, u, d);
+    }
+}
+
+#[inline(always)]
+fn gelu_grad_body(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for ((o, &v), &d) in dx.iter_mut().zip(x).zip(dy) {
+        *o = gelu_grad1(v, d);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_mul_grad_avx2(g: &[f32], u: &[f32], dy: &[f32], dg: &mut [f32], du: &mut [f32]) {
+    silu_mul_grad_body(g, u, dy, dg, du)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_grad_avx2(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    gelu_grad_body(x, dy, dx)
 }
 
 #[inline(always)]
@@ -112,6 +159,57 @@ pub fn gelu(x: &[f32], out: &mut [f32]) {
             }
             let _ = avx2;
             gelu_body(x, o)
+        });
+}
+
+/// The gradients `(dg, du)` of `silu(gate)·up` ([`silu_mul`]) for the output gradient `dy`.
+///
+/// # Panics
+/// If the five slices differ in length.
+pub fn silu_mul_grad(gate: &[f32], up: &[f32], dy: &[f32], dg: &mut [f32], du: &mut [f32]) {
+    let n = gate.len();
+    assert!(
+        [up.len(), dy.len(), dg.len(), du.len()]
+            .iter()
+            .all(|&m| m == n),
+        "silu_mul_grad: lengths differ"
+    );
+    let avx2 = super::has_avx2();
+    dg.par_chunks_mut(BLOCK)
+        .zip(du.par_chunks_mut(BLOCK))
+        .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
+        .zip(dy.par_chunks(BLOCK))
+        .for_each(|(((dg, du), (g, u)), dy)| {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { silu_mul_grad_avx2(g, u, dy, dg, du) };
+            }
+            let _ = avx2;
+            silu_mul_grad_body(g, u, dy, dg, du)
+        });
+}
+
+/// The gradient of [`gelu`] at `x` for the output gradient `dy`.
+///
+/// # Panics
+/// If the slices differ in length.
+pub fn gelu_grad(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    assert!(
+        x.len() == dy.len() && dy.len() == dx.len(),
+        "gelu_grad: lengths differ"
+    );
+    let avx2 = super::has_avx2();
+    dx.par_chunks_mut(BLOCK)
+        .zip(x.par_chunks(BLOCK).zip(dy.par_chunks(BLOCK)))
+        .for_each(|(o, (x, dy))| {
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { gelu_grad_avx2(x, dy, o) };
+            }
+            let _ = avx2;
+            gelu_grad_body(x, dy, o)
         });
 }
 
@@ -205,5 +303,37 @@ mod tests {
             huge[0]
         );
         assert_eq!(huge[1], 1e4);
+    }
+
+    #[test]
+    fn gradients_match_f64_derivatives() {
+        let x = grid();
+        let n = x.len();
+        let u: Vec<f32> = (0..n).map(|i| ((i * 37) % 19) as f32 / 4.0 - 2.0).collect();
+        let dy: Vec<f32> = (0..n).map(|i| ((i * 53) % 23) as f32 / 8.0 - 1.4).collect();
+        let (mut dg, mut du, mut dx) = (vec![f32::NAN; n], vec![f32::NAN; n], vec![f32::NAN; n]);
+        silu_mul_grad(&x, &u, &dy, &mut dg, &mut du);
+        gelu_grad(&x, &dy, &mut dx);
+        for i in 0..n {
+            let (g, u, d) = (x[i] as f64, u[i] as f64, dy[i] as f64);
+            let s = 1.0 / (1.0 + (-g).exp());
+            let want_dg = d * u * s * (1.0 + g * (1.0 - s));
+            let want_du = d * g * s;
+            let pdf = (-0.5 * g * g).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let cdf = 0.5 * (1.0 + erf64(g / std::f64::consts::SQRT_2));
+            let want_dx = d * (cdf + g * pdf);
+            for (what, got, want) in [
+                ("dg", dg[i], want_dg),
+                ("du", du[i], want_du),
+                ("dx", dx[i], want_dx),
+            ] {
+                let tol = 2e-6 * want.abs().max(d.abs()).max(1e-3);
+                assert!(
+                    (got as f64 - want).abs() <= tol,
+                    "{what} at x = {}, u = {u}, dy = {d}: {got}, want {want}",
+                    x[i]
+                );
+            }
+        }
     }
 }

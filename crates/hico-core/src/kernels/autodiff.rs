@@ -21,7 +21,7 @@ use burn_flex::FlexTensor;
 
 use super::attention::{Mask, attention_with_lse};
 use super::attention_grad::{Forward, attention_backward};
-use super::flex::{rope_flex, table, view};
+use super::flex::{contiguous, rope_flex, table, view};
 
 /// The float primitive of `Autodiff<Flex>`: a flex tensor and its graph node.
 type AdTensor = FloatTensor<Autodiff<Flex>>;
@@ -203,6 +203,177 @@ pub(super) fn rope<B: Backend>(
                 cos,
             };
             prep.finish(tables, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+/// `t` stored contiguously (copied only when it is a strided or broadcast view): incoming
+/// gradients may be views (a transpose's or an expand's backward).
+fn dense(t: FlexTensor) -> FlexTensor {
+    if t.is_contiguous() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The `f32` values of a contiguous flex tensor (any start offset).
+fn values(t: &FlexTensor) -> &[f32] {
+    contiguous(t).expect("autodiff kernels: an f32 tensor stored contiguously")
+}
+
+/// A flex tensor of `shape` holding `v`.
+fn tensor(v: Vec<f32>, shape: &FlexTensor) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(v, shape.layout().shape().clone()))
+}
+
+/// SwiGLU's node backward: `(dg, du)` by [`super::act::silu_mul_grad`].
+#[derive(Debug)]
+struct SiluMulBackward;
+
+impl Backward<Flex, 2> for SiluMulBackward {
+    /// The forward's `gate` and `up` (shared buffers).
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = dense(grads.consume::<Flex>(&ops.node));
+        let (g, u) = &ops.state;
+        let n = g.layout().num_elements();
+        let (mut dg, mut du) = (vec![0.0f32; n], vec![0.0f32; n]);
+        super::act::silu_mul_grad(values(g), values(u), values(&dy), &mut dg, &mut du);
+        let [pg, pu] = ops.parents;
+        for (parent, grad) in [(pg, dg), (pu, du)] {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, tensor(grad, g));
+            }
+        }
+    }
+}
+
+/// `silu(gate) · up` by the CPU kernels as one autodiff op, when both tensors live on burn's
+/// autodiff over flex in `f32`, stored contiguously with one shape; `None` otherwise.
+pub(super) fn silu_mul<B: Backend, const D: usize>(
+    gate: &Tensor<B, D>,
+    up: &Tensor<B, D>,
+) -> Option<Tensor<B, D>> {
+    let (ag, au) = (ad_of(gate)?, ad_of(up)?);
+    if ag.primitive.layout().shape() != au.primitive.layout().shape() {
+        return None;
+    }
+    let (g, u) = (contiguous(&ag.primitive)?, contiguous(&au.primitive)?);
+    let mut out = vec![0.0f32; g.len()];
+    super::act::silu_mul(g, u, &mut out);
+    let y = tensor(out, &ag.primitive);
+    let out = match SiluMulBackward
+        .prepare::<NoCheckpointing>([ag.node.clone(), au.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish((ag.primitive.clone(), au.primitive.clone()), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+/// GELU's node backward: `dx` by [`super::act::gelu_grad`].
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    /// The forward's input (shared buffer).
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = dense(grads.consume::<Flex>(&ops.node));
+        let x = &ops.state;
+        let mut dx = vec![0.0f32; x.layout().num_elements()];
+        super::act::gelu_grad(values(x), values(&dy), &mut dx);
+        if let [Some(node)] = ops.parents {
+            grads.register::<Flex>(node.id, tensor(dx, x));
+        }
+    }
+}
+
+/// The exact GELU by the CPU kernels as one autodiff op, when `x` lives on burn's autodiff
+/// over flex in `f32`, stored contiguously; `None` otherwise.
+pub(super) fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
+    let ax = ad_of(x)?;
+    let v = contiguous(&ax.primitive)?;
+    let mut out = vec![0.0f32; v.len()];
+    super::act::gelu(v, &mut out);
+    let y = tensor(out, &ax.primitive);
+    let out = match GeluBackward
+        .prepare::<NoCheckpointing>([ax.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(ax.primitive.clone(), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+/// RMSNorm's node backward: `(dx, dγ)` by [`super::norm::rms_norm_grad`].
+#[derive(Debug)]
+struct RmsNormBackward;
+
+/// What RMSNorm's backward reads: the input, `γ` and the per-row `1 / rms`.
+#[derive(Debug, Clone)]
+struct RmsSaved {
+    x: FlexTensor,
+    gamma: FlexTensor,
+    r: Vec<f32>,
+}
+
+impl Backward<Flex, 2> for RmsNormBackward {
+    type State = RmsSaved;
+
+    fn backward(self, ops: Ops<RmsSaved, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = dense(grads.consume::<Flex>(&ops.node));
+        let s = &ops.state;
+        let (dx, dgamma) =
+            super::norm::rms_norm_grad(values(&s.x), values(&s.gamma), &s.r, values(&dy));
+        let [px, pg] = ops.parents;
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, tensor(dx, &s.x));
+        }
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dgamma, &s.gamma));
+        }
+    }
+}
+
+/// `x · γ / √(mean(x²) + ε)` over the last dimension by the CPU kernels as one autodiff op,
+/// when both tensors live on burn's autodiff over flex in `f32`, stored contiguously, `γ`
+/// as wide as `x`'s rows; `None` otherwise.
+pub(super) fn rms_norm<B: Backend, const D: usize>(
+    x: &Tensor<B, D>,
+    gamma: &Tensor<B, 1>,
+    eps: f32,
+) -> Option<Tensor<B, D>> {
+    let (ax, ag) = (ad_of(x)?, ad_of(gamma)?);
+    let (v, g) = (contiguous(&ax.primitive)?, contiguous(&ag.primitive)?);
+    if g.is_empty() || x.dims()[D - 1] != g.len() {
+        return None;
+    }
+    let mut out = vec![0.0f32; v.len()];
+    let mut r = vec![0.0f32; v.len() / g.len()];
+    super::norm::rms_norm(v, g, eps, &mut out, &mut r);
+    let y = tensor(out, &ax.primitive);
+    let out = match RmsNormBackward
+        .prepare::<NoCheckpointing>([ax.node.clone(), ag.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let saved = RmsSaved {
+                x: ax.primitive.clone(),
+                gamma: ag.primitive.clone(),
+                r,
+            };
+            prep.finish(saved, y)
         }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };

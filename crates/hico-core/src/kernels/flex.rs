@@ -153,7 +153,7 @@ pub fn cell_means<B: Backend>(x: &Tensor<B, 3>, cells: Cells) -> Option<Tensor<B
 }
 
 /// The `f32` elements of a flex tensor stored contiguously (any start offset), without a copy.
-fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
+pub(super) fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
     if t.dtype() != DType::F32 || !t.is_contiguous() {
         return None;
     }
@@ -167,7 +167,9 @@ pub fn silu_mul<B: Backend, const D: usize>(
     gate: &Tensor<B, D>,
     up: &Tensor<B, D>,
 ) -> Option<Tensor<B, D>> {
-    let (fg, fu) = (flex_of(gate)?, flex_of(up)?);
+    let Some((fg, fu)) = flex_of(gate).zip(flex_of(up)) else {
+        return super::autodiff::silu_mul(gate, up);
+    };
     if fg.layout().shape() != fu.layout().shape() {
         return None;
     }
@@ -180,10 +182,34 @@ pub fn silu_mul<B: Backend, const D: usize>(
 /// `gelu(x)` (erf form, [`super::act::gelu`]) when `x` lives on the plain flex backend in
 /// `f32`, stored contiguously; `None` otherwise.
 pub fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
-    let fx = flex_of(x)?;
+    let Some(fx) = flex_of(x) else {
+        return super::autodiff::gelu(x);
+    };
     let v = contiguous(&fx)?;
     let mut out = vec![0.0f32; v.len()];
     super::act::gelu(v, &mut out);
+    from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
+}
+
+/// `x · γ / √(mean(x²) + ε)` over the last dimension ([`super::norm::rms_norm`]) when both
+/// tensors live on the plain flex backend in `f32`, stored contiguously, `γ` as wide as `x`'s
+/// rows; `None` otherwise. Under burn's autodiff on flex it is one tracked op with its own
+/// backward (`autodiff.rs`).
+pub fn rms_norm<B: Backend, const D: usize>(
+    x: &Tensor<B, D>,
+    gamma: &Tensor<B, 1>,
+    eps: f32,
+) -> Option<Tensor<B, D>> {
+    let Some((fx, fg)) = flex_of(x).zip(flex_of(gamma)) else {
+        return super::autodiff::rms_norm(x, gamma, eps);
+    };
+    let (v, g) = (contiguous(&fx)?, contiguous(&fg)?);
+    if g.is_empty() || x.dims()[D - 1] != g.len() {
+        return None;
+    }
+    let mut out = vec![0.0f32; v.len()];
+    let mut r = vec![0.0f32; v.len() / g.len()];
+    super::norm::rms_norm(v, g, eps, &mut out, &mut r);
     from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
 }
 

@@ -2,12 +2,13 @@
 //! ([`attention`], tiled with an online softmax, no `L × L` matrix), the vectorised `exp`
 //! it uses ([`exp`]), rotary embeddings in one pass ([`rope`]) and the `pool` compressor's
 //! cell means in one pass ([`pool`]), the MLP activations SwiGLU and GELU in one pass each
-//! ([`act`]), and AdamW's update in one pass per parameter ([`adamw`], used by hico-train's
-//! optimizer). Model
-//! code reaches them through [`flex`], which runs them for burn's plain `flex` backend and
-//! answers `None` for every other backend, except attention and rope: under burn's autodiff on
-//! `flex` (training on the CPU) each runs as one tracked op with its own backward
-//! (`autodiff.rs`; attention's is the kernel of [`attention_grad`]).
+//! ([`act`]), RMSNorm in one pass over the rows ([`norm`]), and AdamW's update in one pass per
+//! parameter ([`adamw`], used by hico-train's optimizer). Model code reaches them through
+//! [`flex`], which runs them for burn's plain `flex` backend and answers `None` for every other
+//! backend, except attention, rope, SwiGLU, GELU and RMSNorm: under burn's autodiff on `flex`
+//! (training on the CPU) each runs as one tracked op with its own backward (`autodiff.rs`;
+//! attention's is the kernel of [`attention_grad`], the activations' and the norm's are in
+//! [`act`] and [`norm`]).
 
 pub mod act;
 pub mod adamw;
@@ -16,6 +17,7 @@ pub mod attention_grad;
 mod autodiff;
 pub mod exp;
 pub mod flex;
+pub mod norm;
 pub mod pool;
 pub mod rope;
 
