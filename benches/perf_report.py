@@ -15,7 +15,7 @@ PyTorch columns (the LLM rows are skipped without them). Sections (keys for --on
   train_step  one full-model training step of configs/tiny.toml;
   llm_memory  training-step head on all rows vs target rows, loading a 0.5B-shape LLM and (unless
               `release2b` is skipped) a 2B-shape release (~10 min, up to 9 GiB);
-  train_torch a training step vs PyTorch eager (configs/train/bench_small.toml);
+  train_torch a training step vs PyTorch eager (configs/train/bench_small.toml, bench_large.toml);
   video       video sampling vs decord / PyAV (benches/bench_video.py);
   vision      vision encoder and compressors vs PyTorch (`cargo bench -p hico-vision` +
               benches/vision_bench_torch.py);
@@ -30,6 +30,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import statistics
 import subprocess
 import sys
 import shutil
@@ -76,26 +78,47 @@ def table_lines(out):
     return [l.rstrip() for l in out.splitlines() if l.startswith("|")]
 
 
-def train_vs_torch(tmp, steps):
-    """hico's tokens/s on configs/train/bench_small.toml vs the same step in PyTorch eager."""
-    data, out = os.path.join(tmp, "synth"), os.path.join(tmp, "bench_train")
+def train_vs_torch(tmp, steps, rounds):
+    """hico's tokens/s on configs/train/bench_small.toml and bench_large.toml vs the same steps
+    in PyTorch eager, the two sides interleaved for `rounds` rounds."""
+    data = os.path.join(tmp, "synth")
     sh([HICO, "train", "--make-synth", data])
-    stage = open(os.path.join(ROOT, "configs/train/bench_small.toml")).read().replace("data/tiny_synth", data)
-    cfg = os.path.join(tmp, "bench_small.toml")
-    open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
-    sh([HICO, "train", "--config", cfg, "--out", out, "--max-steps", str(steps + 5)])
-    try:
-        t = sh([sys.executable, "benches/train_bench_torch.py", "--steps", str(steps),
-                "--hico-metrics", os.path.join(out, "metrics.jsonl")])
-    except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        t = f"(PyTorch side failed: {e})"
-    lines = [l for l in t.splitlines() if l.strip()]
-    print("\n".join(lines), flush=True)
-    return ["## Training step vs PyTorch eager (configs/train/bench_small.toml)", "",
-            "One sample per step: 4 frames of 64 px → 2-block ViT → pool → MLP → 4-layer Qwen2,",
-            "loss on the answer, backward, AdamW on every part; LLM input tokens per second,",
-            f"median after 5 warm-up steps ({steps} steps). `benches/train_bench_torch.py`:", "",
-            "```text", *lines, "```", ""]
+    rows = []
+    for shape, n in (("small", steps), ("large", max(steps // 4, 6))):
+        stage = open(os.path.join(ROOT, f"configs/train/bench_{shape}.toml")).read().replace("data/tiny_synth", data)
+        cfg = os.path.join(tmp, f"bench_{shape}.toml")
+        open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
+        warm = 5 if shape == "small" else 3
+        hico, torch, seq = [], [], ""
+        for _ in range(rounds):
+            out = os.path.join(tmp, f"bench_train_{shape}")
+            shutil.rmtree(out, ignore_errors=True)
+            sh([HICO, "train", "--config", cfg, "--out", out, "--max-steps", str(n + warm)])
+            with open(os.path.join(out, "metrics.jsonl")) as f:
+                rates = [json.loads(l)["tokens_per_s"] for l in f if l.strip()]
+            hico.append(statistics.median(rates[warm:]))
+            try:
+                t = sh([sys.executable, "benches/train_bench_torch.py", "--shape", shape, "--steps", str(n),
+                        "--warmup", str(warm)])
+                seq = next(l for l in t.splitlines() if "sequence:" in l).split("sequence: ")[1]
+                torch.append(float(re.search(r"threads: (\d+) tokens/s", t).group(1)))
+            except (subprocess.CalledProcessError, FileNotFoundError, StopIteration, AttributeError) as e:
+                print(f"(PyTorch side failed: {e})", flush=True)
+        span = lambda v: f"{min(v):,.0f}-{max(v):,.0f}" if len(v) > 1 else f"{v[0]:,.0f}"
+        ratio = (f"{min(h / t for h, t in zip(hico, torch)):.2f}-{max(h / t for h, t in zip(hico, torch)):.2f}"
+                 if torch else "n/a")
+        rows.append(f"| {shape} | {seq or 'n/a'} | {span(hico)} | {span(torch) if torch else 'n/a'} | {ratio} |")
+        print(rows[-1], flush=True)
+    return ["## Training step vs PyTorch eager (configs/train/bench_small.toml, bench_large.toml)", "",
+            "One sample per step: one 4-frame clip → 2-block ViT (width 128) → compressor → MLP → Qwen2,",
+            "loss on the answer, backward, AdamW on every part. `small`: 64 px frames, 16 pooled visual",
+            "tokens, 4 layers of width 256; `large`: 128 px frames in 8 px patches, all 1,024 patch tokens",
+            "kept, 2 layers of Qwen2.5-0.5B's widths (896, 14 / 2 heads, MLP 4,864), where the matrix",
+            "products dominate. LLM input tokens per second, median of each run's steps after warm-up",
+            f"({steps} / {max(steps // 4, 6)} steps); hico and `benches/train_bench_torch.py` (PyTorch eager,",
+            f"transformers' Qwen2, its default threads) interleaved, {rounds} run(s) each (ranges are the runs).", "",
+            "| shape | sequence (tokens) | hico tokens/s | PyTorch tokens/s | hico / PyTorch |",
+            "|---|---|---|---|---|", *rows, ""]
 
 
 def llm_memory_md(steps, load05, load2b, note=""):
@@ -369,12 +392,13 @@ def backend():
             "(docs/design.md, same machine kind, 2 cores, f32): a 2048³ matmul takes 99 ms in flex, 128 ms in ndarray",
             "and 89 ms in candle (deprecated in burn 0.21); [1,14,2048,64] attention 430 ms in flex vs 880 ms in",
             "ndarray and 990 ms in candle. Attention dominates long prefills, so flex is the default.",
-            "The cargo feature `avx512` builds the `gemm` crate (flex's matrix products) with its AVX-512",
-            "kernels (chosen at run time where the CPU has them): measured 20 % off a small-shape prefill",
-            "here (2,048 tokens: 535 → 428 and 564 → 451 ms in two interleaved runs, 2026-12-02). It is off",
-            "by default because products then round differently in the last bits, and a model trained",
-            "with it is not the default build's (the main job's cells changed with it). The tables on",
-            "this page are the default build.", ""]
+            "The `gemm` crate (flex's matrix products) is built with its AVX-512 kernels (`x86-v4`, chosen",
+            "at run time where the CPU has AVX-512; AVX2 + FMA or SSE kernels elsewhere), as PyTorch's",
+            "oneDNN / MKL choose theirs: measured 20 % off a small-shape prefill and 35-40 % off the 0.5B",
+            "shape's here (2026-12-02), 25-40 % off the training step (2026-12-03). Products round",
+            "differently in the last bits on CPUs without AVX-512, so a model trained there is not",
+            "bit-for-bit the one trained here. Before 2026-12-03 these kernels were an opt-in cargo",
+            "feature (`avx512`); the tables of this page measured before then are the AVX2 build.", ""]
 
 
 # Sections in document order: (key, its heading's stable start, how to make it).
@@ -385,7 +409,7 @@ SECTIONS = [
     ("attention", "## Attention alone", lambda a, tmp, skip: attention_vs_torch()),
     ("train_step", "## Full-model training step", lambda a, tmp, skip: train_step()),
     ("llm_memory", "## LLM memory", lambda a, tmp, skip: llm_memory(tmp, skip)),
-    ("train_torch", "## Training step vs PyTorch", lambda a, tmp, skip: train_vs_torch(tmp, 10 if a.quick else 40)),
+    ("train_torch", "## Training step vs PyTorch", lambda a, tmp, skip: train_vs_torch(tmp, 10 if a.quick else 40, 1 if a.quick else 3)),
     ("video", "## Video sampling", lambda a, tmp, skip: video_vs_decord()),
     ("vision", "## Vision encoder and compressors", lambda a, tmp, skip: vision_vs_torch(2 if a.quick else 5)),
     ("profile", "## Where the CPU time goes", lambda a, tmp, skip: profiles(tmp)),

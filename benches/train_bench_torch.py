@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Training-step speed of the bench pipeline (configs/train/bench_small_pipeline.toml) in
-PyTorch eager, to compare with hico's `tokens_per_s` on the same machine.
+"""Training-step speed of the bench pipelines (configs/train/bench_small_pipeline.toml, and with
+`--shape large` configs/train/bench_large_pipeline.toml) in PyTorch eager, to compare with
+hico's `tokens_per_s` on the same machine.
 
 Usage:
   hico train --make-synth data/tiny_synth
@@ -11,7 +12,9 @@ The step is the same as hico's: one sample = 4 frames of 64 px through a 2-block
 (width 128, 4 heads, qkv without key bias, GELU MLP, final LayerNorm), average pooling to
 2x2 tokens per frame, an MLP connector, a 4-layer Qwen2 (width 256, GQA 4/2, byte-level
 vocabulary of 259) on the spliced sequence with the same prompt lengths, cross entropy on
-the answer tokens, backward, AdamW on every parameter. Reports the median over steps of
+the answer tokens, backward, AdamW on every parameter. `--shape large`: 128 px frames in
+8 px patches, every patch token kept (1,024 visual tokens), a 2-layer Qwen2 of Qwen2.5-0.5B's
+widths (896, GQA 14/2, MLP 4,864). Reports the median over steps of
 LLM input tokens per second (hico's `tokens_per_s`), after warm-up steps.
 """
 import argparse
@@ -60,29 +63,44 @@ class Block(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
 
 
+# The two pipelines: frame size, patch size, pooled grid per frame (None: keep every patch
+# token), LLM hidden / MLP / layers / heads / KV heads.
+SHAPES = {
+    "small": dict(size=64, patch=16, pooled=2, hidden=256, mlp=512, layers=4, heads=4, kv=2),
+    "large": dict(size=128, patch=8, pooled=None, hidden=896, mlp=4864, layers=2, heads=14, kv=2),
+}
+
+
 class Model(nn.Module):
-    def __init__(self, vocab: int):
+    def __init__(self, vocab: int, shape: dict):
         super().__init__()
-        self.patch = nn.Linear(3 * 16 * 16, 128)
-        self.pos = torch.randn(1, 4 * 16, 128) * 0.02  # fixed table, not trained
+        self.s = shape
+        grid = shape["size"] // shape["patch"]
+        self.patch = nn.Linear(3 * shape["patch"] ** 2, 128)
+        self.pos = torch.randn(1, 4 * grid * grid, 128) * 0.02  # fixed table, not trained
         self.blocks = nn.ModuleList([Block(128, 4) for _ in range(2)])
         self.norm = nn.LayerNorm(128, eps=1e-12)
-        self.connector = nn.Sequential(nn.Linear(128, 256), nn.GELU(), nn.Linear(256, 256))
-        cfg = Qwen2Config(vocab_size=vocab, hidden_size=256, intermediate_size=512,
-                          num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        d = shape["hidden"]
+        self.connector = nn.Sequential(nn.Linear(128, d), nn.GELU(), nn.Linear(d, d))
+        cfg = Qwen2Config(vocab_size=vocab, hidden_size=d, intermediate_size=shape["mlp"],
+                          num_hidden_layers=shape["layers"], num_attention_heads=shape["heads"],
+                          num_key_value_heads=shape["kv"],
                           rope_theta=1e6, rms_norm_eps=1e-6, tie_word_embeddings=True,
                           attn_implementation="eager")
         self.llm = Qwen2ForCausalLM(cfg)
 
     def forward(self, clip, before, after, n_answer):
-        l, c, h, w = clip.shape  # one clip [L, 3, 64, 64]
-        p = clip.reshape(l, c, h // 16, 16, w // 16, 16).permute(0, 2, 4, 1, 3, 5)
-        x = self.patch(p.reshape(1, l * 16, c * 256)) + self.pos
+        l, c, h, w = clip.shape  # one clip [L, 3, size, size]
+        ps = self.s["patch"]
+        gh, gw = h // ps, w // ps
+        p = clip.reshape(l, c, gh, ps, gw, ps).permute(0, 2, 4, 1, 3, 5)
+        x = self.patch(p.reshape(1, l * gh * gw, c * ps * ps)) + self.pos
         for b in self.blocks:
             x = b(x)
-        x = self.norm(x).reshape(l, 4, 4, 128).permute(0, 3, 1, 2)
-        x = F.avg_pool2d(x, 2).permute(0, 2, 3, 1).reshape(l * 4, 128)
-        vis = self.connector(x)
+        x = self.norm(x).reshape(l, gh, gw, 128)
+        if self.s["pooled"]:
+            x = F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), self.s["pooled"]).permute(0, 2, 3, 1)
+        vis = self.connector(x.reshape(-1, 128))
         emb = self.llm.get_input_embeddings()
         seq = torch.cat([emb(before)[0], vis, emb(after)[0]])[None]
         logits = self.llm(inputs_embeds=seq).logits[0]
@@ -92,6 +110,7 @@ class Model(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="small")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -106,12 +125,15 @@ def main():
     n_answer = byte_tokens("green<|im_end|>")
     after = byte_tokens(question) + n_answer
     vocab = 259
-    model = Model(vocab)
+    shape = SHAPES[args.shape]
+    model = Model(vocab, shape)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, eps=1e-8, weight_decay=0.0)
-    clip = torch.randn(4, 3, 64, 64)
+    clip = torch.randn(4, 3, shape["size"], shape["size"])
     b_ids = torch.randint(0, 256, (1, before))
     a_ids = torch.randint(0, 256, (1, after))
-    tokens = before + 16 + after
+    grid = shape["pooled"] or shape["size"] // shape["patch"]
+    visual = 4 * grid * grid
+    tokens = before + visual + after
     rates = []
     for step in range(args.warmup + args.steps):
         t0 = time.perf_counter()
@@ -123,7 +145,7 @@ def main():
         if step >= args.warmup:
             rates.append(tokens / dt)
     torch_rate = statistics.median(rates)
-    print(f"sequence: {before} + 16 visual + {after} = {tokens} tokens, {n_answer} answer tokens")
+    print(f"{args.shape}: sequence: {before} + {visual} visual + {after} = {tokens} tokens, {n_answer} answer tokens")
     print(f"pytorch eager {torch.__version__}, {torch.get_num_threads()} threads: "
           f"{torch_rate:.0f} tokens/s (median of {args.steps} steps)")
     if args.hico_metrics:
