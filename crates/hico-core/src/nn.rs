@@ -6,7 +6,9 @@
 //! runs a batched matmul; on the flex CPU backend that path is far slower than the 2-D one
 //! for few rows (measured for a `[1, 1, 896] × [896, 4864]` decode step: 13.5 ms batched vs
 //! 0.44 ms as `[1, 896] × [896, 4864]`). Flattening the leading dimensions first gives the
-//! same product through the fast path on every backend.
+//! same product through the fast path on every backend. On the plain flex backend a product
+//! of at most four rows (a decode step) streams the weights once instead
+//! ([`crate::kernels::gemv`]).
 
 use burn::nn::{Linear, RmsNorm};
 use burn::tensor::activation;
@@ -25,12 +27,16 @@ pub trait RowLinear<B: Backend> {
 
 impl<B: Backend> RowLinear<B> for Linear<B> {
     fn forward_rows<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        if D <= 2 {
+        if D < 2 {
             return self.forward(x);
         }
         let mut dims = x.dims();
         let rows = dims[..D - 1].iter().product::<usize>();
-        let y = self.forward(x.reshape([rows, dims[D - 1]]));
+        let x2: Tensor<B, 2> = x.reshape([rows, dims[D - 1]]);
+        // A few rows (a decode step) on the CPU: one streaming pass over the weights.
+        let bias = self.bias.as_ref().map(|b| b.val());
+        let y = flex::few_rows_matmul(&x2, &self.weight.val(), bias.as_ref())
+            .unwrap_or_else(|| self.forward(x2));
         dims[D - 1] = y.dims()[1];
         y.reshape(dims)
     }
@@ -79,6 +85,38 @@ mod tests {
         lin.forward_rows(x2.clone())
             .into_data()
             .assert_eq(&lin.forward(x2).into_data(), true);
+    }
+
+    #[test]
+    fn few_rows_take_the_streaming_kernel_and_equal_burn_ops() {
+        let dev = Default::default();
+        // Wider than one column block of the kernel, with a bias.
+        let lin = LinearConfig::new(40, 700).init::<Cpu>(&dev);
+        for rows in 1..=4 {
+            let x = Tensor::<Cpu, 3>::random([1, rows, 40], Distribution::Default, &dev);
+            assert!(
+                flex::few_rows_matmul(&x.clone().reshape([rows, 40]), &lin.weight.val(), None)
+                    .is_some()
+            );
+            lin.forward_rows(x.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&lin.forward(x).into_data(), Tolerance::absolute(1e-5));
+        }
+        // A transposed weight (the tied output head) and a matrix too many rows for it.
+        let e = Tensor::<Cpu, 2>::random([700, 40], Distribution::Default, &dev);
+        let h = Tensor::<Cpu, 2>::random([2, 40], Distribution::Default, &dev);
+        flex::few_rows_matmul(&h, &e.clone().transpose(), None)
+            .expect("a transposed view takes the kernel")
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &e.clone()
+                    .matmul(h.clone().transpose())
+                    .transpose()
+                    .into_data(),
+                Tolerance::absolute(1e-5),
+            );
+        let many = Tensor::<Cpu, 2>::random([5, 40], Distribution::Default, &dev);
+        assert!(flex::few_rows_matmul(&many, &e.transpose(), None).is_none());
     }
 
     #[test]

@@ -169,14 +169,13 @@ impl<B: Backend> CausalLm<B> {
         match &self.lm_head {
             Some(head) => head.forward_rows(h),
             // `W · hᵀ` reads the `[vocab, hidden]` matrix in its stored layout (a matmul
-            // with its transpose would copy the whole matrix per call).
-            None => self
-                .model
-                .embed_tokens
-                .weight
-                .val()
-                .matmul(h.transpose())
-                .transpose(),
+            // with its transpose would copy the whole matrix per call); a few rows on the
+            // CPU take one streaming pass of dot products along its rows.
+            None => {
+                let w = self.model.embed_tokens.weight.val();
+                hico_core::kernels::flex::few_rows_matmul(&h, &w.clone().transpose(), None)
+                    .unwrap_or_else(|| w.matmul(h.transpose()).transpose())
+            }
         }
     }
 }

@@ -213,6 +213,53 @@ pub fn rms_norm<B: Backend, const D: usize>(
     from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
 }
 
+/// `x · w (+ bias)` by [`super::gemv`] when `x` has at most [`super::gemv::MAX_ROWS`] rows and
+/// the tensors live on the plain flex backend in `f32`, `w` stored `[k, n]` or as the
+/// transpose of a stored `[n, k]` (a transposed view); `None` otherwise (a matrix product).
+///
+/// # Shapes
+/// - `x`: `[m, k]`, `w`: `[k, n]`, `bias`: `[n]`; returns `[m, n]`
+pub fn few_rows_matmul<B: Backend>(
+    x: &Tensor<B, 2>,
+    w: &Tensor<B, 2>,
+    bias: Option<&Tensor<B, 1>>,
+) -> Option<Tensor<B, 2>> {
+    use super::gemv::{MAX_ROWS, Weights, gemv};
+    let [m, k] = x.dims();
+    let [k2, n] = w.dims();
+    if !(1..=MAX_ROWS).contains(&m) || k != k2 || k == 0 || n == 0 {
+        return None;
+    }
+    let (fx, fw) = (flex_of(x)?, flex_of(w)?);
+    let fx = if fx.is_contiguous() {
+        fx
+    } else {
+        fx.to_contiguous()
+    };
+    let xs = contiguous(&fx)?;
+    let (data, offset, _, [s0, s1]) = parts::<2>(&fw)?;
+    let stored = data.get(offset..offset + k * n)?;
+    let weights = if s1 == 1 && s0 == n {
+        Weights::Rows(stored)
+    } else if s0 == 1 && s1 == k {
+        Weights::Columns(stored)
+    } else {
+        return None;
+    };
+    let mut y = gemv(xs, weights, (m, k, n));
+    if let Some(b) = bias {
+        let fb = flex_of(b)?;
+        let bv = contiguous(&fb)?;
+        if bv.len() != n {
+            return None;
+        }
+        for row in y.chunks_exact_mut(n) {
+            row.iter_mut().zip(bv).for_each(|(o, b)| *o += b);
+        }
+    }
+    from_flex(FlexTensor::from_data(TensorData::new(y, [m, n])))
+}
+
 /// The flex tensor of `t`, taken by value (no second owner of its buffer), when `B` is the
 /// plain flex backend.
 fn into_flex<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<FlexTensor, Tensor<B, D>> {

@@ -2,7 +2,8 @@
 //! ([`attention`], tiled with an online softmax, no `L × L` matrix), the vectorised `exp`
 //! it uses ([`exp`]), rotary embeddings in one pass ([`rope`]) and the `pool` compressor's
 //! cell means in one pass ([`pool`]), the MLP activations SwiGLU and GELU in one pass each
-//! ([`act`]), RMSNorm in one pass over the rows ([`norm`]), and AdamW's update in one pass per
+//! ([`act`]), RMSNorm in one pass over the rows ([`norm`]), products of a few rows with a
+//! weight matrix (the decode step's projections and head, [`gemv`]), and AdamW's update in one pass per
 //! parameter ([`adamw`], used by hico-train's optimizer). Model code reaches them through
 //! [`flex`], which runs them for burn's plain `flex` backend and answers `None` for every other
 //! backend, except attention, rope, SwiGLU, GELU and RMSNorm: under burn's autodiff on `flex`
@@ -17,6 +18,7 @@ pub mod attention_grad;
 mod autodiff;
 pub mod exp;
 pub mod flex;
+pub mod gemv;
 pub mod norm;
 pub mod pool;
 pub mod rope;
