@@ -25,8 +25,7 @@ pub const MAX_ROWS: usize = 4;
 
 /// Rows of `w` per task in the rows layout: a fixed count per matrix (16 tasks), so the
 /// partial sums, added in task order, do not depend on the thread count.
-#[allow(non_snake_case)]
-fn ROWS_PER_TASK(k: usize) -> usize {
+fn rows_per_task(k: usize) -> usize {
     k.div_ceil(16).max(1)
 }
 /// Output columns per task in the columns layout.
@@ -49,7 +48,7 @@ pub enum Weights<'a> {
 #[inline(always)]
 fn rows_block(x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), i0: usize, out: &mut [f32]) {
     // `out` is `m × n`, zeroed; this task's rows are `i0 .. i0 + len`.
-    let len = ROWS_PER_TASK(k).min(k - i0);
+    let len = rows_per_task(k).min(k - i0);
     for i in i0..i0 + len {
         let wrow = &w[i * n..(i + 1) * n];
         for r in 0..m {
@@ -154,7 +153,7 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
         Weights::Rows(wr) => {
             // Each task streams one contiguous block of rows of `w` into its own `m × n`
             // partial sums; the partials are added in task order.
-            let starts: Vec<usize> = (0..k).step_by(ROWS_PER_TASK(k)).collect();
+            let starts: Vec<usize> = (0..k).step_by(rows_per_task(k)).collect();
             let parts: Vec<Vec<f32>> = starts
                 .par_iter()
                 .map(|&i0| {
