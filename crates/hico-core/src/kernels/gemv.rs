@@ -208,12 +208,8 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i + seed) * 7919) % 2003) as f32 / 1000.0 - 1.0)
-            .collect()
-    }
+    use crate::kernels::attention::tests::values;
+    use crate::kernels::on_threads;
 
     fn reference(x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), rows: bool) -> Vec<f64> {
         let mut y = vec![0.0f64; m * n];
@@ -256,19 +252,13 @@ mod tests {
     fn results_do_not_depend_on_the_thread_count() {
         let (m, k, n) = (2, 300, 2000);
         let (x, w) = (values(m * k, 3), values(k * n, 4));
-        let on = |threads: usize, rows: bool| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| {
-                    let weights = if rows {
-                        Weights::Rows(&w)
-                    } else {
-                        Weights::Columns(&w)
-                    };
-                    gemv(&x, weights, (m, k, n))
-                })
+        let on = |threads, rows| {
+            let weights = if rows {
+                Weights::Rows(&w)
+            } else {
+                Weights::Columns(&w)
+            };
+            on_threads(threads, || gemv(&x, weights, (m, k, n)))
         };
         for rows in [true, false] {
             assert_eq!(on(1, rows), on(3, rows));

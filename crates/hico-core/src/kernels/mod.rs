@@ -36,3 +36,14 @@ pub(crate) fn has_avx2() -> bool {
         false
     }
 }
+
+/// `f` run on a rayon pool of `threads` threads (the kernels' tests of thread-count
+/// independence).
+#[cfg(test)]
+pub(crate) fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool")
+        .install(f)
+}

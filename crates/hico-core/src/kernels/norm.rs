@@ -20,6 +20,14 @@ fn rows_per_task(d: usize) -> usize {
     (BLOCK / d.max(1)).max(1)
 }
 
+/// `values` and `other` (outputs or gradients) are each `rows` rows of `d > 0`.
+fn check_rows(what: &str, values: usize, other: usize, rows: usize, d: usize) {
+    assert!(
+        d > 0 && values == other && values == rows * d,
+        "{what}: {values} values, {other} outputs / gradients, {rows} rows of {d}"
+    );
+}
+
 #[inline(always)]
 fn forward_row(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32]) -> f32 {
     let ss: f32 = x.iter().map(|v| v * v).sum();
@@ -90,13 +98,7 @@ unsafe fn backward_rows_avx2(
 /// If `x` and `y` differ in length, or it is not `r.len()` rows of `γ.len()`.
 pub fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]) {
     let d = gamma.len();
-    assert!(
-        d > 0 && x.len() == y.len() && x.len() == r.len() * d,
-        "rms_norm: {} values, {} outputs, {} rows of {d}",
-        x.len(),
-        y.len(),
-        r.len()
-    );
+    check_rows("rms_norm", x.len(), y.len(), r.len(), d);
     let rows = rows_per_task(d);
     let avx2 = super::has_avx2();
     y.par_chunks_mut(rows * d)
@@ -120,13 +122,7 @@ pub fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]
 /// If the lengths disagree as in [`rms_norm`].
 pub fn rms_norm_grad(x: &[f32], gamma: &[f32], r: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
     let d = gamma.len();
-    assert!(
-        d > 0 && x.len() == dy.len() && x.len() == r.len() * d,
-        "rms_norm_grad: {} values, {} gradients, {} rows of {d}",
-        x.len(),
-        dy.len(),
-        r.len()
-    );
+    check_rows("rms_norm_grad", x.len(), dy.len(), r.len(), d);
     let rows = rows_per_task(d);
     let avx2 = super::has_avx2();
     let mut dx = vec![0.0f32; x.len()];
@@ -159,12 +155,8 @@ pub fn rms_norm_grad(x: &[f32], gamma: &[f32], r: &[f32], dy: &[f32]) -> (Vec<f3
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i + seed) * 7919) % 2003) as f32 / 400.0 - 2.5)
-            .collect()
-    }
+    use crate::kernels::attention::tests::values;
+    use crate::kernels::on_threads;
 
     /// `y` and `r` in f64 by the definition.
     fn forward64(x: &[f32], gamma: &[f32], eps: f64) -> (Vec<f64>, Vec<f64>) {
@@ -246,13 +238,7 @@ mod tests {
         let (x, gamma, dy) = (values(rows * d, 1), values(d, 2), values(rows * d, 4));
         let (mut y, mut r) = (vec![0.0; rows * d], vec![0.0; rows]);
         rms_norm(&x, &gamma, 1e-6, &mut y, &mut r);
-        let on = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool")
-                .install(|| rms_norm_grad(&x, &gamma, &r, &dy))
-        };
+        let on = |threads| on_threads(threads, || rms_norm_grad(&x, &gamma, &r, &dy));
         let (a, b) = (on(1), on(3));
         assert!(
             a.0 == b.0 && a.1 == b.1,
