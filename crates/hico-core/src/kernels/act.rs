@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 
 use super::exp::exp1;
+use super::simd::simd_fn;
 
 /// Elements per parallel task (64 KiB of output).
 const BLOCK: usize = 16 * 1024;
@@ -81,17 +82,9 @@ fn gelu_grad_body(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn silu_mul_grad_avx2(g: &[f32], u: &[f32], dy: &[f32], dg: &mut [f32], du: &mut [f32]) {
-    silu_mul_grad_body(g, u, dy, dg, du)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_grad_avx2(x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    gelu_grad_body(x, dy, dx)
-}
+simd_fn!(fn silu_mul_grad_block(g: &[f32], u: &[f32], dy: &[f32], dg: &mut [f32], du: &mut [f32])
+    => silu_mul_grad_body);
+simd_fn!(fn gelu_grad_block(x: &[f32], dy: &[f32], dx: &mut [f32]) => gelu_grad_body);
 
 #[inline(always)]
 fn silu_mul_body(gate: &[f32], up: &[f32], out: &mut [f32]) {
@@ -107,17 +100,8 @@ fn gelu_body(x: &[f32], out: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn silu_mul_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) {
-    silu_mul_body(gate, up, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
-    gelu_body(x, out)
-}
+simd_fn!(fn silu_mul_block(gate: &[f32], up: &[f32], out: &mut [f32]) => silu_mul_body);
+simd_fn!(fn gelu_block(x: &[f32], out: &mut [f32]) => gelu_body);
 
 /// `silu(gate[i]) · up[i]` for every element (SwiGLU).
 ///
@@ -128,18 +112,9 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
         gate.len() == up.len() && up.len() == out.len(),
         "silu_mul: lengths differ"
     );
-    let avx2 = super::has_avx2();
     out.par_chunks_mut(BLOCK)
         .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
-        .for_each(|(o, (g, u))| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { silu_mul_avx2(g, u, o) };
-            }
-            let _ = avx2;
-            silu_mul_body(g, u, o)
-        });
+        .for_each(|(o, (g, u))| silu_mul_block(g, u, o));
 }
 
 /// `gelu(x[i])` (the exact, erf form) for every element.
@@ -148,18 +123,9 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
 /// If the slices differ in length.
 pub fn gelu(x: &[f32], out: &mut [f32]) {
     assert_eq!(x.len(), out.len(), "gelu: lengths differ");
-    let avx2 = super::has_avx2();
     out.par_chunks_mut(BLOCK)
         .zip(x.par_chunks(BLOCK))
-        .for_each(|(o, x)| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { gelu_avx2(x, o) };
-            }
-            let _ = avx2;
-            gelu_body(x, o)
-        });
+        .for_each(|(o, x)| gelu_block(x, o));
 }
 
 /// The gradients `(dg, du)` of `silu(gate)·up` ([`silu_mul`]) for the output gradient `dy`.
@@ -174,20 +140,11 @@ pub fn silu_mul_grad(gate: &[f32], up: &[f32], dy: &[f32], dg: &mut [f32], du: &
             .all(|&m| m == n),
         "silu_mul_grad: lengths differ"
     );
-    let avx2 = super::has_avx2();
     dg.par_chunks_mut(BLOCK)
         .zip(du.par_chunks_mut(BLOCK))
         .zip(gate.par_chunks(BLOCK).zip(up.par_chunks(BLOCK)))
         .zip(dy.par_chunks(BLOCK))
-        .for_each(|(((dg, du), (g, u)), dy)| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { silu_mul_grad_avx2(g, u, dy, dg, du) };
-            }
-            let _ = avx2;
-            silu_mul_grad_body(g, u, dy, dg, du)
-        });
+        .for_each(|(((dg, du), (g, u)), dy)| silu_mul_grad_block(g, u, dy, dg, du));
 }
 
 /// The gradient of [`gelu`] at `x` for the output gradient `dy`.
@@ -199,18 +156,9 @@ pub fn gelu_grad(x: &[f32], dy: &[f32], dx: &mut [f32]) {
         x.len() == dy.len() && dy.len() == dx.len(),
         "gelu_grad: lengths differ"
     );
-    let avx2 = super::has_avx2();
     dx.par_chunks_mut(BLOCK)
         .zip(x.par_chunks(BLOCK).zip(dy.par_chunks(BLOCK)))
-        .for_each(|(o, (x, dy))| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { gelu_grad_avx2(x, dy, o) };
-            }
-            let _ = avx2;
-            gelu_grad_body(x, dy, o)
-        });
+        .for_each(|(o, (x, dy))| gelu_grad_block(x, dy, o));
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@
 
 use rayon::prelude::*;
 
+use super::simd::simd_fn;
+
 /// Elements per parallel task.
 const BLOCK: usize = 16 * 1024;
 
@@ -82,11 +84,7 @@ fn body(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn body_avx2(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    body(c, p, g, m, v)
-}
+simd_fn!(fn block(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) => body);
 
 /// One AdamW step in place: `param`, `m` and `v` are updated from `grad`.
 ///
@@ -99,20 +97,11 @@ pub fn adamw_step(step: &AdamWStep, param: &mut [f32], grad: &[f32], m: &mut [f3
         "adamw_step: lengths differ"
     );
     let c = step.consts();
-    let avx2 = super::has_avx2();
     param
         .par_chunks_mut(BLOCK)
         .zip(grad.par_chunks(BLOCK))
         .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
-        .for_each(|((p, g), (m, v))| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { body_avx2(c, p, g, m, v) };
-            }
-            let _ = avx2;
-            body(c, p, g, m, v)
-        });
+        .for_each(|((p, g), (m, v))| block(c, p, g, m, v));
 }
 
 #[cfg(test)]

@@ -16,13 +16,18 @@
 
 use rayon::prelude::*;
 
-use super::attention::{KEY_CHUNK, Mask, OutPtr, TASK_ROWS, View4, product};
-use super::exp::exp_shift_sum;
+use super::attention::{Mask, OutPtr, View4, product};
+use super::exp::exp_shift_sum_body;
+use super::simd::simd_fn;
 
 /// Keys per task of the key/value pass.
 const KEY_BLOCK: usize = 64;
 /// Stacked query rows per chunk of the key/value pass, before rounding.
 const ROW_CHUNK: usize = 256;
+/// Stacked query rows per task of the query pass, before rounding (at most 128 queries).
+const TASK_ROWS: usize = 128;
+/// Keys per chunk of the query pass.
+const KEY_CHUNK: usize = 256;
 
 /// What the backward needs from the forward.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +116,7 @@ pub fn attention_backward(f: Forward, d_o: View4) -> Grads {
         ctx.keys_task(bi, h, k0, KEY_BLOCK.min(lk - k0), dk, dv);
     });
 
-    // Query pass: one task per batch row × key head × block of queries (the forward's split).
+    // Query pass: one task per batch row × key head × block of queries.
     let block = (TASK_ROWS / g).clamp(16, 128).min(lq);
     let qblocks = lq.div_ceil(block);
     let dq = OutPtr(grads.dq.as_mut_ptr());
@@ -234,16 +239,8 @@ impl Ctx<'_> {
                 (v.data.as_ptr().add(vp), v.strides[3], v.strides[2]),
             );
         }
-        for row in 0..n {
-            let valid = self.valid(rows, row, k0, nk);
-            let prow = &mut p[row * nk..(row + 1) * nk];
-            exp_shift_sum(&mut prow[..valid], rows.lse[row]);
-            prow[valid..].fill(0.0);
-            let delta = rows.delta[row];
-            for (s, &pv) in ds[row * nk..(row + 1) * nk].iter_mut().zip(prow.iter()) {
-                *s = pv * (*s - delta);
-            }
-        }
+        let valid: Vec<usize> = (0..n).map(|row| self.valid(rows, row, k0, nk)).collect();
+        probs_and_score_grads(p, ds, &valid, &rows.lse, &rows.delta);
     }
 
     /// `dK` and `dV` of keys `k0..k0 + nk` of key head `h`, batch row `bi`.
@@ -346,6 +343,29 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// `P = exp(S − lse)` in place of the scores in `p` (0 past each row's `valid` keys) and
+/// `dS = P ⊙ (dP − D)` in place of `dP` in `ds`, row by row.
+#[inline(always)]
+fn probs_rows(p: &mut [f32], ds: &mut [f32], valid: &[usize], lse: &[f32], delta: &[f32]) {
+    let nk = p.len() / valid.len();
+    let rows = p.chunks_exact_mut(nk).zip(ds.chunks_exact_mut(nk));
+    for ((prow, dsrow), ((&valid, &lse), &delta)) in rows.zip(valid.iter().zip(lse).zip(delta)) {
+        exp_shift_sum_body(&mut prow[..valid], lse);
+        prow[valid..].fill(0.0);
+        for (s, &pv) in dsrow.iter_mut().zip(prow.iter()) {
+            *s = pv * (*s - delta);
+        }
+    }
+}
+
+simd_fn!(fn probs_and_score_grads(
+    p: &mut [f32],
+    ds: &mut [f32],
+    valid: &[usize],
+    lse: &[f32],
+    delta: &[f32],
+) => probs_rows);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@
 //! polynomial on `|r| ≤ ln2/2`, and `2^n` built from the exponent bits. Inputs are clamped to
 //! `[-87.3, 88.3]` (beyond, `f32` leaves its normal range): relative error below 2e-7 in range.
 
+use super::simd::simd_fn;
+
 /// `1.5 · 2^23`: adding and subtracting it rounds an `f32` to the nearest integer without a
 /// branch or a rounding instruction.
 const ROUND: f32 = 12_582_912.0;
@@ -19,24 +21,25 @@ pub(crate) fn exp1(x: f32) -> f32 {
     // conversion).
     let t = x * std::f32::consts::LOG2_E + ROUND;
     let n = t - ROUND;
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let r = n.mul_add(2.121_944_4e-4, n.mul_add(-0.693_359_4, x));
     let r2 = r * r;
     let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 0.5; // Cephes: 5.0000001e-1, which is 0.5 in f32
-    let e = p * r2 + r + 1.0;
+    let p = p.mul_add(r, 1.398_199_9e-3);
+    let p = p.mul_add(r, 8.333_452e-3);
+    let p = p.mul_add(r, 4.166_579_6e-2);
+    let p = p.mul_add(r, 1.666_666_5e-1);
+    let p = p.mul_add(r, 0.5); // Cephes: 5.0000001e-1, which is 0.5 in f32
+    let e = p.mul_add(r2, r) + 1.0;
     // 2^n from the exponent field (n is in [-126, 127] after the clamp).
     let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
     let two_n = f32::from_bits(n_bits.wrapping_add(127) << 23);
     e * two_n
 }
 
-/// `row[i] = exp(row[i] − shift)`; returns the sum of the new values.
+/// `row[i] = exp(row[i] − shift)`; returns the sum of the new values (for kernels that inline
+/// it into their own [`simd_fn!`] loops; others call [`exp_shift_sum`]).
 #[inline(always)]
-fn exp_shift_sum_body(row: &mut [f32], shift: f32) -> f32 {
+pub(super) fn exp_shift_sum_body(row: &mut [f32], shift: f32) -> f32 {
     for v in row.iter_mut() {
         *v = exp1(*v - shift);
     }
@@ -52,23 +55,13 @@ fn exp_shift_sum_body(row: &mut [f32], shift: f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn exp_shift_sum_avx2(row: &mut [f32], shift: f32) -> f32 {
-    exp_shift_sum_body(row, shift)
-}
-
-/// `row[i] = exp(row[i] − shift)` for every element; returns their sum.
-pub fn exp_shift_sum(row: &mut [f32], shift: f32) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if super::has_avx2() {
-        // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { exp_shift_sum_avx2(row, shift) };
-    }
-    exp_shift_sum_body(row, shift)
-}
+simd_fn!(
+    /// `row[i] = exp(row[i] − shift)` for every element; returns their sum.
+    pub fn exp_shift_sum(row: &mut [f32], shift: f32) -> f32 => exp_shift_sum_body
+);
 
 /// The largest element of a non-empty row (NaN-free input).
+#[inline(always)]
 pub fn row_max(row: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);

@@ -19,6 +19,8 @@
 
 use rayon::prelude::*;
 
+use super::simd::simd_fn;
+
 /// The most rows a product may have to take these loops (more rows: a matrix product,
 /// whose blocking reuses each weight across rows).
 pub const MAX_ROWS: usize = 4;
@@ -112,23 +114,10 @@ fn columns_block(x: &[f32], wt: &[f32], (m, k): (usize, usize), j0: usize, out: 
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn rows_block_avx2(
-    x: &[f32],
-    w: &[f32],
-    s: (usize, usize, usize),
-    j0: usize,
-    out: &mut [f32],
-) {
-    rows_block(x, w, s, j0, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn columns_block_avx2(x: &[f32], wt: &[f32], s: (usize, usize), j0: usize, out: &mut [f32]) {
-    columns_block(x, wt, s, j0, out)
-}
+simd_fn!(fn rows_block_best(x: &[f32], w: &[f32], s: (usize, usize, usize), j0: usize, out: &mut [f32])
+    => rows_block);
+simd_fn!(fn columns_block_best(x: &[f32], wt: &[f32], s: (usize, usize), j0: usize, out: &mut [f32])
+    => columns_block);
 
 /// `y = x · w`: `x` `[m, k]` row-major, `w` `k × n` ([`Weights`]); returns `y` `[m, n]`
 /// row-major.
@@ -148,7 +137,6 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
         "gemv: {} weights for {k} × {n}",
         data.len()
     );
-    let avx2 = super::has_avx2();
     match w {
         Weights::Rows(wr) => {
             // Each task streams one contiguous block of rows of `w` into its own `m × n`
@@ -158,13 +146,7 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
                 .par_iter()
                 .map(|&i0| {
                     let mut out = vec![0.0f32; m * n];
-                    #[cfg(target_arch = "x86_64")]
-                    if avx2 {
-                        // SAFETY: the CPU has the features the function is compiled for.
-                        unsafe { rows_block_avx2(x, wr, (m, k, n), i0, &mut out) };
-                        return out;
-                    }
-                    rows_block(x, wr, (m, k, n), i0, &mut out);
+                    rows_block_best(x, wr, (m, k, n), i0, &mut out);
                     out
                 })
                 .collect();
@@ -182,13 +164,7 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
                 .par_iter()
                 .map(|&j0| {
                     let mut out = vec![0.0f32; m * DOTS.min(n - j0)];
-                    #[cfg(target_arch = "x86_64")]
-                    if avx2 {
-                        // SAFETY: the CPU has the features the function is compiled for.
-                        unsafe { columns_block_avx2(x, wt, (m, k), j0, &mut out) };
-                        return out;
-                    }
-                    columns_block(x, wt, (m, k), j0, &mut out);
+                    columns_block_best(x, wt, (m, k), j0, &mut out);
                     out
                 })
                 .collect();

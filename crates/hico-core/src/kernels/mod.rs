@@ -10,6 +10,9 @@
 //! (training on the CPU) each runs as one tracked op with its own backward (`autodiff.rs`;
 //! attention's is the kernel of [`attention_grad`], the activations' and the norm's are in
 //! [`act`] and [`norm`]).
+//!
+//! Their elementwise and row loops are plain Rust, compiled for SSE2, AVX2 and AVX-512 and
+//! chosen at run time ([`simd`]).
 
 pub mod act;
 pub mod adamw;
@@ -22,20 +25,7 @@ pub mod gemv;
 pub mod norm;
 pub mod pool;
 pub mod rope;
-
-/// Whether the CPU runs AVX2 and FMA: the kernels' loops are compiled a second time for them
-/// (`#[target_feature]`) and chosen at run time, since the default build targets baseline
-/// x86-64 (SSE2).
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
+pub mod simd;
 
 /// `f` run on a rayon pool of `threads` threads (the kernels' tests of thread-count
 /// independence).

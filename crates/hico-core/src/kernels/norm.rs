@@ -12,6 +12,8 @@
 
 use rayon::prelude::*;
 
+use super::simd::simd_fn;
+
 /// Elements per parallel task (about 64 KiB of each input).
 const BLOCK: usize = 16 * 1024;
 
@@ -72,24 +74,16 @@ fn backward_rows(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn forward_rows_avx2(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]) {
-    forward_rows(x, gamma, eps, y, r)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn backward_rows_avx2(
+simd_fn!(fn forward_block(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32])
+    => forward_rows);
+simd_fn!(fn backward_block(
     x: &[f32],
     gamma: &[f32],
     r: &[f32],
     dy: &[f32],
     dx: &mut [f32],
     dgamma: &mut [f32],
-) {
-    backward_rows(x, gamma, r, dy, dx, dgamma)
-}
+) => backward_rows);
 
 /// `y = x · r · γ` per row of width `γ.len()`, with `r = 1 / √(mean(x²) + ε)` per row written
 /// to `r`.
@@ -100,19 +94,10 @@ pub fn rms_norm(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]
     let d = gamma.len();
     check_rows("rms_norm", x.len(), y.len(), r.len(), d);
     let rows = rows_per_task(d);
-    let avx2 = super::has_avx2();
     y.par_chunks_mut(rows * d)
         .zip(r.par_chunks_mut(rows))
         .zip(x.par_chunks(rows * d))
-        .for_each(|((y, r), x)| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { forward_rows_avx2(x, gamma, eps, y, r) };
-            }
-            let _ = avx2;
-            forward_rows(x, gamma, eps, y, r)
-        });
+        .for_each(|((y, r), x)| forward_block(x, gamma, eps, y, r));
 }
 
 /// The gradients `(dx, dγ)` of [`rms_norm`] for the output gradient `dy`, from the input
@@ -124,7 +109,6 @@ pub fn rms_norm_grad(x: &[f32], gamma: &[f32], r: &[f32], dy: &[f32]) -> (Vec<f3
     let d = gamma.len();
     check_rows("rms_norm_grad", x.len(), dy.len(), r.len(), d);
     let rows = rows_per_task(d);
-    let avx2 = super::has_avx2();
     let mut dx = vec![0.0f32; x.len()];
     let partials: Vec<Vec<f32>> = dx
         .par_chunks_mut(rows * d)
@@ -132,14 +116,7 @@ pub fn rms_norm_grad(x: &[f32], gamma: &[f32], r: &[f32], dy: &[f32]) -> (Vec<f3
         .zip(r.par_chunks(rows))
         .map(|((dx, (x, dy)), r)| {
             let mut dg = vec![0.0f32; d];
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has the features the function is compiled for.
-                unsafe { backward_rows_avx2(x, gamma, r, dy, dx, &mut dg) };
-                return dg;
-            }
-            let _ = avx2;
-            backward_rows(x, gamma, r, dy, dx, &mut dg);
+            backward_block(x, gamma, r, dy, dx, &mut dg);
             dg
         })
         .collect();

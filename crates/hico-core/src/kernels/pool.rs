@@ -6,6 +6,8 @@
 
 use rayon::prelude::*;
 
+use super::simd::simd_fn;
+
 /// A read-only strided view of a 3-d `f32` tensor `[clips, tokens, D]`.
 #[derive(Debug, Clone, Copy)]
 pub struct View3<'a> {
@@ -61,24 +63,13 @@ pub fn cell_means(x: View3, cells: Cells) -> Vec<f32> {
         return out;
     }
     // One task per (clip, frame, cell row): its `sw · D` outputs are contiguous.
-    let avx2 = super::has_avx2();
-    out.par_chunks_mut(sw * d).enumerate().for_each(|(t, dst)| {
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { cell_row_avx2(x, cells, t, dst) };
-        }
-        let _ = avx2;
-        cell_row(x, cells, t, dst)
-    });
+    out.par_chunks_mut(sw * d)
+        .enumerate()
+        .for_each(|(t, dst)| cell_row_best(x, cells, t, dst));
     out
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn cell_row_avx2(x: View3, cells: Cells, t: usize, dst: &mut [f32]) {
-    cell_row(x, cells, t, dst)
-}
+simd_fn!(fn cell_row_best(x: View3, cells: Cells, t: usize, dst: &mut [f32]) => cell_row);
 
 /// Task `t`: the means of the `sw` cells of one (clip, frame, cell row) into `dst`
 /// (`sw · D`, zeroed).
