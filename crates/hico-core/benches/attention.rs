@@ -27,6 +27,11 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 
 fn main() {
     hico_core::mem::keep_freed_memory();
+    // Timed where hico's runs call them: on a worker of rayon's pool (`on_worker`).
+    hico_core::backend::on_worker(run);
+}
+
+fn run() {
     let dev = Default::default();
     // (name, query heads, key/value heads, head dim): hico bench llm's shapes.
     for (shape, heads, kv, d) in [("small", 4, 2, 64), ("qwen2_5_0_5b", 14, 2, 64)] {

@@ -12,6 +12,20 @@ pub fn cpu_device() -> burn::tensor::Device<Cpu> {
     Default::default()
 }
 
+/// `f()` run on a worker of rayon's global pool (the caller's thread waits). Every parallel
+/// op inside (gemm, burn-flex's kernels, hico's) then splits its work with the other
+/// workers in place; called from an outside thread, each op is handed to the pool and the
+/// caller sleeps until it is done, two thread switches per op, which costs most where ops
+/// are small (decode steps, short prefills, compressors). Training, scoring, `hico run` and
+/// the benches run their work this way (docs/performance.md). A nested call runs `f` in
+/// place.
+///
+/// Do not block inside `f` on another thread that itself waits for the pool (a thread of
+/// data-parallel replicas, say): with one worker that would deadlock.
+pub fn on_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::scope(|_| f())
+}
+
 /// Which attention implementation inference uses: hico's own (default), hico's own composed
 /// of burn ops, or burn's fused `module::attention` op where it is exact. The LLM takes it
 /// from its config (`[llm] attention`, recorded in every run's `config.json`), whose default

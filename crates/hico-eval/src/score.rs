@@ -215,10 +215,8 @@ pub fn score_sample<B: Backend>(
 /// given, counted as wrong; more than `opts.max_skipped` skips stop with
 /// [`EvalError::TooManySkipped`].
 ///
-/// The questions run on a worker of rayon's pool, as training does
-/// (`hico_train::run_stage_with`): each parallel op then splits its work with the other
-/// workers in place instead of handing it to the pool and sleeping (14-17 % less time per
-/// ablation cell on two cores, the same answers; docs/performance.md).
+/// The questions run on a worker of rayon's pool ([`hico_core::backend::on_worker`]: 14-17 %
+/// less time per ablation cell on two cores, the same answers; docs/performance.md).
 pub fn score_set<B: Backend>(
     pipe: &Pipeline<B>,
     dir: &Path,
@@ -227,7 +225,7 @@ pub fn score_set<B: Backend>(
     out: Option<&Path>,
     progress: Option<&ProgressBar>,
 ) -> Result<SetScore, EvalError> {
-    rayon::scope(|_| score_set_here(pipe, dir, manifest, opts, out, progress))
+    hico_core::backend::on_worker(|| score_set_here(pipe, dir, manifest, opts, out, progress))
 }
 
 /// [`score_set`] on the calling thread.

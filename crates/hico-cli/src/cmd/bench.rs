@@ -138,6 +138,14 @@ impl Job for BenchJob {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        // Timed as `hico run`, training and scoring run: on a worker of rayon's pool
+        // (`on_worker`), where each op splits its work in place.
+        hico_core::backend::on_worker(move || self.measure::<B>(device))
+    }
+}
+
+impl BenchJob {
+    fn measure<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
         type I<B> = <B as AutodiffBackend>::InnerBackend;
         let dev_name = format!("{:?}", self.device).to_lowercase();
         match self.cmd {

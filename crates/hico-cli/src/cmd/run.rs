@@ -72,6 +72,13 @@ impl Job for RunJob {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        // On a worker of rayon's pool: every op splits its work in place (`on_worker`).
+        hico_core::backend::on_worker(move || self.answer::<B>(device))
+    }
+}
+
+impl RunJob {
+    fn answer<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
         // Inference needs no gradients: run on the inner backend.
         let pipe =
             match &self.args.checkpoint {

@@ -118,7 +118,44 @@ mod tests {
         acc.iter().sum::<f32>() + chunks.remainder().iter().map(|v| v * v).sum::<f32>()
     }
 
+    /// The exp kernel's body on a copy of `x`: the new values' bits and their sum's.
+    #[inline(always)]
+    fn exp_body(x: &[f32]) -> (Vec<u32>, u32) {
+        let mut row = x.to_vec();
+        let sum = super::super::exp::exp_shift_sum_body(&mut row, 0.25);
+        (row.iter().map(|v| v.to_bits()).collect(), sum.to_bits())
+    }
+
     simd_fn!(fn sum_best(x: &[f32]) -> f32 => sum_body);
+
+    /// `$body(x)` from the baseline build and from each build this CPU runs (the body is
+    /// inlined into each, as in `simd_fn!`).
+    macro_rules! every_build {
+        ($body:path, $x:expr, $t:ty) => {{
+            let x: &[f32] = $x;
+            let mut out: Vec<$t> = vec![$body(x)];
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn v3(x: &[f32]) -> $t {
+                    $body(x)
+                }
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                fn v4(x: &[f32]) -> $t {
+                    $body(x)
+                }
+                if detected() >= Isa::Avx2 {
+                    // SAFETY: the CPU has the features (checked just above).
+                    out.push(unsafe { v3(x) });
+                }
+                if detected() == Isa::Avx512 {
+                    // SAFETY: as above.
+                    out.push(unsafe { v4(x) });
+                }
+            }
+            out
+        }};
+    }
 
     #[test]
     fn every_build_gives_the_same_bits() {
@@ -127,26 +164,15 @@ mod tests {
             .collect();
         let want = sum_body(&x);
         assert_eq!(sum_best(&x).to_bits(), want.to_bits());
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-            fn v4(x: &[f32]) -> f32 {
-                sum_body(x)
-            }
-            #[target_feature(enable = "avx2,fma")]
-            fn v3(x: &[f32]) -> f32 {
-                sum_body(x)
-            }
-            if has!("avx2") && has!("fma") {
-                // SAFETY: checked just above.
-                assert_eq!(unsafe { v3(&x) }.to_bits(), want.to_bits());
-            }
-            if detected() == Isa::Avx512 {
-                // SAFETY: checked just above.
-                assert_eq!(unsafe { v4(&x) }.to_bits(), want.to_bits());
-            }
+        for got in every_build!(sum_body, &x, f32) {
+            assert_eq!(got.to_bits(), want.to_bits());
         }
+        let xs: Vec<f32> = (0..1001).map(|i| -80.0 + i as f32 * 0.0837).collect();
+        let builds = every_build!(exp_body, &xs, (Vec<u32>, u32));
+        assert!(
+            builds.iter().all(|b| *b == builds[0]),
+            "exp differs between builds"
+        );
     }
 
     #[test]
