@@ -218,21 +218,46 @@ pub(super) unsafe fn product(
     }
 }
 
-/// One key chunk's step of the online softmax: `s` holds `valid.len()` rows of scores, of
-/// which row `i` keeps its first `valid[i]`; each row's running maximum `m` and normaliser
-/// `l` take the chunk in, its accumulator row in `acc` is rescaled to the new maximum, and
-/// the scores become `exp(s − m)` (0 past `valid`), ready to multiply the chunk's values.
+/// The keys `k0..k0 + nk` of one chunk as a task's stacked rows see them (the forward's and
+/// the backward's): row `r` holds query `q0 + r % nq`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChunkKeys {
+    pub(super) mask: Mask,
+    pub(super) q0: usize,
+    pub(super) nq: usize,
+    pub(super) k0: usize,
+    pub(super) nk: usize,
+}
+
+impl ChunkKeys {
+    /// How many of the chunk's keys row `row` sees (a prefix of the chunk).
+    #[inline(always)]
+    pub(super) fn visible(&self, row: usize) -> usize {
+        match self.mask {
+            Mask::None => self.nk,
+            Mask::Causal { offset } => (offset + self.q0 + row % self.nq + 1)
+                .saturating_sub(self.k0)
+                .min(self.nk),
+        }
+    }
+}
+
+/// One key chunk's step of the online softmax: `s` holds one row of `keys.nk` scores per
+/// entry of `m`, of which each row keeps the keys it sees; each row's running maximum `m`
+/// and normaliser `l` take the chunk in, its accumulator row in `acc` is rescaled to the new
+/// maximum, and the scores become `exp(s − m)` (0 where unseen), ready to multiply the
+/// chunk's values.
 #[inline(always)]
 fn online_softmax_rows(
     s: &mut [f32],
-    valid: &[usize],
+    keys: ChunkKeys,
     m: &mut [f32],
     l: &mut [f32],
     acc: &mut [f32],
 ) {
-    let rows = valid.len();
-    let (nk, d) = (s.len() / rows, acc.len() / rows);
-    for (row, &valid) in valid.iter().enumerate() {
+    let (nk, d) = (keys.nk, acc.len() / m.len());
+    for row in 0..m.len() {
+        let valid = keys.visible(row);
         let srow = &mut s[row * nk..(row + 1) * nk];
         if valid == 0 {
             srow.fill(0.0);
@@ -254,7 +279,7 @@ fn online_softmax_rows(
 
 simd_fn!(fn online_softmax(
     s: &mut [f32],
-    valid: &[usize],
+    keys: ChunkKeys,
     m: &mut [f32],
     l: &mut [f32],
     acc: &mut [f32],
@@ -296,11 +321,7 @@ impl Task<'_> {
                 }
             }
         }
-        // Position of each row's query among the keys (causal), and the last key any row reads.
-        let pos = |row: usize| match self.mask {
-            Mask::None => usize::MAX,
-            Mask::Causal { offset } => offset + q0 + row % nq,
-        };
+        // The last key any row reads.
         let last = match self.mask {
             Mask::None => lk,
             Mask::Causal { offset } => (offset + q0 + nq).min(lk),
@@ -311,7 +332,6 @@ impl Task<'_> {
         let mut l = vec![0.0f32; rows];
         let mut acc = vec![0.0f32; rows * d];
         let mut s = vec![0.0f32; rows * KEY_CHUNK.min(last)];
-        let mut valid = vec![0usize; rows];
         for k0 in (0..last).step_by(KEY_CHUNK) {
             let nk = KEY_CHUNK.min(last - k0);
             let s = &mut s[..rows * nk];
@@ -331,10 +351,14 @@ impl Task<'_> {
                     ),
                 );
             }
-            for (row, v) in valid.iter_mut().enumerate() {
-                *v = (pos(row).saturating_add(1)).saturating_sub(k0).min(nk);
-            }
-            online_softmax(s, &valid, &mut m, &mut l, &mut acc);
+            let keys = ChunkKeys {
+                mask: self.mask,
+                q0,
+                nq,
+                k0,
+                nk,
+            };
+            online_softmax(s, keys, &mut m, &mut l, &mut acc);
             // acc += P · V[k0..k0+nk]  (rows × d)
             // SAFETY: as above, for the value view.
             unsafe {

@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use super::attention::{Mask, OutPtr, View4, product};
+use super::attention::{ChunkKeys, Mask, OutPtr, View4, product};
 use super::exp::exp_shift_sum_body;
 use super::simd::simd_fn;
 
@@ -193,16 +193,6 @@ impl Ctx<'_> {
         out
     }
 
-    /// Keys this row sees from chunk `k0..k0 + nk` (a prefix of the chunk).
-    fn valid(&self, rows: &Rows, row: usize, k0: usize, nk: usize) -> usize {
-        match self.f.mask {
-            Mask::None => nk,
-            Mask::Causal { offset } => (offset + rows.q0 + row % rows.nq + 1)
-                .saturating_sub(k0)
-                .min(nk),
-        }
-    }
-
     /// `P` and `dS` of `rows` against keys `k0..k0 + nk` of key head `h` into `p` and `ds`
     /// (`rows × nk` each; zero where masked).
     fn probs(
@@ -239,8 +229,14 @@ impl Ctx<'_> {
                 (v.data.as_ptr().add(vp), v.strides[3], v.strides[2]),
             );
         }
-        let valid: Vec<usize> = (0..n).map(|row| self.valid(rows, row, k0, nk)).collect();
-        probs_and_score_grads(p, ds, &valid, &rows.lse, &rows.delta);
+        let keys = ChunkKeys {
+            mask: self.f.mask,
+            q0: rows.q0,
+            nq: rows.nq,
+            k0,
+            nk,
+        };
+        probs_and_score_grads(p, ds, keys, &rows.lse, &rows.delta);
     }
 
     /// `dK` and `dV` of keys `k0..k0 + nk` of key head `h`, batch row `bi`.
@@ -344,13 +340,14 @@ impl Ctx<'_> {
     }
 }
 
-/// `P = exp(S − lse)` in place of the scores in `p` (0 past each row's `valid` keys) and
-/// `dS = P ⊙ (dP − D)` in place of `dP` in `ds`, row by row.
+/// `P = exp(S − lse)` in place of the scores in `p` (0 where a row does not see the key) and
+/// `dS = P ⊙ (dP − D)` in place of `dP` in `ds`, row by row (one row per entry of `lse`).
 #[inline(always)]
-fn probs_rows(p: &mut [f32], ds: &mut [f32], valid: &[usize], lse: &[f32], delta: &[f32]) {
-    let nk = p.len() / valid.len();
+fn probs_rows(p: &mut [f32], ds: &mut [f32], keys: ChunkKeys, lse: &[f32], delta: &[f32]) {
+    let nk = keys.nk;
     let rows = p.chunks_exact_mut(nk).zip(ds.chunks_exact_mut(nk));
-    for ((prow, dsrow), ((&valid, &lse), &delta)) in rows.zip(valid.iter().zip(lse).zip(delta)) {
+    for (row, ((prow, dsrow), (&lse, &delta))) in rows.zip(lse.iter().zip(delta)).enumerate() {
+        let valid = keys.visible(row);
         exp_shift_sum_body(&mut prow[..valid], lse);
         prow[valid..].fill(0.0);
         for (s, &pv) in dsrow.iter_mut().zip(prow.iter()) {
@@ -362,7 +359,7 @@ fn probs_rows(p: &mut [f32], ds: &mut [f32], valid: &[usize], lse: &[f32], delta
 simd_fn!(fn probs_and_score_grads(
     p: &mut [f32],
     ds: &mut [f32],
-    valid: &[usize],
+    keys: ChunkKeys,
     lse: &[f32],
     delta: &[f32],
 ) => probs_rows);
