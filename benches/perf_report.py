@@ -316,7 +316,7 @@ def attention_vs_torch():
     """Causal attention alone: hico's kernel and burn-flex's fused op (`cargo bench -p hico-core
     --bench attention`) beside PyTorch's SDPA (benches/torch_attention_bench.py)."""
     md = ["## Attention alone vs PyTorch SDPA (causal, f32, one layer's heads)", "",
-          "hico's CPU kernel (`hico_core::kernels::attention`: query blocks × 256-key chunks, online",
+          "hico's CPU kernel (`hico_core::kernels::attention`: 256-row query blocks × 512-key chunks, online",
           "softmax, vectorised exp, grouped-query heads read in place, strided inputs) and burn-flex's",
           "fused op (`attention = \"fused\"`, key/value heads repeated) from",
           "`cargo bench -p hico-core --bench attention`; PyTorch eager",
