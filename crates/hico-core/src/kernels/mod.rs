@@ -12,7 +12,8 @@
 //! [`act`] and [`norm`]).
 //!
 //! Their elementwise and row loops are plain Rust, compiled for SSE2, AVX2 and AVX-512 and
-//! chosen at run time ([`simd`]).
+//! chosen at run time ([`simd`]). Kernels whose tasks are uniform split them statically, one
+//! share per thread, so repeated calls keep each core's cache ([`split`]).
 
 pub mod act;
 pub mod adamw;
@@ -26,6 +27,7 @@ pub mod norm;
 pub mod pool;
 pub mod rope;
 pub mod simd;
+pub mod split;
 
 /// `f` run on a rayon pool of `threads` threads (the kernels' tests of thread-count
 /// independence).

@@ -1,12 +1,11 @@
 //! Means of the tokens of each cell of a patch grid in one pass over the input (the `pool`
 //! compressor's work): every frame's `h × w` grid is cut into `sh × sw` cells with boundaries
 //! `⌊i·n/s⌋`, and each cell's output row is the mean of its members' feature rows. Work is
-//! split by (clip, frame, cell row) over rayon's pool; rows are summed with vectorisable
-//! loops.
-
-use rayon::prelude::*;
+//! split by (clip, frame, cell row), one contiguous share per thread ([`super::split`]); rows
+//! are summed with vectorisable loops.
 
 use super::simd::simd_fn;
+use super::split::static_vec;
 
 /// A read-only strided view of a 3-d `f32` tensor `[clips, tokens, D]`.
 #[derive(Debug, Clone, Copy)]
@@ -58,15 +57,14 @@ pub fn cell_means(x: View3, cells: Cells) -> Vec<f32> {
             "cell_means: view outside its buffer"
         );
     }
-    let mut out = vec![0.0f32; c * frames * sh * sw * d];
-    if out.is_empty() {
-        return out;
+    // One task per (clip, frame, cell row): its `sw · D` outputs are contiguous. The tasks
+    // are uniform, so they are split statically: on every call each core reads the same part
+    // of the input, and zeroes its own part of the output.
+    let len = c * frames * sh * sw * d;
+    if len == 0 {
+        return Vec::new();
     }
-    // One task per (clip, frame, cell row): its `sw · D` outputs are contiguous.
-    out.par_chunks_mut(sw * d)
-        .enumerate()
-        .for_each(|(t, dst)| cell_row_best(x, cells, t, dst));
-    out
+    static_vec(len, sw * d, |t, dst| cell_row_best(x, cells, t, dst))
 }
 
 simd_fn!(fn cell_row_best(x: View3, cells: Cells, t: usize, dst: &mut [f32]) => cell_row);

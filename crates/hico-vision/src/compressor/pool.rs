@@ -38,11 +38,11 @@ impl Pool {
         for t in 0..grid.frames {
             for cy in 0..sh {
                 for cx in 0..sw {
-                    let mut g = Vec::new();
-                    for y in ey[cy]..ey[cy + 1] {
-                        for x in ex[cx]..ex[cx + 1] {
-                            g.push((t * grid.per_frame() + y * grid.w + x) as u32);
-                        }
+                    let (ys, xs) = (ey[cy]..ey[cy + 1], ex[cx]..ex[cx + 1]);
+                    let mut g = Vec::with_capacity(ys.len() * xs.len());
+                    for y in ys {
+                        let row = t * grid.per_frame() + y * grid.w;
+                        g.extend(xs.clone().map(|x| (row + x) as u32));
                     }
                     out.push(g);
                 }
