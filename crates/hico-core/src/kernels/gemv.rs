@@ -6,16 +6,19 @@
 //!
 //! - **rows** layout (`w` stored `[k, n]`, a `Linear`'s `[in, out]` weight): each task takes
 //!   a contiguous block of rows `i` of `w` (one sixteenth of them) and adds
-//!   `x[r, i] · w[i, :]` into its own partial sums; the partials are added in task order.
-//!   Streaming one contiguous block per task was 15-20 % faster here than splitting by
-//!   output columns (which reads a short piece of every row: many concurrent streams);
+//!   `x[r, i] · w[i, :]` into its own partial sums, four rows of `w` per pass over the sums;
+//!   the partials are added in task order. Streaming one contiguous block per task was
+//!   15-20 % faster here than splitting by output columns (which reads a short piece of every
+//!   row: many concurrent streams); four rows per pass read 2 GiB of weights at 27-28 GB/s
+//!   instead of 21 (PyTorch's `mm` 27-28, a plain vectorised sum 26; issue #17, session 12);
 //! - **columns** layout (`w` is the transpose of a stored `[n, k]` matrix, the tied output
 //!   head's embedding): `y[r, j] = x[r, :] · wᵀ[j, :]`, a dot product along a stored row
-//!   (16 independent accumulators, summed pairwise), tasks by blocks of output columns.
+//!   (16 independent accumulators, summed pairwise), four at a time, tasks by blocks of
+//!   output columns.
 //!
 //! Task boundaries depend only on the sizes and every sum runs in one fixed order, so results
-//! do not depend on the thread count. Each task runs the AVX2 + FMA build of the loops when
-//! the CPU has them (chosen at run time).
+//! do not depend on the thread count. Each task runs the widest build of the loops the CPU
+//! has ([`super::simd`]).
 
 use rayon::prelude::*;
 
@@ -49,9 +52,26 @@ pub enum Weights<'a> {
 /// reading the rows' block of `w` front to back.
 #[inline(always)]
 fn rows_block(x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), i0: usize, out: &mut [f32]) {
-    // `out` is `m × n`, zeroed; this task's rows are `i0 .. i0 + len`.
-    let len = rows_per_task(k).min(k - i0);
-    for i in i0..i0 + len {
+    // `out` is `m × n`, zeroed; this task's rows are `i0 .. i0 + len`. Four rows of `w` per
+    // pass over `out`: four weight streams at once, and one load and store of each partial
+    // sum per four products instead of per product (27 vs 21 GB/s from memory on the 2-core
+    // Xeon of docs/performance.md). The sums keep their order (row by row), so the bits are
+    // those of one row per pass.
+    let end = i0 + rows_per_task(k).min(k - i0);
+    let mut i = i0;
+    while i + 4 <= end {
+        let row = |t: usize| &w[(i + t) * n..(i + t + 1) * n];
+        let (w0, w1, w2, w3) = (row(0), row(1), row(2), row(3));
+        for r in 0..m {
+            let a = &x[r * k + i..r * k + i + 4];
+            let acc = &mut out[r * n..(r + 1) * n];
+            for ((((o, &v0), &v1), &v2), &v3) in acc.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+                *o = *o + a[0] * v0 + a[1] * v1 + a[2] * v2 + a[3] * v3;
+            }
+        }
+        i += 4;
+    }
+    for i in i..end {
         let wrow = &w[i * n..(i + 1) * n];
         for r in 0..m {
             let a = x[r * k + i];
@@ -102,14 +122,56 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     reduce(&mut acc) + dot_tail(&a[tail..], &b[tail..])
 }
 
+/// Four dot products of `a` with `b[0..4]` at once (four weight streams; each product's
+/// lanes and sums in [`dot`]'s order, so the same bits).
+#[inline(always)]
+fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    let (mut s0, mut s1, mut s2, mut s3) =
+        ([0.0f32; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+    let chunks = a.len() / LANES;
+    for c in 0..chunks {
+        let at = c * LANES..(c + 1) * LANES;
+        let (x, y0, y1, y2, y3) = (
+            &a[at.clone()],
+            &b[0][at.clone()],
+            &b[1][at.clone()],
+            &b[2][at.clone()],
+            &b[3][at],
+        );
+        for l in 0..LANES {
+            s0[l] += x[l] * y0[l];
+            s1[l] += x[l] * y1[l];
+            s2[l] += x[l] * y2[l];
+            s3[l] += x[l] * y3[l];
+        }
+    }
+    let tail = chunks * LANES;
+    let t = |s: &mut [f32; LANES], b: &[f32]| reduce(s) + dot_tail(&a[tail..], &b[tail..]);
+    [
+        t(&mut s0, b[0]),
+        t(&mut s1, b[1]),
+        t(&mut s2, b[2]),
+        t(&mut s3, b[3]),
+    ]
+}
+
 #[inline(always)]
 fn columns_block(x: &[f32], wt: &[f32], (m, k): (usize, usize), j0: usize, out: &mut [f32]) {
-    // `out` is `m × (j1 − j0)`.
+    // `out` is `m × (j1 − j0)`. Four output columns (stored rows of `wᵀ`) at a time.
     let width = out.len() / m;
-    for jj in 0..width {
-        let row = &wt[(j0 + jj) * k..(j0 + jj + 1) * k];
+    let row = |jj: usize| &wt[(j0 + jj) * k..(j0 + jj + 1) * k];
+    let mut jj = 0;
+    while jj + 4 <= width {
+        let rows = [row(jj), row(jj + 1), row(jj + 2), row(jj + 3)];
         for r in 0..m {
-            out[r * width + jj] = dot(&x[r * k..(r + 1) * k], row);
+            let y = dot4(&x[r * k..(r + 1) * k], rows);
+            out[r * width + jj..r * width + jj + 4].copy_from_slice(&y);
+        }
+        jj += 4;
+    }
+    for jj in jj..width {
+        for r in 0..m {
+            out[r * width + jj] = dot(&x[r * k..(r + 1) * k], row(jj));
         }
     }
 }
@@ -220,6 +282,33 @@ mod tests {
                         "{m}×{k}×{n} rows={rows} y[{i}] = {g}, want {e}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn four_at_a_time_keeps_the_one_at_a_time_sums() {
+        // The rows layout adds row by row into the partials; the columns layout's products
+        // are `dot`s: the four-wide passes must give those bits exactly.
+        let (m, k, n) = (2, 4 * 16 + 3, 70);
+        let (x, w) = (values(m * k, 5), values(k * n, 6));
+        let mut rows = vec![0.0f32; m * n];
+        rows_block(&x, &w, (m, k, n), 0, &mut rows);
+        let mut want = vec![0.0f32; m * n];
+        for i in 0..rows_per_task(k) {
+            for r in 0..m {
+                for j in 0..n {
+                    want[r * n + j] += x[r * k + i] * w[i * n + j];
+                }
+            }
+        }
+        assert_eq!(rows, want);
+        let mut cols = vec![0.0f32; m * n];
+        columns_block(&x, &w, (m, k), 0, &mut cols);
+        for r in 0..m {
+            for j in 0..n {
+                let d = dot(&x[r * k..(r + 1) * k], &w[j * k..(j + 1) * k]);
+                assert_eq!(cols[r * n + j], d, "y[{r}, {j}]");
             }
         }
     }
