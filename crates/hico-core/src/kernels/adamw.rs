@@ -73,7 +73,7 @@ impl AdamWStep {
 }
 
 #[inline(always)]
-fn body(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+fn update_block_body(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         let m1 = *m * c.b1 + g * c.c1;
         let v1 = *v * c.b2 + (g * g) * c.c2;
@@ -84,7 +84,7 @@ fn body(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     }
 }
 
-simd_fn!(fn block(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) => body);
+simd_fn!(fn update_block(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) => update_block_body);
 
 /// One AdamW step in place: `param`, `m` and `v` are updated from `grad`.
 ///
@@ -101,7 +101,7 @@ pub fn adamw_step(step: &AdamWStep, param: &mut [f32], grad: &[f32], m: &mut [f3
         .par_chunks_mut(BLOCK)
         .zip(grad.par_chunks(BLOCK))
         .zip(m.par_chunks_mut(BLOCK).zip(v.par_chunks_mut(BLOCK)))
-        .for_each(|((p, g), (m, v))| block(c, p, g, m, v));
+        .for_each(|((p, g), (m, v))| update_block(c, p, g, m, v));
 }
 
 #[cfg(test)]

@@ -51,7 +51,13 @@ pub enum Weights<'a> {
 /// Rows `i0..i1` of `w`'s contribution to every output: `out[r, :] += x[r, i] · w[i, :]`,
 /// reading the rows' block of `w` front to back.
 #[inline(always)]
-fn rows_block(x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), i0: usize, out: &mut [f32]) {
+fn rows_block_body(
+    x: &[f32],
+    w: &[f32],
+    (m, k, n): (usize, usize, usize),
+    i0: usize,
+    out: &mut [f32],
+) {
     // `out` is `m × n`, zeroed; this task's rows are `i0 .. i0 + len`. Four rows of `w` per
     // pass over `out`: four weight streams at once, and one load and store of each partial
     // sum per four products instead of per product (27 vs 21 GB/s from memory on the 2-core
@@ -156,7 +162,7 @@ fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
 }
 
 #[inline(always)]
-fn columns_block(x: &[f32], wt: &[f32], (m, k): (usize, usize), j0: usize, out: &mut [f32]) {
+fn columns_block_body(x: &[f32], wt: &[f32], (m, k): (usize, usize), j0: usize, out: &mut [f32]) {
     // `out` is `m × (j1 − j0)`. Four output columns (stored rows of `wᵀ`) at a time.
     let width = out.len() / m;
     let row = |jj: usize| &wt[(j0 + jj) * k..(j0 + jj + 1) * k];
@@ -176,10 +182,10 @@ fn columns_block(x: &[f32], wt: &[f32], (m, k): (usize, usize), j0: usize, out: 
     }
 }
 
-simd_fn!(fn rows_block_best(x: &[f32], w: &[f32], s: (usize, usize, usize), j0: usize, out: &mut [f32])
-    => rows_block);
-simd_fn!(fn columns_block_best(x: &[f32], wt: &[f32], s: (usize, usize), j0: usize, out: &mut [f32])
-    => columns_block);
+simd_fn!(fn rows_block(x: &[f32], w: &[f32], s: (usize, usize, usize), j0: usize, out: &mut [f32])
+    => rows_block_body);
+simd_fn!(fn columns_block(x: &[f32], wt: &[f32], s: (usize, usize), j0: usize, out: &mut [f32])
+    => columns_block_body);
 
 /// `y = x · w`: `x` `[m, k]` row-major, `w` `k × n` ([`Weights`]); returns `y` `[m, n]`
 /// row-major.
@@ -208,7 +214,7 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
                 .par_iter()
                 .map(|&i0| {
                     let mut out = vec![0.0f32; m * n];
-                    rows_block_best(x, wr, (m, k, n), i0, &mut out);
+                    rows_block(x, wr, (m, k, n), i0, &mut out);
                     out
                 })
                 .collect();
@@ -226,7 +232,7 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
                 .par_iter()
                 .map(|&j0| {
                     let mut out = vec![0.0f32; m * DOTS.min(n - j0)];
-                    columns_block_best(x, wt, (m, k), j0, &mut out);
+                    columns_block(x, wt, (m, k), j0, &mut out);
                     out
                 })
                 .collect();
@@ -293,7 +299,7 @@ mod tests {
         let (m, k, n) = (2, 4 * 16 + 3, 70);
         let (x, w) = (values(m * k, 5), values(k * n, 6));
         let mut rows = vec![0.0f32; m * n];
-        rows_block(&x, &w, (m, k, n), 0, &mut rows);
+        rows_block_body(&x, &w, (m, k, n), 0, &mut rows);
         let mut want = vec![0.0f32; m * n];
         for i in 0..rows_per_task(k) {
             for r in 0..m {
@@ -304,7 +310,7 @@ mod tests {
         }
         assert_eq!(rows, want);
         let mut cols = vec![0.0f32; m * n];
-        columns_block(&x, &w, (m, k), 0, &mut cols);
+        columns_block_body(&x, &w, (m, k), 0, &mut cols);
         for r in 0..m {
             for j in 0..n {
                 let d = dot(&x[r * k..(r + 1) * k], &w[j * k..(j + 1) * k]);

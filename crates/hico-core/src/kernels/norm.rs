@@ -41,7 +41,7 @@ fn forward_row(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32]) -> f32 {
 }
 
 #[inline(always)]
-fn forward_rows(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]) {
+fn forward_block_body(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]) {
     let d = gamma.len();
     for ((x, y), r) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).zip(r) {
         *r = forward_row(x, gamma, eps, y);
@@ -50,7 +50,7 @@ fn forward_rows(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32]
 
 /// One block of rows' `dx`, and its `dγ` partial sum added to `dgamma`.
 #[inline(always)]
-fn backward_rows(
+fn backward_block_body(
     x: &[f32],
     gamma: &[f32],
     r: &[f32],
@@ -75,7 +75,7 @@ fn backward_rows(
 }
 
 simd_fn!(fn forward_block(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], r: &mut [f32])
-    => forward_rows);
+    => forward_block_body);
 simd_fn!(fn backward_block(
     x: &[f32],
     gamma: &[f32],
@@ -83,7 +83,7 @@ simd_fn!(fn backward_block(
     dy: &[f32],
     dx: &mut [f32],
     dgamma: &mut [f32],
-) => backward_rows);
+) => backward_block_body);
 
 /// `y = x · r · γ` per row of width `γ.len()`, with `r = 1 / √(mean(x²) + ε)` per row written
 /// to `r`.

@@ -64,15 +64,15 @@ pub fn cell_means(x: View3, cells: Cells) -> Vec<f32> {
     if len == 0 {
         return Vec::new();
     }
-    static_vec(len, sw * d, |t, dst| cell_row_best(x, cells, t, dst))
+    static_vec(len, sw * d, |t, dst| cell_row(x, cells, t, dst))
 }
 
-simd_fn!(fn cell_row_best(x: View3, cells: Cells, t: usize, dst: &mut [f32]) => cell_row);
+simd_fn!(fn cell_row(x: View3, cells: Cells, t: usize, dst: &mut [f32]) => cell_row_body);
 
 /// Task `t`: the means of the `sw` cells of one (clip, frame, cell row) into `dst`
 /// (`sw · D`, zeroed).
 #[inline(always)]
-fn cell_row(x: View3, cells: Cells, t: usize, dst: &mut [f32]) {
+fn cell_row_body(x: View3, cells: Cells, t: usize, dst: &mut [f32]) {
     let [_, _, d] = x.shape;
     let Cells {
         frames,

@@ -68,7 +68,8 @@ fn detected() -> Isa {
 }
 
 /// `fn name(args) -> T { body(args) }`, with `body` (an `#[inline(always)]` function of plain
-/// loops) compiled for each [`Isa`] and the best one the CPU runs called ([`isa`]).
+/// loops) compiled for each [`Isa`] and the best one the CPU runs called ([`isa`]). By
+/// convention the body of `name` is `name_body`.
 ///
 /// ```ignore
 /// simd_fn!(fn exp_rows(row: &mut [f32], shift: f32) -> f32 => exp_rows_body);
