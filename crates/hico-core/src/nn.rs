@@ -8,7 +8,9 @@
 //! 0.44 ms as `[1, 896] × [896, 4864]`). Flattening the leading dimensions first gives the
 //! same product through the fast path on every backend. On the plain flex backend a product
 //! of at most four rows (a decode step) streams the weights once instead
-//! ([`crate::kernels::gemv`]).
+//! ([`crate::kernels::gemv`]); other products on flex, with or without autodiff, run as one
+//! gemm call into an output written once ([`crate::kernels::linear`]: burn-flex's matmul
+//! zeroes and then copies each output before the product writes it).
 
 use burn::nn::{Linear, RmsNorm};
 use burn::tensor::activation;
@@ -35,7 +37,9 @@ impl<B: Backend> RowLinear<B> for Linear<B> {
         let x2: Tensor<B, 2> = x.reshape([rows, dims[D - 1]]);
         // A few rows (a decode step) on the CPU: one streaming pass over the weights.
         let bias = self.bias.as_ref().map(|b| b.val());
-        let y = flex::few_rows_matmul(&x2, &self.weight.val(), bias.as_ref())
+        let w = self.weight.val();
+        let y = flex::few_rows_matmul(&x2, &w, bias.as_ref())
+            .or_else(|| flex::linear(&x2, &w, bias.as_ref()))
             .unwrap_or_else(|| self.forward(x2));
         dims[D - 1] = y.dims()[1];
         y.reshape(dims)

@@ -84,7 +84,8 @@ fn update_block_body(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut
     }
 }
 
-simd_fn!(fn update_block(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) => update_block_body);
+simd_fn!(fn update_block(c: Consts, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32])
+    => update_block_body);
 
 /// One AdamW step in place: `param`, `m` and `v` are updated from `grad`.
 ///

@@ -5,6 +5,9 @@
 //! form. The rotary step records one node whose backward is the same kernel turning the
 //! other way (the rotation's transpose), in place of six tracked ops on strided views.
 //!
+//! The activations, RMSNorm and the linear layers' product are nodes of the same kind, each
+//! with a one-pass (or, for the product, two-product) backward.
+//!
 //! This uses burn-autodiff's public op API (`Backward`, `OpsPrep`), as burn's own ops do.
 //! The node saves `Q`, `K`, `V`, the output and one log-sum-exp per query row (shared
 //! buffers, no copies).
@@ -21,7 +24,7 @@ use burn_flex::FlexTensor;
 
 use super::attention::{Mask, attention_with_lse};
 use super::attention_grad::{Forward, attention_backward};
-use super::flex::{contiguous, rope_flex, table, view};
+use super::flex::{contiguous, mat, rope_flex, table, view};
 
 /// The float primitive of `Autodiff<Flex>`: a flex tensor and its graph node.
 type AdTensor = FloatTensor<Autodiff<Flex>>;
@@ -372,6 +375,76 @@ pub(super) fn rms_norm<B: Backend, const D: usize>(
                 x: ax.primitive.clone(),
                 gamma: ag.primitive.clone(),
                 r,
+            };
+            prep.finish(saved, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    };
+    from_ad(out)
+}
+
+/// The product node's backward: `dx = dy · wᵀ`, `dw = xᵀ · dy`, each one product of
+/// [`super::linear::matmul`] on the saved views (nothing transposed by a copy).
+#[derive(Debug)]
+struct LinearBackward;
+
+/// What the product's backward reads: its two operands (shared buffers).
+#[derive(Debug, Clone)]
+struct LinearSaved {
+    x: FlexTensor,
+    w: FlexTensor,
+}
+
+impl Backward<Flex, 2> for LinearBackward {
+    type State = LinearSaved;
+
+    fn backward(self, ops: Ops<LinearSaved, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let s = &ops.state;
+        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> super::linear::Mat<'a> {
+            mat(t).unwrap_or_else(|| panic!("linear backward: the {what} is not an f32 matrix"))
+        }
+        let (x, w, g) = (
+            viewed(&s.x, "input"),
+            viewed(&s.w, "weight"),
+            viewed(&dy, "gradient"),
+        );
+        let [px, pw] = ops.parents;
+        if let Some(node) = px {
+            let dx = super::linear::matmul(g, w.t(), None);
+            let shape = x.shape;
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
+        }
+        if let Some(node) = pw {
+            let dw = super::linear::matmul(x.t(), g, None);
+            let shape = w.shape;
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, shape)));
+        }
+    }
+}
+
+/// `x · w` by [`super::linear::matmul`] as one autodiff op with its own backward, when both
+/// tensors live on burn's autodiff over flex in `f32`; `None` otherwise.
+///
+/// # Shapes
+/// - `x`: `[m, k]`, `w`: `[k, n]`; returns `[m, n]`
+pub(super) fn matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+    let (ax, aw) = (ad_of(x)?, ad_of(w)?);
+    let (a, b) = (mat(&ax.primitive)?, mat(&aw.primitive)?);
+    if a.shape[1] != b.shape[0] {
+        return None;
+    }
+    let shape = [a.shape[0], b.shape[1]];
+    let y = FlexTensor::from_data(TensorData::new(super::linear::matmul(a, b, None), shape));
+    let out = match LinearBackward
+        .prepare::<NoCheckpointing>([ax.node.clone(), aw.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let saved = LinearSaved {
+                x: ax.primitive.clone(),
+                w: aw.primitive.clone(),
             };
             prep.finish(saved, y)
         }

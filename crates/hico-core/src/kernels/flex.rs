@@ -260,6 +260,53 @@ pub fn few_rows_matmul<B: Backend>(
     from_flex(FlexTensor::from_data(TensorData::new(y, [m, n])))
 }
 
+/// `x · w (+ bias)` by [`super::linear::matmul`] (one product into a buffer written once)
+/// when the tensors live on the plain flex backend in `f32`; under burn's autodiff on flex
+/// the product is one tracked op with its own backward (two more such products) and the
+/// bias a tracked addition; `None` otherwise.
+///
+/// # Shapes
+/// - `x`: `[m, k]`, `w`: `[k, n]`, `bias`: `[n]`; returns `[m, n]`
+pub fn linear<B: Backend>(
+    x: &Tensor<B, 2>,
+    w: &Tensor<B, 2>,
+    bias: Option<&Tensor<B, 1>>,
+) -> Option<Tensor<B, 2>> {
+    let Some((fx, fw)) = flex_of(x).zip(flex_of(w)) else {
+        let y = super::autodiff::matmul(x, w)?;
+        return Some(match bias {
+            Some(b) => y + b.clone().unsqueeze_dim(0),
+            None => y,
+        });
+    };
+    let fb = match bias {
+        Some(b) => Some(flex_of(b)?),
+        None => None,
+    };
+    let bias = match &fb {
+        Some(b) => Some(contiguous(b)?),
+        None => None,
+    };
+    let (a, b) = (mat(&fx)?, mat(&fw)?);
+    if a.shape[1] != b.shape[0] || bias.is_some_and(|v| v.len() != b.shape[1]) {
+        return None;
+    }
+    let shape = [a.shape[0], b.shape[1]];
+    let y = super::linear::matmul(a, b, bias);
+    from_flex(FlexTensor::from_data(TensorData::new(y, shape)))
+}
+
+/// A strided view of a rank-2 `f32` flex tensor.
+pub(super) fn mat(t: &FlexTensor) -> Option<super::linear::Mat<'_>> {
+    let (data, offset, shape, strides) = parts::<2>(t)?;
+    Some(super::linear::Mat {
+        data,
+        offset,
+        shape,
+        strides,
+    })
+}
+
 /// The flex tensor of `t`, taken by value (no second owner of its buffer), when `B` is the
 /// plain flex backend.
 fn into_flex<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<FlexTensor, Tensor<B, D>> {
@@ -417,6 +464,42 @@ mod tests {
             .assert_approx_eq::<f32>(&want.0, Tolerance::absolute(1e-5));
         got.1
             .assert_approx_eq::<f32>(&want.1, Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn linear_and_its_gradients_equal_burns_matmul() {
+        let dev = Default::default();
+        let (m, k, n) = (37, 50, 29);
+        let r = |s: [usize; 2]| Tensor::<Cpu, 2>::random(s, Distribution::Normal(0.0, 1.0), &dev);
+        // The weight stored [n, k] and read transposed, as a loaded checkpoint's may be.
+        let (x0, wt0, b0, dy) = (r([m, k]), r([n, k]), r([1, n]), r([m, n]));
+        let run = |kernel: bool| {
+            let x = Tensor::<CpuAutodiff, 2>::from_inner(x0.clone()).require_grad();
+            let wt = Tensor::<CpuAutodiff, 2>::from_inner(wt0.clone()).require_grad();
+            let b = Tensor::<CpuAutodiff, 2>::from_inner(b0.clone()).require_grad();
+            let (w, bias) = (wt.clone().transpose(), b.clone().reshape([n]));
+            let y = if kernel {
+                linear(&x, &w, Some(&bias)).expect("autodiff over flex takes the kernel")
+            } else {
+                x.clone().matmul(w) + b.clone()
+            };
+            let grads = (y.clone() * Tensor::from_inner(dy.clone()))
+                .sum()
+                .backward();
+            let grad = |t: &Tensor<CpuAutodiff, 2>| t.grad(&grads).expect("gradient").into_data();
+            (y.inner().into_data(), grad(&x), grad(&wt), grad(&b))
+        };
+        let (got, want) = (run(true), run(false));
+        let tol = Tolerance::absolute(1e-4);
+        got.0.assert_approx_eq::<f32>(&want.0, tol);
+        got.1.assert_approx_eq::<f32>(&want.1, tol);
+        got.2.assert_approx_eq::<f32>(&want.2, tol);
+        got.3.assert_approx_eq::<f32>(&want.3, tol);
+        // Inference: the plain flex backend, no bias.
+        let w = wt0.clone().transpose();
+        let y = linear(&x0, &w, None).expect("flex takes the kernel");
+        y.into_data()
+            .assert_approx_eq::<f32>(&x0.matmul(w).into_data(), tol);
     }
 
     #[test]

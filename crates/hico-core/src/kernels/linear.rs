@@ -1,0 +1,192 @@
+//! Matrix products into a fresh buffer, for the linear layers: `y = a · b (+ bias)` by one
+//! call of the gemm crate (the product burn's flex backend runs too) on strided operands.
+//!
+//! burn-flex 0.21's matmul allocates its output as a zeroed byte vector and then, to meet
+//! its buffers' 16-byte alignment rule, copies it into a second allocation (its
+//! `FlexTensor::empty`): two passes over every product's output before the product writes
+//! it. Here the output is written once: left uninitialised for the product to overwrite, or
+//! filled with the bias rows for the product to add to (issue #17, session 12;
+//! docs/performance.md).
+
+use super::split::static_vec;
+
+/// A read-only strided view of a 2-d `f32` matrix: element `(i, j)` at
+/// `offset + i·rs + j·cs` of `data`.
+#[derive(Debug, Clone, Copy)]
+pub struct Mat<'a> {
+    /// The buffer the view reads from.
+    pub data: &'a [f32],
+    /// Index of element `(0, 0)`.
+    pub offset: usize,
+    /// `[rows, cols]`.
+    pub shape: [usize; 2],
+    /// Row and column strides, in elements.
+    pub strides: [usize; 2],
+}
+
+impl Mat<'_> {
+    /// The transpose (the same buffer, strides swapped).
+    pub fn t(self) -> Self {
+        Self {
+            shape: [self.shape[1], self.shape[0]],
+            strides: [self.strides[1], self.strides[0]],
+            ..self
+        }
+    }
+
+    /// Panics unless every element the view names lies inside its buffer.
+    fn check(&self, what: &str) {
+        let [r, c] = self.shape;
+        if r > 0 && c > 0 {
+            let last = self.offset + (r - 1) * self.strides[0] + (c - 1) * self.strides[1];
+            assert!(
+                last < self.data.len(),
+                "matmul: {what} view outside its buffer"
+            );
+        }
+    }
+}
+
+/// Products below this many multiply-adds run on the calling thread (burn-flex's rule).
+const PARALLEL_MACS: usize = 192 * 192 * 192;
+
+/// `a · b`, plus `bias` on every row when given; returns `[m, n]` row-major.
+///
+/// # Panics
+/// If the inner sizes differ, a view reaches outside its buffer, or `bias` is not `n` long.
+pub fn matmul(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
+    let ([m, k], [k2, n]) = (a.shape, b.shape);
+    assert_eq!(k, k2, "matmul: [{m}, {k}] · [{k2}, {n}]");
+    a.check("left");
+    b.check("right");
+    if let Some(bias) = bias {
+        assert_eq!(
+            bias.len(),
+            n,
+            "matmul: bias of {} for {n} columns",
+            bias.len()
+        );
+    }
+    let len = m * n;
+    if len == 0 {
+        return Vec::new();
+    }
+    let mut y = match bias {
+        // Each row starts as the bias; the product adds to it.
+        Some(bias) => static_vec(len, n * (16 * 1024 / n).max(1), |_, rows| {
+            rows.chunks_exact_mut(n)
+                .for_each(|r| r.copy_from_slice(bias))
+        }),
+        None if k == 0 => vec![0.0; len],
+        None => Vec::with_capacity(len),
+    };
+    if k == 0 {
+        return y;
+    }
+    let accumulate = bias.is_some();
+    let parallelism = if m * n * k >= PARALLEL_MACS {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: `y` has room for `m · n` values (its capacity, or its length when filled); the
+    // views were checked to lie inside their buffers. Without a bias, gemm reads nothing of
+    // `y` (`read_dst` false) and writes every one of its `m · n` elements (k > 0), so they
+    // are all initialised when the length is set.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr().add(a.offset),
+            a.strides[1] as isize,
+            a.strides[0] as isize,
+            b.data.as_ptr().add(b.offset),
+            b.strides[1] as isize,
+            b.strides[0] as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        if !accumulate {
+            y.set_len(len);
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::attention::tests::values;
+
+    fn reference(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f64> {
+        let ([m, k], [_, n]) = (a.shape, b.shape);
+        let at =
+            |v: &Mat, i: usize, j: usize| v.data[v.offset + i * v.strides[0] + j * v.strides[1]];
+        let mut y = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = bias.map_or(0.0, |b| b[j] as f64);
+                for p in 0..k {
+                    s += at(&a, i, p) as f64 * at(&b, p, j) as f64;
+                }
+                y[i * n + j] = s;
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn strided_and_transposed_operands_with_and_without_bias() {
+        // Big enough for the parallel path (m·n·k ≥ 192³) and a small one.
+        for (m, k, n) in [(3, 5, 7), (200, 190, 210)] {
+            let a = values(m * k + 3, 1);
+            let bt = values(n * k, 2); // stored [n, k]: read transposed
+            let bias = values(n, 3);
+            let va = Mat {
+                data: &a,
+                offset: 3,
+                shape: [m, k],
+                strides: [k, 1],
+            };
+            let vb = Mat {
+                data: &bt,
+                offset: 0,
+                shape: [n, k],
+                strides: [k, 1],
+            }
+            .t();
+            for bias in [None, Some(&bias[..])] {
+                let got = matmul(va, vb, bias);
+                let want = reference(va, vb, bias);
+                for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g as f64 - e).abs() < 1e-4 * (k as f64).sqrt(),
+                        "{m}×{k}×{n} y[{i}] = {g}, want {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "outside its buffer")]
+    fn a_view_past_its_buffer_is_refused() {
+        let a = vec![0.0f32; 6];
+        let v = Mat {
+            data: &a,
+            offset: 1,
+            shape: [2, 3],
+            strides: [3, 1],
+        };
+        matmul(v, v.t(), None);
+    }
+}
