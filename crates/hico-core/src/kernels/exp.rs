@@ -60,21 +60,31 @@ simd_fn!(
     pub fn exp_shift_sum(row: &mut [f32], shift: f32) -> f32 => exp_shift_sum_body
 );
 
-/// The largest element of a non-empty row (NaN-free input).
+/// Lanes of [`row_max`]: four AVX-512 registers, so the running maxima are four independent
+/// chains (one 8-lane chain was latency-bound: 0.31 ns per element; docs/performance.md).
+const MAX_LANES: usize = 64;
+
+/// The largest element of a non-empty row (NaN-free input: `a > b ? a : b`, one `max`
+/// instruction per vector, where `f32::max`'s NaN rule costs a compare and a blend more).
 #[inline(always)]
 pub fn row_max(row: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; 8];
-    let mut chunks = row.chunks_exact(8);
+    let bigger = |a: f32, b: f32| if b > a { b } else { a };
+    let mut acc = [f32::NEG_INFINITY; MAX_LANES];
+    let mut chunks = row.chunks_exact(MAX_LANES);
     for c in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a = a.max(*v);
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = bigger(*a, v);
         }
     }
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, v| m.max(*v));
-    acc.iter().fold(tail, |m, v| m.max(*v))
+    // Folded in halves (vector-wide steps), then the tail.
+    let mut width = MAX_LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] = bigger(acc[l], acc[l + width]);
+        }
+    }
+    chunks.remainder().iter().fold(acc[0], |m, &v| bigger(m, v))
 }
 
 #[cfg(test)]
@@ -112,9 +122,12 @@ mod tests {
 
     #[test]
     fn row_max_finds_the_largest_at_every_position() {
-        for n in [1, 7, 8, 9, 33] {
+        // Below, at and above the lanes (64), and a multiple of them plus a tail.
+        for n in [1, 7, 8, 9, 33, 63, 64, 65, 200] {
             for at in 0..n {
-                let mut row: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+                let mut row: Vec<f32> = (0..n)
+                    .map(|i| -(i as f32) - 1e30 * (i % 3) as f32)
+                    .collect();
                 row[at] = 5.0;
                 assert_eq!(row_max(&row), 5.0);
             }
