@@ -147,20 +147,27 @@ impl<B: Backend> DecoderLayer<B> {
     ) -> Tensor<B, 3> {
         let x = hico_core::nn::rms_norm(&self.input_layernorm, h.clone());
         let h = h + self.self_attn.forward(x, rope, cache, options);
+        self.mlp_residual(h)
+    }
+
+    /// `h + mlp(h)`, the MLP [`MLP_ROWS`] rows at a time.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L, hidden]`
+    fn mlp_residual(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         let l = h.dims()[1];
         if l <= MLP_ROWS {
             return h.clone() + self.mlp_of(h);
         }
         // Long sequences: the MLP a block of rows at a time, so its `[rows, intermediate]`
-        // activations stay small whatever L is (they would be the largest buffers).
+        // activations stay small whatever L is (they would be the largest buffers). The
+        // residual is added once to the joined blocks (dense operands: burn-flex adds a
+        // sliced view element by element through its strided path).
         let parts = (0..l)
             .step_by(MLP_ROWS)
-            .map(|r0| {
-                let hb = h.clone().slice([0..1, r0..(r0 + MLP_ROWS).min(l)]);
-                hb.clone() + self.mlp_of(hb)
-            })
+            .map(|r0| self.mlp_of(h.clone().slice([0..1, r0..(r0 + MLP_ROWS).min(l)])))
             .collect();
-        Tensor::cat(parts, 1)
+        h + Tensor::cat(parts, 1)
     }
 
     /// The MLP block on its input rows: `[1, L, hidden]` → `[1, L, hidden]` (no residual).
@@ -171,5 +178,27 @@ impl<B: Backend> DecoderLayer<B> {
             m.gate_proj.forward_rows(x.clone()),
             m.up_proj.forward_rows(x),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+    use hico_core::backend::Cpu;
+
+    #[test]
+    fn row_blocks_of_the_mlp_equal_the_whole() {
+        let dev = Default::default();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gqa");
+        let lm = crate::CausalLm::<Cpu>::load_hf(&dir, &dev).expect("the gqa fixture");
+        let layer = &lm.model.layers[0];
+        let hidden = lm.spec.hidden_size;
+        let h = Tensor::<Cpu, 3>::random([1, MLP_ROWS + 37, hidden], Distribution::Default, &dev);
+        let blocked = layer.mlp_residual(h.clone());
+        let whole = h.clone() + layer.mlp_of(h);
+        blocked
+            .into_data()
+            .assert_approx_eq::<f32>(&whole.into_data(), Tolerance::absolute(1e-5));
     }
 }

@@ -153,8 +153,19 @@ pub fn cell_means<B: Backend>(x: &Tensor<B, 3>, cells: Cells) -> Option<Tensor<B
 }
 
 /// The `f32` elements of a flex tensor stored contiguously (any start offset), without a copy.
+/// Dimensions of size 1 may have any stride: a block of rows sliced out of `[1, L, D]` is
+/// contiguous here, though burn-flex's own check (which wants every stride canonical) says
+/// it is not.
 pub(super) fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
-    if t.dtype() != DType::F32 || !t.is_contiguous() {
+    let layout = t.layout();
+    let mut expected = 1isize;
+    for (&n, &s) in layout.shape().iter().zip(layout.strides()).rev() {
+        if n != 1 && s != expected {
+            return None;
+        }
+        expected *= n as isize;
+    }
+    if t.dtype() != DType::F32 {
         return None;
     }
     let (start, n) = (t.layout().start_offset(), t.layout().num_elements());
@@ -402,6 +413,25 @@ mod tests {
     fn flex_of_reads_the_plain_flex_backend_only() {
         assert!(has_attention_kernel::<Cpu>(&Default::default()));
         assert!(!has_attention_kernel::<CpuAutodiff>(&Default::default()));
+    }
+
+    #[test]
+    fn a_block_of_rows_is_contiguous_and_a_column_block_is_not() {
+        let dev = Default::default();
+        let x = Tensor::<Cpu, 3>::random([1, 10, 8], Distribution::Default, &dev);
+        let gamma = Tensor::<Cpu, 1>::random([8], Distribution::Default, &dev);
+        let rows = x.clone().slice([0..1, 2..6]);
+        let got = rms_norm(&rows, &gamma, 1e-6).expect("a row block takes the kernel");
+        let norm = burn::nn::RmsNormConfig::new(8)
+            .with_epsilon(1e-6)
+            .init::<Cpu>(&dev);
+        let norm = burn::nn::RmsNorm {
+            gamma: burn::module::Param::from_tensor(gamma.clone()),
+            ..norm
+        };
+        got.into_data()
+            .assert_approx_eq::<f32>(&norm.forward(rows).into_data(), Tolerance::absolute(1e-5));
+        assert!(rms_norm(&x.slice([0..1, 0..10, 0..4]), &gamma.slice([0..4]), 1e-6).is_none());
     }
 
     /// Causal grouped-query attention composed of burn ops (full score matrix).
