@@ -31,39 +31,7 @@ pub const MAX_QUERIES: usize = 256;
 // 8-13 % less time at 8,192 tokens on a Xeon with AVX-512 (docs/performance.md, session 11);
 // larger tiles amortise each product's packing and call over more work.
 
-/// A read-only strided view of a 4-d `f32` tensor `[B, H, L, d]`.
-#[derive(Debug, Clone, Copy)]
-pub struct View4<'a> {
-    /// The whole buffer the view reads from.
-    pub data: &'a [f32],
-    /// Index of element `[0, 0, 0, 0]`.
-    pub offset: usize,
-    /// `[B, H, L, d]`.
-    pub shape: [usize; 4],
-    /// Element strides of the four dimensions.
-    pub strides: [usize; 4],
-}
-
-impl View4<'_> {
-    /// Panics unless every element the view names lies inside `data`.
-    pub(super) fn check(&self, what: &str) {
-        let last = self
-            .shape
-            .iter()
-            .zip(&self.strides)
-            .map(|(n, s)| n.saturating_sub(1) * s)
-            .sum::<usize>();
-        let empty = self.shape.contains(&0);
-        assert!(
-            empty || self.offset + last < self.data.len(),
-            "{what}: view {:?} / strides {:?} at {} outside a buffer of {}",
-            self.shape,
-            self.strides,
-            self.offset,
-            self.data.len()
-        );
-    }
-}
+pub use super::view::View4;
 
 /// Which keys each query sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

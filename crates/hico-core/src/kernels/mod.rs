@@ -14,7 +14,8 @@
 //!
 //! Their elementwise and row loops are plain Rust, compiled for SSE2, AVX2 and AVX-512 and
 //! chosen at run time ([`simd`]). Kernels whose tasks are uniform split them statically, one
-//! share per thread, so repeated calls keep each core's cache ([`split`]).
+//! share per thread, so repeated calls keep each core's cache ([`split`]). They read tensors
+//! in place through strided views ([`view`]).
 
 pub mod act;
 pub mod adamw;
@@ -30,6 +31,7 @@ pub mod pool;
 pub mod rope;
 pub mod simd;
 pub mod split;
+pub mod view;
 
 /// `f` run on a rayon pool of `threads` threads (the kernels' tests of thread-count
 /// independence).

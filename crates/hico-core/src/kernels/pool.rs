@@ -7,18 +7,7 @@
 use super::simd::simd_fn;
 use super::split::static_vec;
 
-/// A read-only strided view of a 3-d `f32` tensor `[clips, tokens, D]`.
-#[derive(Debug, Clone, Copy)]
-pub struct View3<'a> {
-    /// The whole buffer the view reads from.
-    pub data: &'a [f32],
-    /// Index of element `[0, 0, 0]`.
-    pub offset: usize,
-    /// `[clips, tokens, D]`.
-    pub shape: [usize; 3],
-    /// Element strides of the three dimensions.
-    pub strides: [usize; 3],
-}
+pub use super::view::View3;
 
 /// The cell grid: `frames` frames of `h × w` patches, cut into `sh × sw` cells each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +39,7 @@ pub fn cell_means(x: View3, cells: Cells) -> Vec<f32> {
         n == frames * h * w && (1..=h).contains(&sh) && (1..=w).contains(&sw),
         "cell_means: {n} tokens for {frames} frames of {h}×{w}, cells {sh}×{sw}"
     );
-    if c > 0 && n > 0 && d > 0 {
-        let last = (c - 1) * x.strides[0] + (n - 1) * x.strides[1] + (d - 1) * x.strides[2];
-        assert!(
-            x.offset + last < x.data.len(),
-            "cell_means: view outside its buffer"
-        );
-    }
+    x.check("cell_means");
     // One task per (clip, frame, cell row): its `sw · D` outputs are contiguous. The tasks
     // are uniform, so they are split statically: on every call each core reads the same part
     // of the input, and zeroes its own part of the output.
