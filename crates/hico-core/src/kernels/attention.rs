@@ -157,32 +157,19 @@ pub(super) unsafe fn product(
     (m, n, k): (usize, usize, usize),
     dst: *mut f32,
     accumulate: bool,
-    (lhs, lrs, lcs): (*const f32, usize, usize),
-    (rhs, rs, cs): (*const f32, usize, usize),
+    lhs: (*const f32, usize, usize),
+    rhs: (*const f32, usize, usize),
 ) {
     // SAFETY: the caller's contract.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        super::linear::gemm_into(
+            (m, n, k),
             dst,
-            1,
-            n as isize,
             accumulate,
             lhs,
-            lcs as isize,
-            lrs as isize,
             rhs,
-            cs as isize,
-            rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
             gemm::Parallelism::None,
-        );
+        )
     }
 }
 

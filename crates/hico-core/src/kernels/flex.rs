@@ -242,7 +242,8 @@ pub fn few_rows_matmul<B: Backend>(
         return None;
     }
     let (fx, fw) = (flex_of(x)?, flex_of(w)?);
-    let fx = if fx.is_contiguous() {
+    // Copied only when hico's contiguity rule (size-1 dimensions ignored) refuses it.
+    let fx = if contiguous(&fx).is_some() {
         fx
     } else {
         fx.to_contiguous()

@@ -59,25 +59,12 @@ pub fn matmul(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
     // `y` (`read_dst` false) and writes every one of its `m · n` elements (k > 0), so they
     // are all initialised when the length is set.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_into(
+            (m, n, k),
             y.as_mut_ptr(),
-            1,
-            n as isize,
             accumulate,
-            a.data.as_ptr().add(a.offset),
-            a.strides[1] as isize,
-            a.strides[0] as isize,
-            b.data.as_ptr().add(b.offset),
-            b.strides[1] as isize,
-            b.strides[0] as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
+            (a.data.as_ptr().add(a.offset), a.strides[0], a.strides[1]),
+            (b.data.as_ptr().add(b.offset), b.strides[0], b.strides[1]),
             parallelism,
         );
         if !accumulate {
@@ -85,6 +72,47 @@ pub fn matmul(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
         }
     }
     y
+}
+
+/// `dst (+)= lhs · rhs` by the gemm crate: `dst` `m × n` row-major and dense, `lhs` `m × k`
+/// and `rhs` `k × n` with element `(i, j)` at `base + i·rs + j·cs` (`(base, rs, cs)` each);
+/// `accumulate` adds to `dst` instead of overwriting it (which then is not read). The one
+/// call of gemm behind the linear layers and the attention kernels' tiles.
+///
+/// # Safety
+/// `dst` and every element `lhs` and `rhs` name must be valid for the sizes given.
+pub(super) unsafe fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    accumulate: bool,
+    (lhs, lrs, lcs): (*const f32, usize, usize),
+    (rhs, rs, cs): (*const f32, usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            accumulate,
+            lhs,
+            lcs as isize,
+            lrs as isize,
+            rhs,
+            cs as isize,
+            rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -58,28 +58,26 @@ impl View<'_, 2> {
 mod tests {
     use super::*;
 
+    /// `[2, 3]` row-major over `data`, from `offset`.
+    fn mat(data: &[f32], offset: usize) -> Mat<'_> {
+        Mat {
+            data,
+            offset,
+            shape: [2, 3],
+            strides: [3, 1],
+        }
+    }
+
     #[test]
     #[should_panic(expected = "outside a buffer of 6")]
     fn a_view_past_its_buffer_is_refused() {
-        let data = [0.0f32; 6];
-        let v = Mat {
-            data: &data,
-            offset: 1,
-            shape: [2, 3],
-            strides: [3, 1],
-        };
-        v.check("left");
+        mat(&[0.0; 6], 1).check("left");
     }
 
     #[test]
     fn empty_views_and_transposes_pass() {
         let data = [0.0f32; 6];
-        let v = Mat {
-            data: &data,
-            offset: 0,
-            shape: [2, 3],
-            strides: [3, 1],
-        };
+        let v = mat(&data, 0);
         v.check("a");
         v.t().check("aᵀ");
         assert_eq!((v.t().shape, v.t().strides), ([3, 2], [1, 3]));
