@@ -1,0 +1,169 @@
+//! # hico-compress
+//!
+//! The token-compression zoo: published methods that shorten a video's visual tokens, each
+//! written from its official code (docs/compression.md gives, per method, the paper, the
+//! repository file and function, and the rule in a line), on plain f32 slices so that this
+//! crate builds in seconds and its parity tests need no model.
+//!
+//! A method reads an [`Input`] (`[t, n, c]` tokens, optionally the question's embeddings and
+//! the attention each token received in the encoder) and returns a [`Plan`]: every output
+//! token as a weighted sum of input tokens. The pipeline (hico-model) applies the plan to the
+//! LLM-width visual tokens between the connector and the LLM (the `[video_compressor]`
+//! slot); `hico compress` applies it to a safetensors file ([`io`]). The Python references in
+//! `scripts/compress_ref/` make the fixtures `tests/parity.rs` compares against.
+//!
+//! | kind | rule |
+//! |---|---|
+//! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
+//! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+
+pub mod error;
+pub mod input;
+pub mod io;
+pub mod methods;
+pub mod plan;
+pub mod util;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{CompressError, Result};
+pub use input::Input;
+pub use plan::Plan;
+
+/// What a method reads beside the tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Each frame's tokens as a square grid.
+    pub grid: bool,
+    /// The question's token embeddings.
+    pub query: bool,
+    /// The attention each token receives in the encoder's last layer.
+    pub attention: bool,
+}
+
+/// One method: its parameters (a serde struct named as the official code names them, with
+/// its video defaults) and its rule.
+pub trait Rule {
+    /// The `kind` string.
+    const KIND: &'static str;
+    /// What the method reads beside the tokens.
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Decide which tokens to keep or merge.
+    fn plan(&self, x: &Input) -> Result<Plan>;
+}
+
+/// Declares [`Method`]: one line per method, `Variant(path::Type)`; the variant's snake-case
+/// name is the `kind`.
+macro_rules! methods {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty),)*) => {
+        /// A compression method and its parameters: one `[compressor]` table of `hico
+        /// compress`, or the `[video_compressor]` section of a pipeline config. Parameters
+        /// are named as the official code names them; defaults are its video settings.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum Method {
+            $($(#[$doc])* $variant($ty),)*
+        }
+
+        impl Method {
+            /// The `kind` string.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => <$ty as Rule>::KIND,)*
+                }
+            }
+
+            /// What the method reads beside the tokens.
+            pub fn needs(&self) -> Needs {
+                match self {
+                    $(Self::$variant(m) => m.needs(),)*
+                }
+            }
+
+            fn plan_unchecked(&self, x: &Input) -> Result<Plan> {
+                match self {
+                    $(Self::$variant(m) => m.plan(x),)*
+                }
+            }
+
+            /// Every `kind`, in declaration order.
+            pub const KINDS: &'static [&'static str] = &[$(<$ty as Rule>::KIND,)*];
+        }
+    };
+}
+
+methods! {
+    /// Seeded uniform choice over the whole video (baseline).
+    Random(methods::random::Random),
+    /// Per-frame adaptive average pooling (baseline).
+    Downsample(methods::downsample::Downsample),
+}
+
+impl Method {
+    /// Decide which tokens to keep or merge, after checking the input against what the
+    /// method reads; the plan is checked against the input size.
+    pub fn plan(&self, x: &Input) -> Result<Plan> {
+        let kind = self.kind();
+        let input = |msg: String| CompressError::Input { method: kind, msg };
+        if x.is_empty() || x.c == 0 {
+            return Err(input(format!(
+                "no tokens to compress (t = {}, n = {}, c = {})",
+                x.t, x.n, x.c
+            )));
+        }
+        if let Some(a) = x.attention
+            && a.len() != x.len()
+        {
+            return Err(input(format!(
+                "`attention` holds {} values, not t·n = {}",
+                a.len(),
+                x.len()
+            )));
+        }
+        if let Some((q, rows)) = x.query
+            && q.len() != rows * x.c
+        {
+            return Err(input(format!(
+                "`query` holds {} values, not q·c = {rows}·{}",
+                q.len(),
+                x.c
+            )));
+        }
+        let needs = self.needs();
+        if needs.grid {
+            x.square_side(kind)?;
+        }
+        if needs.query {
+            x.require_query(kind)?;
+        }
+        if needs.attention {
+            x.require_attention(kind)?;
+        }
+        let plan = self.plan_unchecked(x)?;
+        plan.check(x.len())
+            .map_err(|msg| input(format!("internal: {msg}")))?;
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_parse_with_defaults_and_reject_unknown_keys() {
+        let m: Method = toml::from_str("kind = \"random\"\nseed = 3").unwrap();
+        assert_eq!(
+            m,
+            Method::Random(methods::random::Random {
+                retention_ratio: 0.25,
+                seed: 3
+            })
+        );
+        let e = toml::from_str::<Method>("kind = \"random\"\nratio = 0.5").unwrap_err();
+        assert!(e.to_string().contains("ratio"), "{e}");
+        assert!(toml::from_str::<Method>("kind = \"nope\"").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! The methods, one file each. [`crate::Method`] selects one by `kind`.
+
+pub mod downsample;
+pub mod random;
