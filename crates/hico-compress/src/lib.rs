@@ -14,6 +14,7 @@
 //!
 //! | kind | rule |
 //! |---|---|
+//! | `none` | keep every token (the default) |
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
 
@@ -95,13 +96,27 @@ macro_rules! methods {
 }
 
 methods! {
+    /// Keep every token (the default).
+    #[serde(rename = "none")]
+    None(methods::none::NoCompression),
     /// Seeded uniform choice over the whole video (baseline).
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
 }
 
+impl Default for Method {
+    fn default() -> Self {
+        Self::None(methods::none::NoCompression {})
+    }
+}
+
 impl Method {
+    /// Whether this is `none` (every token kept).
+    pub fn is_none(&self) -> bool {
+        matches!(self, Self::None(_))
+    }
+
     /// Decide which tokens to keep or merge, after checking the input against what the
     /// method reads; the plan is checked against the input size.
     pub fn plan(&self, x: &Input) -> Result<Plan> {
