@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `visionzip` | per frame, the most-attended tokens + merged contextual ones ([`methods::visionzip`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// VisionZip: per frame, the most-attended tokens plus a few merged contextual tokens.
+    Visionzip(methods::visionzip::VisionZip),
 }
 
 impl Method {
