@@ -17,6 +17,7 @@
 //! | `none` | keep every token (the default) |
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `visionzip` | per frame, the most-attended tokens + merged contextual ones ([`methods::visionzip`]) |
 
 pub mod error;
 pub mod input;
@@ -103,6 +104,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// VisionZip: per frame, the most-attended tokens plus a few merged contextual tokens.
+    Visionzip(methods::visionzip::VisionZip),
 }
 
 impl Default for Method {

@@ -3,3 +3,4 @@
 pub mod downsample;
 pub mod none;
 pub mod random;
+pub mod visionzip;
