@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `vidcom2` | VidCom²: softmax frame-uniqueness budgets, per frame the tokens least like the frame and video centres ([`methods::vidcom2`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// VidCom²: frame-uniqueness budgets, most distinct tokens per frame (EMNLP 2025).
+    Vidcom2(methods::vidcom2::Vidcom2),
 }
 
 impl Method {

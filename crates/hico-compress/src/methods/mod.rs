@@ -2,3 +2,4 @@
 
 pub mod downsample;
 pub mod random;
+pub mod vidcom2;
