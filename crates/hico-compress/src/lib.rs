@@ -18,6 +18,7 @@
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
 //! | `visionzip` | per frame, the most-attended tokens + merged contextual ones ([`methods::visionzip`]) |
+//! | `vidcom2` | VidCom²: softmax frame-uniqueness budgets, per frame the tokens least like the frame and video centres ([`methods::vidcom2`]) |
 
 pub mod error;
 pub mod input;
@@ -106,6 +107,9 @@ methods! {
     Downsample(methods::downsample::Downsample),
     /// VisionZip: per frame, the most-attended tokens plus a few merged contextual tokens.
     Visionzip(methods::visionzip::VisionZip),
+    /// VidCom²: frame-uniqueness budgets, most distinct tokens per frame (EMNLP 2025).
+    Vidcom2(methods::vidcom2::Vidcom2),
+    // (new methods: one line above this comment)
 }
 
 impl Default for Method {

@@ -3,4 +3,5 @@
 pub mod downsample;
 pub mod none;
 pub mod random;
+pub mod vidcom2;
 pub mod visionzip;
