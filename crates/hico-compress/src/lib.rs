@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `dycoke_ttm` | DyCoke TTM: in each window of 4 frames the last 3 keep only their tokens least similar to an earlier frame ([`methods::dycoke_ttm`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// DyCoke's temporal token merging (TTM): windows of 4 frames, later frames pruned.
+    DycokeTtm(methods::dycoke_ttm::DycokeTtm),
 }
 
 impl Method {
