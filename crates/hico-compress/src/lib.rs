@@ -19,6 +19,7 @@
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
 //! | `visionzip` | per frame, the most-attended tokens + merged contextual ones ([`methods::visionzip`]) |
 //! | `vidcom2` | VidCom²: softmax frame-uniqueness budgets, per frame the tokens least like the frame and video centres ([`methods::vidcom2`]) |
+//! | `dycoke_ttm` | DyCoke TTM: in each window of 4 frames the last 3 keep only their tokens least similar to an earlier frame ([`methods::dycoke_ttm`]) |
 
 pub mod error;
 pub mod input;
@@ -109,6 +110,8 @@ methods! {
     Visionzip(methods::visionzip::VisionZip),
     /// VidCom²: frame-uniqueness budgets, most distinct tokens per frame (EMNLP 2025).
     Vidcom2(methods::vidcom2::Vidcom2),
+    /// DyCoke's temporal token merging (TTM): windows of 4 frames, later frames pruned.
+    DycokeTtm(methods::dycoke_ttm::DycokeTtm),
     // (new methods: one line above this comment)
 }
 

@@ -1,6 +1,7 @@
 //! The methods, one file each. [`crate::Method`] selects one by `kind`.
 
 pub mod downsample;
+pub mod dycoke_ttm;
 pub mod none;
 pub mod random;
 pub mod vidcom2;
