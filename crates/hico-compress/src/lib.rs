@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `divprune` | greedy max-min cosine diversity over the whole video ([`methods::divprune`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// DivPrune: greedy max-min cosine diversity over the whole video (CVPR 2025).
+    Divprune(methods::divprune::Divprune),
 }
 
 impl Method {
