@@ -17,6 +17,7 @@
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
 //! | `divprune` | greedy max-min cosine diversity over the whole video ([`methods::divprune`]) |
+//! | `cdpruner` | per-frame greedy DPP over query-conditioned cosine similarity ([`methods::cdpruner`]) |
 
 pub mod error;
 pub mod input;
@@ -102,6 +103,8 @@ methods! {
     Downsample(methods::downsample::Downsample),
     /// DivPrune: greedy max-min cosine diversity over the whole video (CVPR 2025).
     Divprune(methods::divprune::Divprune),
+    /// CDPruner: per-frame DPP over query-conditioned similarity (NeurIPS 2025).
+    Cdpruner(methods::cdpruner::Cdpruner),
 }
 
 impl Method {
