@@ -20,6 +20,8 @@
 //! | `visionzip` | per frame, the most-attended tokens + merged contextual ones ([`methods::visionzip`]) |
 //! | `vidcom2` | VidCom²: softmax frame-uniqueness budgets, per frame the tokens least like the frame and video centres ([`methods::vidcom2`]) |
 //! | `dycoke_ttm` | DyCoke TTM: in each window of 4 frames the last 3 keep only their tokens least similar to an earlier frame ([`methods::dycoke_ttm`]) |
+//! | `divprune` | greedy max-min cosine diversity over the whole video ([`methods::divprune`]) |
+//! | `cdpruner` | per-frame greedy DPP over query-conditioned cosine similarity ([`methods::cdpruner`]) |
 
 pub mod error;
 pub mod input;
@@ -112,6 +114,10 @@ methods! {
     Vidcom2(methods::vidcom2::Vidcom2),
     /// DyCoke's temporal token merging (TTM): windows of 4 frames, later frames pruned.
     DycokeTtm(methods::dycoke_ttm::DycokeTtm),
+    /// DivPrune: greedy max-min cosine diversity over the whole video (CVPR 2025).
+    Divprune(methods::divprune::Divprune),
+    /// CDPruner: per-frame DPP over query-conditioned similarity (NeurIPS 2025).
+    Cdpruner(methods::cdpruner::Cdpruner),
     // (new methods: one line above this comment)
 }
 
