@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// PruneVid's spatial-temporal merging: static tokens averaged per segment, DPC-KNN clusters.
+    Prunevid(methods::prunevid::PruneVid),
 }
 
 impl Method {
