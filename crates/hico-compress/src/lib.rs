@@ -22,6 +22,7 @@
 //! | `dycoke_ttm` | DyCoke TTM: in each window of 4 frames the last 3 keep only their tokens least similar to an earlier frame ([`methods::dycoke_ttm`]) |
 //! | `divprune` | greedy max-min cosine diversity over the whole video ([`methods::divprune`]) |
 //! | `cdpruner` | per-frame greedy DPP over query-conditioned cosine similarity ([`methods::cdpruner`]) |
+//! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
 
 pub mod error;
 pub mod input;
@@ -118,6 +119,8 @@ methods! {
     Divprune(methods::divprune::Divprune),
     /// CDPruner: per-frame DPP over query-conditioned similarity (NeurIPS 2025).
     Cdpruner(methods::cdpruner::Cdpruner),
+    /// PruneVid's spatial-temporal merging: static tokens averaged per segment, DPC-KNN clusters.
+    Prunevid(methods::prunevid::PruneVid),
     // (new methods: one line above this comment)
 }
 

@@ -5,6 +5,7 @@ pub mod divprune;
 pub mod downsample;
 pub mod dycoke_ttm;
 pub mod none;
+pub mod prunevid;
 pub mod random;
 pub mod vidcom2;
 pub mod visionzip;
