@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// FastVID: dynamic segments, salient tokens and density-anchor merging (arXiv 2503.11187).
+    Fastvid(methods::fastvid::FastVid),
 }
 
 impl Method {
