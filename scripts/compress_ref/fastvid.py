@@ -1,5 +1,5 @@
 """`fastvid`: FastVID (Shen et al., "FastVID: Dynamic Density Pruning for Fast Video Large
-Language Models", arXiv 2503.11187), written from LunarShen/FastVID,
+Language Models", NeurIPS 2025, arXiv 2503.11187), written from LunarShen/FastVID,
 fastvid_llavaonevision/LLaVA-NeXT/llava/model/language_model/modeling_qwen2.py,
 Qwen2Model.forward() (the block between "FastVID" banners, run once at prefill on the video's
 tokens; the LLaVA-Video port's file of the same name runs a per-segment variant, not this one).

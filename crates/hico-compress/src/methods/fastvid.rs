@@ -1,5 +1,5 @@
 //! `fastvid`: FastVID (Shen et al., "FastVID: Dynamic Density Pruning for Fast Video Large
-//! Language Models", arXiv 2503.11187), from `LunarShen/FastVID`,
+//! Language Models", NeurIPS 2025, arXiv 2503.11187), from `LunarShen/FastVID`,
 //! `fastvid_llavaonevision/LLaVA-NeXT/llava/model/language_model/modeling_qwen2.py`,
 //! `Qwen2Model.forward()` (the FastVID block run at prefill).
 //!
@@ -11,7 +11,7 @@
 //!    frames `L−1, L−1−p, …` (from its end, `p = dtm_p`) get `context·L // ceil(L/p)` anchors.
 //! 3. Each frame keeps its `salient` most-attended tokens; its other tokens get a DPC-KNN
 //!    score (density `exp(−mean d²)` over the 4 nearest, times the distance to the nearest
-//!    denser token).
+//!    denser token; the official 1e-6 random noise on the density is left out).
 //! 4. DTM: anchors = the highest scores; tokens join their most cosine-similar anchor, which
 //!    becomes `w·anchor + (1−w)·mean(members)`, `w = max(1/(n+1), dtm_beta)`. Anchor frames
 //!    with exactly `context` anchors merge their own frame; those with more merge their whole
@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::{argsort_asc, normalize_rows, rows_f64, topk_desc};
+use crate::util::{argsort_asc, dot, mean_rows, normalize_rows, rows_f64, topk_desc};
 use crate::{CompressError, Input, Needs, Plan, Result, Rule};
 
 const KIND: &str = "fastvid";
@@ -122,11 +122,11 @@ impl FastVid {
         }
         let mut g = Vec::with_capacity(t * c);
         for f in 0..t {
-            g.extend(crate::util::mean_rows(rows, c, f * n..(f + 1) * n));
+            g.extend(mean_rows(rows, c, f * n..(f + 1) * n));
         }
         let g = normalize_rows(&g, c);
         let sim: Vec<f64> = (0..t.saturating_sub(1))
-            .map(|i| crate::util::dot(&g[i * c..(i + 1) * c], &g[(i + 1) * c..(i + 2) * c]))
+            .map(|i| dot(&g[i * c..(i + 1) * c], &g[(i + 1) * c..(i + 2) * c]))
             .collect();
         let mut cut = vec![false; sim.len()];
         for &i in argsort_asc(&sim).iter().take(self.dyseg_c - 1) {
@@ -205,7 +205,7 @@ pub fn dtm(
         let mut best = 0;
         let mut best_sim = f64::NEG_INFINITY;
         for (a, t) in targets.iter().enumerate() {
-            let s = crate::util::dot(&u, t);
+            let s = dot(&u, t);
             if s > best_sim {
                 best = a;
                 best_sim = s;
@@ -342,5 +342,82 @@ impl Rule for FastVid {
         Ok(Plan {
             groups: kept.into_iter().map(|(_, g)| g).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_official_video_settings() {
+        let m = FastVid::default();
+        assert_eq!((m.retention_ratio, m.dyseg_c, m.dyseg_tau), (0.10, 8, 0.9));
+        assert_eq!((m.stprune_d, m.dtm_p, m.dtm_beta), (0.4, 4, 0.6));
+        // LLaVA-OneVision's 14×14 frames: retain 19 = 12 salient + 7 anchors.
+        assert_eq!(m.budgets(196).unwrap(), (12, 7));
+    }
+
+    #[test]
+    fn budgets_the_official_code_cannot_run_name_their_parameter() {
+        let data = vec![1.0f32; 4 * 16 * 2];
+        let x = Input::new(&data, 4, 16, 2).unwrap();
+        let e = FastVid::default().segments(&x, &rows_f64(&x)).unwrap_err();
+        assert!(e.to_string().contains("`dyseg_c`"), "{e}");
+        // int(16·0.1) = 1 retained, int(1·0.4) = 0 anchors.
+        let e = FastVid::default().budgets(16).unwrap_err();
+        assert!(e.to_string().contains("`stprune_d`"), "{e}");
+        let m = FastVid {
+            retention_ratio: 0.01,
+            ..FastVid::default()
+        };
+        assert!(
+            m.budgets(16)
+                .unwrap_err()
+                .to_string()
+                .contains("`retention_ratio`")
+        );
+    }
+
+    #[test]
+    fn segments_cut_at_the_least_similar_pairs_and_below_tau() {
+        // Frames (1,0) (1,0) (0,1) (0,1): similarities 1, 0, 1.
+        let data = [1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0];
+        let x = Input::new(&data, 4, 1, 2).unwrap();
+        let rows = rows_f64(&x);
+        let seg = |dyseg_c, dyseg_tau| {
+            let m = FastVid {
+                dyseg_c,
+                dyseg_tau,
+                ..FastVid::default()
+            };
+            m.segments(&x, &rows).unwrap()
+        };
+        assert_eq!(seg(1, 0.5), vec![2, 2]);
+        assert_eq!(seg(2, -1.0), vec![2, 2]);
+        // The tie between pairs 0 and 2 goes to the lower index.
+        assert_eq!(seg(3, -1.0), vec![1, 1, 2]);
+        assert_eq!(seg(1, -1.0), vec![4]);
+    }
+
+    #[test]
+    fn dtm_weights_the_anchor_by_beta_and_averages_its_members() {
+        // Anchor 0 = (1, 0); tokens 1, 2 lean to it, token 3 to anchor 3 = (0, 1).
+        let rows = [1.0, 0.0, 2.0, 0.1, 3.0, -0.1, 0.0, 1.0];
+        let g = dtm(&rows, 2, &[0, 3], &[0, 1, 2, 3], 0.6);
+        // Anchor 0 has 3 members: w = max(1/4, 0.6); each member (1 − w)/3.
+        let third = 0.4f64 / 3.0;
+        assert_eq!(
+            g[0],
+            vec![
+                (0, (0.6 + third) as f32),
+                (1, third as f32),
+                (2, third as f32)
+            ]
+        );
+        // Anchor 3 has itself only: w = max(1/2, 0.6) = 0.6, plus 0.4 as its own mean.
+        assert_eq!(g[1], vec![(3, 1.0)]);
+        // beta = 1 keeps anchors unmerged.
+        assert_eq!(dtm(&rows, 2, &[0], &[0, 1, 2], 1.0)[0], vec![(0, 1.0)]);
     }
 }
