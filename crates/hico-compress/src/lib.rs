@@ -23,6 +23,7 @@
 //! | `divprune` | greedy max-min cosine diversity over the whole video ([`methods::divprune`]) |
 //! | `cdpruner` | per-frame greedy DPP over query-conditioned cosine similarity ([`methods::cdpruner`]) |
 //! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
+//! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
 
 pub mod error;
 pub mod input;
@@ -121,6 +122,8 @@ methods! {
     Cdpruner(methods::cdpruner::Cdpruner),
     /// PruneVid's spatial-temporal merging: static tokens averaged per segment, DPC-KNN clusters.
     Prunevid(methods::prunevid::PruneVid),
+    /// FastVID: dynamic segments, salient tokens and density-anchor merging (arXiv 2503.11187).
+    Fastvid(methods::fastvid::FastVid),
     // (new methods: one line above this comment)
 }
 

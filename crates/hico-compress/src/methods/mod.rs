@@ -4,6 +4,7 @@ pub mod cdpruner;
 pub mod divprune;
 pub mod downsample;
 pub mod dycoke_ttm;
+pub mod fastvid;
 pub mod none;
 pub mod prunevid;
 pub mod random;
