@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `llava_scissor` | semantic connected components per frame, then over the video, then every token merged into its nearest ([`methods::llava_scissor`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// Semantic connected components, per frame then over the video, then a merge (LLaVA-Scissor).
+    LlavaScissor(methods::llava_scissor::LlavaScissor),
 }
 
 impl Method {
