@@ -12,7 +12,7 @@ Steps (each mirrors the official code, in its order):
 
 The one random step, `np.random.choice(n, size=sample_size, replace=False)`, is replaced by a
 deterministic draw (hico's decision, docs/compression.md): all nodes in ascending order when
-sample_size == n (always the case at the default epsilon for n <= 3,000 nodes), else
+sample_size == n (at the default epsilon, whenever n <= 3,233), else
 `sample_size` evenly spaced nodes k*n // sample_size, ascending. Everything else, the union-find
 (union by rank, path halving) and its quirk of collecting a cluster as `parent == root` (nodes
 left two steps below the root fall out of every component) included, is reproduced as is.

@@ -28,7 +28,7 @@ pub struct LlavaScissor {
     /// (the official README's default setting, 0.9; the code's fallback is 0.95).
     pub mm_zip_tau: f64,
     /// Error tolerance ε of the approximate components: `min(n, ceil(ln n / ε²))` nodes are
-    /// explored (official default 0.05, which explores all nodes up to n ≈ 3,000).
+    /// explored (official default 0.05, which explores all nodes up to n = 3,233).
     pub mm_zip_epsilon: f64,
 }
 
@@ -258,5 +258,81 @@ impl Rule for LlavaScissor {
             })
             .collect();
         Ok(Plan { groups })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_sizes_and_nodes() {
+        assert_eq!(sample_size(196, 0.05), 196);
+        assert_eq!(sample_size(16, 0.5), 12); // ceil(ln 16 / 0.25) = ceil(11.09)
+        assert_eq!(sample_size(1, 0.05), 0);
+        assert_eq!(sample_nodes(4, 4), vec![0, 1, 2, 3]);
+        assert_eq!(
+            sample_nodes(16, 12),
+            vec![0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
+        );
+    }
+
+    #[test]
+    fn a_node_two_steps_below_the_root_falls_out() {
+        // Edges 0-1, 2-3, 4-1, 4-3 (and self loops); ε = 0.8 samples nodes 0, 2, 4. Node 3
+        // hangs below 2, which is linked under 0: its parent is not the root.
+        let mut adj = vec![false; 36];
+        for i in 0..6 {
+            adj[i * 6 + i] = true;
+        }
+        for (i, j) in [(0, 1), (2, 3), (4, 1), (4, 3)] {
+            adj[i * 6 + j] = true;
+            adj[j * 6 + i] = true;
+        }
+        assert_eq!(
+            approximate_components(&adj, 6, 0.8),
+            vec![vec![0, 1, 2, 4], vec![5]]
+        );
+        // All nodes sampled: the exact components.
+        assert_eq!(
+            approximate_components(&adj, 6, 0.05),
+            vec![vec![0, 1, 2, 3, 4], vec![5]]
+        );
+    }
+
+    #[test]
+    fn hand_checked_two_frames() {
+        // Frame 0: two near-identical tokens (one spatial component); frame 1: orthogonal
+        // tokens. Temporal: {frame-0 rep, token 3} and {token 2}. Merge: tokens 0, 1, 3 join
+        // the first (count 3 + 1), token 2 the second (count 1 + 1).
+        let data = [1.0, 0.0, 1.0, 0.01, 0.0, 1.0, 1.0, 0.0];
+        let x = Input::new(&data, 2, 2, 2).unwrap();
+        let p = LlavaScissor::default().plan(&x).unwrap();
+        assert_eq!(
+            p.groups,
+            vec![vec![(0, 0.3125), (1, 0.3125), (3, 0.375)], vec![(2, 1.0)]]
+        );
+        assert_eq!(p.source(), vec![0, 2]);
+        let out = p.apply(&x);
+        assert!((out[0] - 1.0).abs() < 1e-6 && (out[1] - 0.003125).abs() < 1e-6);
+    }
+
+    #[test]
+    fn parameters_the_official_code_cannot_run() {
+        let data = [1.0f32; 8];
+        let x = Input::new(&data, 2, 2, 2).unwrap();
+        for eps in [0.0, -0.1, f64::NAN] {
+            let m = LlavaScissor {
+                mm_zip_epsilon: eps,
+                ..LlavaScissor::default()
+            };
+            let e = m.plan(&x).unwrap_err().to_string();
+            assert!(e.contains("mm_zip_epsilon"), "{e}");
+        }
+        let m = LlavaScissor {
+            mm_zip_tau: f64::NAN,
+            ..LlavaScissor::default()
+        };
+        assert!(m.plan(&x).unwrap_err().to_string().contains("mm_zip_tau"));
     }
 }
