@@ -24,6 +24,7 @@
 //! | `cdpruner` | per-frame greedy DPP over query-conditioned cosine similarity ([`methods::cdpruner`]) |
 //! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
 //! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
+//! | `llava_scissor` | semantic connected components per frame, then over the video, then every token merged into its nearest ([`methods::llava_scissor`]) |
 
 pub mod error;
 pub mod input;
@@ -124,6 +125,8 @@ methods! {
     Prunevid(methods::prunevid::PruneVid),
     /// FastVID: dynamic segments, salient tokens and density-anchor merging (arXiv 2503.11187).
     Fastvid(methods::fastvid::FastVid),
+    /// Semantic connected components, per frame then over the video, then a merge (LLaVA-Scissor).
+    LlavaScissor(methods::llava_scissor::LlavaScissor),
     // (new methods: one line above this comment)
 }
 
