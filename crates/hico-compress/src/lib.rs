@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `random` | seeded uniform choice over the whole video ([`methods::random`]) |
 //! | `downsample` | per-frame adaptive average pooling to `√k × √k` ([`methods::downsample`]) |
+//! | `holitom` | DP-chosen static windows merged over time, then density-peak / attention merges ([`methods::holitom`]) |
 
 pub mod error;
 pub mod input;
@@ -99,6 +100,8 @@ methods! {
     Random(methods::random::Random),
     /// Per-frame adaptive average pooling (baseline).
     Downsample(methods::downsample::Downsample),
+    /// HoliTom's outer-LLM merging: static windows, then density-peak and attention merges.
+    Holitom(methods::holitom::Holitom),
 }
 
 impl Method {
