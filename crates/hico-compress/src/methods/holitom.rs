@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::{normalize_rows, py_round, rows_f64, topk_desc};
+use crate::util::{dot, mean_rows, normalize_rows, py_round, rows_f64, topk_desc};
 use crate::{CompressError, Input, Needs, Plan, Result, Rule};
 
 /// Parameters of `holitom` (names of the official environment variables, lower-cased; defaults
@@ -269,8 +269,7 @@ impl Rule for Holitom {
         for f in 1..t {
             for p in 0..n {
                 let (a, b) = ((f - 1) * n + p, f * n + p);
-                let sim =
-                    crate::util::dot(&normed[a * c..(a + 1) * c], &normed[b * c..(b + 1) * c]);
+                let sim = dot(&normed[a * c..(a + 1) * c], &normed[b * c..(b + 1) * c]);
                 static_step.push(sim > self.tau);
             }
         }
@@ -280,54 +279,48 @@ impl Rule for Holitom {
         let ratio = (self.retain_ratio / ((total - reduced as f64) / total)).min(1.0);
 
         let mut out: Vec<Row> = Vec::new();
+        let one = |i: usize| Row::from([(i, 1.0)]);
         for (start, end) in windows {
-            let is_static: Vec<bool> = (0..n)
-                .map(|p| end > start && (start..end).all(|f| static_step[f * n + p]))
-                .collect();
+            let is_static = |p: usize| end > start && (start..end).all(|f| static_step[f * n + p]);
             if end > start {
+                // get_static_dynamic_features(): a static position is its mean over the window.
                 let frames = (end - start + 1) as f64;
-                let pos: Vec<usize> = (0..n).filter(|&p| is_static[p]).collect();
+                let pos: Vec<usize> = (0..n).filter(|&p| is_static(p)).collect();
                 let rows: Vec<Row> = pos
                     .iter()
                     .map(|&p| (start..=end).map(|f| (f * n + p, 1.0 / frames)).collect())
                     .collect();
-                let mut feat = vec![0f64; pos.len() * c];
-                for (r, &p) in pos.iter().enumerate() {
-                    let acc = &mut feat[r * c..(r + 1) * c];
-                    for f in start..=end {
-                        let i = f * n + p;
-                        acc.iter_mut()
-                            .zip(&data[i * c..(i + 1) * c])
-                            .for_each(|(a, v)| *a += v);
-                    }
-                    acc.iter_mut().for_each(|a| *a /= frames);
-                }
+                let feat: Vec<f64> = pos
+                    .iter()
+                    .flat_map(|&p| mean_rows(&data, c, (start..=end).map(|f| f * n + p)))
+                    .collect();
                 let num = py_round(pos.len() as f64 * ratio).max(0) as usize;
                 out.extend(clusters(&rows, &feat, c, num, self));
             }
             for f in start..=end {
-                let pos: Vec<usize> = (0..n).filter(|&p| !is_static[p]).collect();
-                let budget = (pos.len() as f64 * ratio).ceil();
+                // merge_tokens_by_attention_density() on the frame's dynamic positions.
+                let idx: Vec<usize> = (0..n)
+                    .filter(|&p| !is_static(p))
+                    .map(|p| f * n + p)
+                    .collect();
+                let budget = (idx.len() as f64 * ratio).ceil();
                 let dominant = py_round(budget * (1.0 - self.d)).max(0) as usize;
                 let contextual = budget as usize - dominant;
-                let mut keep = vec![false; pos.len()];
+                let mut keep = vec![false; n];
                 if dominant > 0 {
-                    let a: Vec<f64> = pos.iter().map(|&p| attn[f * n + p] as f64).collect();
+                    let a: Vec<f64> = idx.iter().map(|&i| attn[i] as f64).collect();
                     topk_desc(&a, dominant)
                         .into_iter()
-                        .for_each(|i| keep[i] = true);
+                        .for_each(|r| keep[idx[r] - f * n] = true);
                 }
-                let (kept, rest): (Vec<usize>, Vec<usize>) = (0..pos.len()).partition(|&i| keep[i]);
-                out.extend(kept.iter().map(|&i| Row::from([(f * n + pos[i], 1.0)])));
+                let (kept, rest): (Vec<usize>, Vec<usize>) =
+                    idx.iter().partition(|&&i| keep[i - f * n]);
+                out.extend(kept.into_iter().map(one));
                 if contextual > 0 {
-                    let rows: Vec<Row> = rest
-                        .iter()
-                        .map(|&i| Row::from([(f * n + pos[i], 1.0)]))
-                        .collect();
+                    let rows: Vec<Row> = rest.iter().map(|&i| one(i)).collect();
                     let feat: Vec<f64> = rest
                         .iter()
-                        .flat_map(|&i| data[(f * n + pos[i]) * c..(f * n + pos[i] + 1) * c].iter())
-                        .copied()
+                        .flat_map(|&i| data[i * c..(i + 1) * c].iter().copied())
                         .collect();
                     out.extend(clusters(&rows, &feat, c, contextual, self));
                 }
@@ -362,43 +355,14 @@ mod tests {
         let data = [1.0f32; 8];
         let x = Input::new(&data, 2, 2, 2).unwrap();
         let bad = [
-            (
-                Holitom {
-                    retain_ratio: 0.0,
-                    ..Holitom::default()
-                },
-                "retain_ratio",
-            ),
-            (
-                Holitom {
-                    beta: 1.5,
-                    ..Holitom::default()
-                },
-                "beta",
-            ),
-            (
-                Holitom {
-                    d: -0.1,
-                    ..Holitom::default()
-                },
-                "d",
-            ),
-            (
-                Holitom {
-                    k: 0,
-                    ..Holitom::default()
-                },
-                "k",
-            ),
-            (
-                Holitom {
-                    max_window_size: 0,
-                    ..Holitom::default()
-                },
-                "max_window_size",
-            ),
+            ("retain_ratio = 0.0", "retain_ratio"),
+            ("beta = 1.5", "beta"),
+            ("d = -0.1", "d"),
+            ("k = 0", "k"),
+            ("max_window_size = 0", "max_window_size"),
         ];
-        for (m, name) in bad {
+        for (table, name) in bad {
+            let m: Holitom = toml::from_str(table).unwrap();
             let e = m.plan(&x).unwrap_err().to_string();
             assert!(e.contains(&format!("`{name}`")), "{e}");
         }
