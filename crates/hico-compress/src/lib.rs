@@ -25,6 +25,7 @@
 //! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
 //! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
 //! | `llava_scissor` | semantic connected components per frame, then over the video, then every token merged into its nearest ([`methods::llava_scissor`]) |
+//! | `holitom` | DP-chosen static windows merged over time, then density-peak / attention merges ([`methods::holitom`]) |
 
 pub mod error;
 pub mod input;
@@ -127,6 +128,8 @@ methods! {
     Fastvid(methods::fastvid::FastVid),
     /// Semantic connected components, per frame then over the video, then a merge (LLaVA-Scissor).
     LlavaScissor(methods::llava_scissor::LlavaScissor),
+    /// HoliTom's outer-LLM merging: static windows, then density-peak and attention merges.
+    Holitom(methods::holitom::Holitom),
     // (new methods: one line above this comment)
 }
 

@@ -5,6 +5,7 @@ pub mod divprune;
 pub mod downsample;
 pub mod dycoke_ttm;
 pub mod fastvid;
+pub mod holitom;
 pub mod llava_scissor;
 pub mod none;
 pub mod prunevid;
