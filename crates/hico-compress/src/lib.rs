@@ -25,6 +25,7 @@
 //! | `prunevid` | frames segmented by DPC-KNN; static tokens averaged over a segment; DPC-KNN spatial merging ([`methods::prunevid`]) |
 //! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
 //! | `llava_scissor` | semantic connected components per frame, then over the video, then every token merged into its nearest ([`methods::llava_scissor`]) |
+//! | `vispruner` | per frame, the most-attended tokens plus diverse ones left by rounds of near-duplicate removal ([`methods::vispruner`]) |
 
 pub mod error;
 pub mod input;
@@ -127,6 +128,8 @@ methods! {
     Fastvid(methods::fastvid::FastVid),
     /// Semantic connected components, per frame then over the video, then a merge (LLaVA-Scissor).
     LlavaScissor(methods::llava_scissor::LlavaScissor),
+    /// VisPruner: per frame, the most-attended tokens plus diverse ones (ICCV 2025).
+    Vispruner(methods::vispruner::VisPruner),
     // (new methods: one line above this comment)
 }
 

@@ -11,3 +11,4 @@ pub mod prunevid;
 pub mod random;
 pub mod vidcom2;
 pub mod visionzip;
+pub mod vispruner;
