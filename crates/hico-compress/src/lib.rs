@@ -26,6 +26,7 @@
 //! | `fastvid` | dynamic segments; per frame the most-attended tokens plus density anchors merging their segment ([`methods::fastvid`]) |
 //! | `llava_scissor` | semantic connected components per frame, then over the video, then every token merged into its nearest ([`methods::llava_scissor`]) |
 //! | `holitom` | DP-chosen static windows merged over time, then density-peak / attention merges ([`methods::holitom`]) |
+//! | `vispruner` | per frame, the most-attended tokens plus diverse ones left by rounds of near-duplicate removal ([`methods::vispruner`]) |
 
 pub mod error;
 pub mod input;
@@ -130,6 +131,8 @@ methods! {
     LlavaScissor(methods::llava_scissor::LlavaScissor),
     /// HoliTom's outer-LLM merging: static windows, then density-peak and attention merges.
     Holitom(methods::holitom::Holitom),
+    /// VisPruner: per frame, the most-attended tokens plus diverse ones (ICCV 2025).
+    Vispruner(methods::vispruner::VisPruner),
     // (new methods: one line above this comment)
 }
 

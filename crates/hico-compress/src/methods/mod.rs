@@ -12,3 +12,4 @@ pub mod prunevid;
 pub mod random;
 pub mod vidcom2;
 pub mod visionzip;
+pub mod vispruner;
