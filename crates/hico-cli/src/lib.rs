@@ -1,7 +1,7 @@
 //! # hico-cli
 //!
 //! The `hico` command line: one subcommand per job (run, encode, video, llm, train, niah,
-//! ablate, plot, config, bench, release). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
+//! ablate, plot, config, bench, release, compress). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
 //! function; `backend.rs` turns `--device` into a concrete burn backend.
 
 pub mod backend;
@@ -53,6 +53,8 @@ pub enum Command {
     /// Timings and peak memory of model stages (JSON lines).
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// Run one token-compression method on tokens in a safetensors file.
+    Compress(cmd::compress::Args),
     /// VideoChat-Flash release directories: export a trained model, write a random
     /// release-shaped one, load one.
     #[command(subcommand)]
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c),
         Command::Bench(c) => cmd::bench::run(c, device),
         Command::Release(c) => cmd::release::run(c, device),
+        Command::Compress(a) => cmd::compress::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -148,6 +148,7 @@ pub fn score_sample<B: Backend>(
     let t0 = Instant::now();
     let video = pipe
         .encode_video(&dir.join(&sample.video), None)
+        .and_then(|v| pipe.compress_video(&v, &sample.question))
         .map_err(|e| model_err(e.to_string()))?;
     let pre = pipe
         .prefill(&video, &sample.question, Vec::new())

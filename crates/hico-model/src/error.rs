@@ -22,6 +22,9 @@ pub enum ModelError {
     /// unexpected and mis-shaped tensor of the three parts listed).
     #[error(transparent)]
     Weights(#[from] hico_core::weights::WeightError),
+    /// A whole-video compression method refused its input or parameters.
+    #[error(transparent)]
+    Compress(#[from] hico_compress::CompressError),
     /// Writing outputs.
     #[error("{path}: {source}")]
     Io {

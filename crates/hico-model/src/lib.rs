@@ -5,6 +5,7 @@
 //! ```text
 //! FrameReader ─Sampler─▶ frames, clip by clip ─UmtEncoder─▶ [L·h·w, Dv] per clip
 //!   ─ClipCompressor─▶ k tokens per clip (+ provenance) ─Connector─▶ [N, Dllm]
+//!   ─video compressor (whole video, hico-compress)─▶ [K, Dllm]
 //!   ─spliced into the chat prompt─▶ LLM prefill (executing the DropPlan) ─▶ generate
 //! ```
 //!
@@ -23,8 +24,10 @@ mod model;
 mod output;
 mod pipeline;
 pub mod release;
+pub mod video_slot;
 
 pub use error::ModelError;
 pub use model::{VideoLlm, VisualEmbeds, materialize};
 pub use output::{RunOutput, StageCounts};
 pub use pipeline::{EncodedVideo, Pipeline, Prompt};
+pub use video_slot::SlotRecord;

@@ -30,6 +30,9 @@ pub struct VisualEmbeds<B: Backend> {
     pub tokens: Vec<VisualToken>,
     /// Encoder tokens before compression (for stage summaries).
     pub encoder_tokens: usize,
+    /// When asked for: per output token, the attention its patches received in the
+    /// encoder's last block (the sum over its members of [`UmtEncoder::encode_with_attention`]).
+    pub attention: Option<Vec<f32>>,
 }
 
 impl<B: Backend> VideoLlm<B> {
@@ -44,11 +47,42 @@ impl<B: Backend> VideoLlm<B> {
         compressor: &dyn ClipCompressor<B>,
         first_clip: usize,
     ) -> VisualEmbeds<B> {
+        self.visual_embeds_with(clips, compressor, first_clip, false)
+    }
+
+    /// [`Self::visual_embeds`], with the attention each output token's patches received in
+    /// the encoder's last block when `attention` is set (for methods such as VisionZip).
+    pub fn visual_embeds_with(
+        &self,
+        clips: Tensor<B, 5>,
+        compressor: &dyn ClipCompressor<B>,
+        first_clip: usize,
+        attention: bool,
+    ) -> VisualEmbeds<B> {
         let [n_clips, l, _, h, w] = clips.dims();
         let grid: PatchGrid = self.encoder.grid(l, h, w);
-        let feats = self.encoder.encode(clips); // [n_clips, L·h·w, Dv]
+        let (feats, received) = if attention {
+            let (f, a) = self.encoder.encode_with_attention(clips);
+            let a: Vec<f32> = a.into_data().convert::<f32>().into_vec().expect("f32 data");
+            (f, Some(a))
+        } else {
+            (self.encoder.encode(clips), None)
+        }; // [n_clips, L·h·w, Dv]
         let encoder_tokens = n_clips * grid.per_clip();
         let compressed = compressor.compress(feats, &grid); // [n_clips, k, Dv]
+        let per_clip = grid.per_clip();
+        let attention = received.map(|a| {
+            compressed
+                .members
+                .iter()
+                .enumerate()
+                .flat_map(|(c, clip)| {
+                    let a = &a[c * per_clip..(c + 1) * per_clip];
+                    clip.iter()
+                        .map(move |m| m.iter().map(|&p| a[p as usize]).sum::<f32>())
+                })
+                .collect()
+        });
         let [_, k, dv] = compressed.features.dims();
         let flat = compressed.features.reshape([n_clips * k, dv]);
         let embeds = self.connector.forward(flat);
@@ -57,16 +91,15 @@ impl<B: Backend> VideoLlm<B> {
             .into_iter()
             .enumerate()
             .flat_map(|(c, clip)| {
-                clip.into_iter().map(move |members| VisualToken {
-                    clip: (first_clip + c) as u32,
-                    members,
-                })
+                clip.into_iter()
+                    .map(move |members| VisualToken::new((first_clip + c) as u32, members))
             })
             .collect();
         VisualEmbeds {
             embeds,
             tokens,
             encoder_tokens,
+            attention,
         }
     }
 }

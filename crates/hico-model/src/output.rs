@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::ModelError;
 
 /// Token counts at each stage of the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageCounts {
     /// Sampled frames T.
     pub frames: usize,
@@ -23,6 +23,8 @@ pub struct StageCounts {
     pub compressed_tokens: usize,
     /// Tokens out of the connector (equal to the compressed count).
     pub connector_tokens: usize,
+    /// What the `[video_compressor]` slot did (tokens in and out, the method's seconds).
+    pub video_slot: Option<crate::SlotRecord>,
     /// Text tokens of the prompt.
     pub prompt_tokens: usize,
     /// Visual tokens at the input of each decoder layer.
@@ -81,6 +83,17 @@ impl RunOutput {
             c.visual_per_layer,
             c.seq_len_per_layer,
         );
+        if let Some(r) = c.video_slot.as_ref().filter(|r| r.kind != "none") {
+            s += &format!(
+                "video compressor `{}`: {} -> {} tokens (seen as {} x {}; {:.1} ms)\n",
+                r.kind,
+                r.tokens_in,
+                r.tokens_out,
+                r.t,
+                r.n,
+                r.seconds * 1e3
+            );
+        }
         s += &format!(
             "prefill: {:.3} GFLOP, KV cache {:.1} KiB (f32)\n",
             self.ledger.total_flops / 1e9,

@@ -16,6 +16,7 @@ use hico_video::{FrameReader, frames_to_tensor_as, timestamp_prompt};
 use hico_vision::{Connector, UmtEncoder, build_compressor};
 use indicatif::ProgressBar;
 
+use crate::video_slot::{SlotRecord, compress_block, layout};
 use crate::{ModelError, RunOutput, StageCounts, VideoLlm};
 
 /// Clips encoded per encoder call: bounds activation memory on long videos.
@@ -52,6 +53,12 @@ pub struct EncodedVideo<B: Backend> {
     pub provenance: Provenance,
     /// Patch tokens the encoder produced (before compression).
     pub encoder_tokens: usize,
+    /// Per visual token, the attention its patches received in the encoder's last block;
+    /// computed only when the `[video_compressor]` reads it (VisionZip).
+    pub attention: Option<Vec<f32>>,
+    /// What the `[video_compressor]` slot did, once applied ([`Pipeline::compress_video`]);
+    /// `None` before.
+    pub video_slot: Option<SlotRecord>,
 }
 
 /// Token ids of the chat prompt around the video placeholder.
@@ -183,11 +190,18 @@ impl<B: Backend> Pipeline<B> {
             pb.set_length(n_clips as u64);
         }
         let (mut parts, mut tokens, mut encoder_tokens) = (Vec::new(), Vec::new(), 0);
+        let with_attention = self.cfg.video_compressor.needs().attention;
+        let mut attention = with_attention.then(Vec::new);
         for c0 in (0..n_clips).step_by(CLIPS_PER_BATCH) {
             let c1 = (c0 + CLIPS_PER_BATCH).min(n_clips);
             let pixels = read(&plan.indices[c0 * l..c1 * l])?;
             let clips = pixels.reshape([c1 - c0, l, 3, size, size]);
-            let v = self.model.visual_embeds(clips, &*self.compressor, c0);
+            let v = self
+                .model
+                .visual_embeds_with(clips, &*self.compressor, c0, with_attention);
+            if let (Some(all), Some(a)) = (attention.as_mut(), v.attention) {
+                all.extend(a);
+            }
             parts.push(v.embeds);
             tokens.extend(v.tokens);
             encoder_tokens += v.encoder_tokens;
@@ -207,6 +221,76 @@ impl<B: Backend> Pipeline<B> {
             embeds: Tensor::cat(parts, 0),
             provenance,
             encoder_tokens,
+            attention,
+            video_slot: None,
+        })
+    }
+
+    /// Apply the `[video_compressor]` slot to an encoded video for one question (query-aware
+    /// methods read the question's token embeddings). A video the slot has already seen is
+    /// returned as it is, so callers may apply it early (to count tokens) or leave it to
+    /// [`Self::prefill`] / [`Self::answer`].
+    pub fn compress_video(
+        &self,
+        video: &EncodedVideo<B>,
+        question: &str,
+    ) -> Result<EncodedVideo<B>, ModelError> {
+        let method = &self.cfg.video_compressor;
+        let n_visual = video.embeds.dims()[0];
+        if video.video_slot.is_some() {
+            return Ok(video.clone());
+        }
+        if method.is_none() {
+            return Ok(EncodedVideo {
+                video_slot: Some(SlotRecord {
+                    kind: method.kind().into(),
+                    tokens_in: n_visual,
+                    tokens_out: n_visual,
+                    t: 1,
+                    n: n_visual,
+                    seconds: 0.0,
+                }),
+                ..video.clone()
+            });
+        }
+        let keeps_grid = self.cfg.compressor.keeps_frame_grid();
+        let shape = layout(
+            n_visual,
+            video.plan.len(),
+            self.cfg.video.clip_len,
+            keeps_grid,
+        );
+        let query = method.needs().query.then(|| {
+            let ids: Vec<i64> = self
+                .tokenizer
+                .encode(question)
+                .into_iter()
+                .map(i64::from)
+                .collect();
+            let n = ids.len();
+            let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [n]), &self.device);
+            self.model
+                .llm
+                .embed(ids.unsqueeze::<2>())
+                .squeeze_dim::<2>(0)
+        });
+        let (embeds, provenance, record) = compress_block(
+            method,
+            video.embeds.clone(),
+            &video.provenance,
+            shape,
+            keeps_grid,
+            query,
+            video.attention.as_deref(),
+        )?;
+        Ok(EncodedVideo {
+            info: video.info,
+            plan: video.plan.clone(),
+            embeds,
+            provenance,
+            encoder_tokens: video.encoder_tokens,
+            attention: None,
+            video_slot: Some(record),
         })
     }
 
@@ -310,6 +394,7 @@ impl<B: Backend> Pipeline<B> {
         question: &str,
         capture_layers: Vec<usize>,
     ) -> Result<PrefillOutput<B>, ModelError> {
+        let video = self.compress_video(video, question)?;
         let prompt = self.prompt(&video.plan, question);
         let input = self.inference_input(&prompt, video.embeds.clone(), capture_layers)?;
         Ok(self.model.llm.prefill(input).0)
@@ -323,6 +408,7 @@ impl<B: Backend> Pipeline<B> {
         capture_layers: Vec<usize>,
         on_token: impl FnMut(u32),
     ) -> Result<RunOutput, ModelError> {
+        let video = &self.compress_video(video, question)?;
         let prompt = self.prompt(&video.plan, question);
         let prompt_tokens = prompt.before.len() + prompt.after.len();
         let input = self.inference_input(&prompt, video.embeds.clone(), capture_layers)?;
@@ -343,8 +429,9 @@ impl<B: Backend> Pipeline<B> {
             frames: video.plan.len(),
             clips: video.plan.len() / self.cfg.video.clip_len,
             encoder_tokens: video.encoder_tokens,
-            compressed_tokens: video.provenance.tokens.len(),
-            connector_tokens: video.embeds.dims()[0],
+            compressed_tokens: video.video_slot.as_ref().map_or(0, |r| r.tokens_in),
+            connector_tokens: video.video_slot.as_ref().map_or(0, |r| r.tokens_in),
+            video_slot: video.video_slot.clone(),
             prompt_tokens,
             visual_per_layer: generation.prefill.trace.counts(),
             seq_len_per_layer: generation.prefill.seq_lens.clone(),

@@ -89,10 +89,7 @@ fn invariants_hold_for_every_compressor() {
                             cfg.kind()
                         );
                     }
-                    tokens.push(VisualToken {
-                        clip: ci as u32,
-                        members: m.clone(),
-                    });
+                    tokens.push(VisualToken::new(ci as u32, m.clone()));
                 }
             }
             let prov = Provenance {

@@ -24,10 +24,10 @@ pub fn provenance(n_clips: usize, frames: usize, tokens_per_frame: usize, fps: f
         for t in 0..frames {
             for k in 0..grid.per_frame() / per {
                 let first = (t * grid.per_frame() + k * per) as u32;
-                tokens.push(VisualToken {
-                    clip: c as u32,
-                    members: (first..first + per as u32).collect(),
-                });
+                tokens.push(VisualToken::new(
+                    c as u32,
+                    (first..first + per as u32).collect(),
+                ));
             }
         }
     }

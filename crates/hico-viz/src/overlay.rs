@@ -83,8 +83,11 @@ pub fn patch_overlay(
             let mut f = vec![vec![Fate::Dropped; g.per_frame()]; n];
             for &t in &kept {
                 let tok = &prov.tokens[t as usize];
-                for &m in &tok.members {
-                    let frame = tok.clip as usize * g.frames + g.frame_of(m);
+                for (clip, m) in tok
+                    .parts()
+                    .flat_map(|(c, ms)| ms.iter().map(move |&m| (c, m)))
+                {
+                    let frame = clip as usize * g.frames + g.frame_of(m);
                     let (r, c) = g.cell_of(m);
                     if let Some(slot) = f.get_mut(frame) {
                         slot[r * g.w + c] = if tok.size() == 1 {

@@ -4,6 +4,7 @@ pub mod ablate;
 pub mod bench;
 pub mod bench_extra;
 pub mod bench_memory;
+pub mod compress;
 pub mod config;
 pub mod encode;
 pub mod examples;

@@ -23,6 +23,9 @@ pub use model::*;
 pub use release::{ModelSource, PROJECTOR_PREFIX, VISION_PREFIX, pipeline_from_toml};
 pub use semantic::supported_llms;
 
+/// The `[video_compressor]` section: one method of the compression zoo (docs/compression.md).
+pub type VideoCompressorConfig = hico_compress::Method;
+
 /// A whole pipeline: what `hico run`, `hico encode` and the ablation runner read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +48,10 @@ pub struct PipelineConfig {
     /// Connector from vision width to LLM width.
     #[serde(default)]
     pub connector: ConnectorConfig,
+    /// Whole-video compression of the LLM-width visual tokens, between the connector and
+    /// the LLM (`[video_compressor]`, a method of hico-compress; default `none`).
+    #[serde(default, skip_serializing_if = "VideoCompressorConfig::is_none")]
+    pub video_compressor: VideoCompressorConfig,
     /// Decoder LLM.
     pub llm: LlmConfig,
     /// Progressive visual-token dropout inside the LLM.

@@ -104,6 +104,12 @@ impl CompressorConfig {
             Self::Temporal { .. } => "temporal",
         }
     }
+
+    /// Whether the output of each clip is `L` frames of row-major token grids (`identity`:
+    /// the patch grid; `pool`: a `√k × √k` grid), so a whole-video method can see frames.
+    pub fn keeps_frame_grid(&self) -> bool {
+        matches!(self, Self::Identity | Self::Pool { .. })
+    }
 }
 
 /// Connector from vision width to LLM width.

@@ -255,6 +255,7 @@ pub(super) fn map_config(
             tokens_per_frame: 16,
         },
         connector: ConnectorConfig::Mlp2xGelu,
+        video_compressor: Default::default(),
         llm: LlmConfig::Hf {
             path: dir.to_owned(),
             attention: crate::backend::attention_impl(),

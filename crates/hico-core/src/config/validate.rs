@@ -156,6 +156,18 @@ impl PipelineConfig {
                 }
             }
         }
+        let needs = self.video_compressor.needs();
+        if needs.grid && !self.compressor.keeps_frame_grid() {
+            return Err(bad(
+                "video_compressor.kind",
+                format!(
+                    "`{}` needs each frame's tokens as a grid; the clip compressor `{}` does not \
+                     keep one (use `identity` or `pool`)",
+                    self.video_compressor.kind(),
+                    self.compressor.kind()
+                ),
+            ));
+        }
         if let DropoutConfig::Fastv(f) = &self.dropout
             && !(0.0..1.0).contains(&f.ratio)
         {

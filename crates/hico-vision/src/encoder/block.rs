@@ -50,9 +50,8 @@ impl<B: Backend> Attention<B> {
         }
     }
 
-    /// # Shapes
-    /// - `x`: `[B, N, D]`; returns `[B, N, D]`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    /// Queries, keys and values, each `[B, H, N, hd]`.
+    fn qkv(&self, x: Tensor<B, 3>) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
         let [b, n, d] = x.dims();
         let (h, hd) = (self.heads, d / self.heads);
         let zeros = Tensor::zeros([d], &x.device());
@@ -66,7 +65,14 @@ impl<B: Backend> Attention<B> {
                 .reshape([b, n, h, hd])
                 .swap_dims(1, 2)
         };
-        let (q, k, v) = (part(0), part(1), part(2));
+        (part(0), part(1), part(2))
+    }
+
+    /// # Shapes
+    /// - `x`: `[B, N, D]`; returns `[B, N, D]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, n, d] = x.dims();
+        let (q, k, v) = self.qkv(x);
         // `attention = "fused"` at inference: the backend's fused attention (a flash kernel
         // on burn-cuda with autotune), scale hd^-0.5 as the reference.
         let attention = if B::ad_enabled(&q.device()) {
@@ -77,6 +83,36 @@ impl<B: Backend> Attention<B> {
         let out = attend(q, k, v, attention); // [B, H, N, hd]
         self.proj
             .forward_rows(out.swap_dims(1, 2).reshape([b, n, d]))
+    }
+}
+
+/// Query rows per block of [`Attention::received`]: its largest buffer is
+/// `[B, H, RECEIVED_ROWS, N]`, never `[B, H, N, N]`.
+pub const RECEIVED_ROWS: usize = 128;
+
+impl<B: Backend> Attention<B> {
+    /// The attention each token receives: column sums of `softmax(q·kᵀ/√hd)` averaged over
+    /// heads and query tokens (what VisionZip ranks by when the encoder has no CLS token),
+    /// computed [`RECEIVED_ROWS`] query rows at a time.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, N, D]` (the block's normalised input); returns `[B, N]`, each row summing to 1
+    pub fn received(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        let (q, k, _) = self.qkv(x);
+        let [b, h, n, hd] = q.dims();
+        let kt = k.swap_dims(2, 3);
+        let scale = (hd as f64).powf(-0.5);
+        let mut acc = Tensor::<B, 2>::zeros([b, n], &q.device());
+        for r0 in (0..n).step_by(RECEIVED_ROWS) {
+            let r1 = (r0 + RECEIVED_ROWS).min(n);
+            let rows = q
+                .clone()
+                .slice([0..b, 0..h, r0..r1, 0..hd])
+                .mul_scalar(scale);
+            let p = softmax(rows.matmul(kt.clone()), 3); // [B, H, rows, N]
+            acc = acc + p.sum_dim(2).sum_dim(1).reshape([b, n]);
+        }
+        acc.div_scalar((h * n) as f64)
     }
 }
 
@@ -144,6 +180,14 @@ impl<B: Backend> Block<B> {
         }
     }
 
+    /// The attention each token receives in this block ([`Attention::received`]).
+    ///
+    /// # Shapes
+    /// - `x`: `[B, N, D]` (the block's input); returns `[B, N]`
+    pub fn received(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.attn.received(self.norm1.forward(x))
+    }
+
     /// # Shapes
     /// - `x`: `[B, N, D]`; returns `[B, N, D]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -180,5 +224,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The blocked column sums equal those of the whole `[N, N]` softmax, past one block.
+    #[test]
+    fn received_attention_equals_the_whole_softmax_column_mean() {
+        let dev = Default::default();
+        let attn = Attention::<Cpu>::new(16, 2, &dev);
+        let n = RECEIVED_ROWS + 37;
+        let x = Tensor::<Cpu, 3>::random([2, n, 16], Distribution::Normal(0.0, 1.0), &dev);
+        let got = attn.received(x.clone());
+        let (q, k, _) = attn.qkv(x);
+        let p = softmax(q.mul_scalar(8f64.powf(-0.5)).matmul(k.swap_dims(2, 3)), 3);
+        let want = p
+            .sum_dim(2)
+            .sum_dim(1)
+            .reshape([2, n])
+            .div_scalar((2 * n) as f64);
+        got.clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&want.into_data(), burn::tensor::Tolerance::absolute(1e-6));
+        let total: f32 = got.sum().into_scalar();
+        assert!((total - 2.0).abs() < 1e-4, "rows sum to {total}");
     }
 }

@@ -105,6 +105,37 @@ impl<B: Backend> UmtEncoder<B> {
             .reshape([n, l * h * w, c * p * p])
     }
 
+    /// [`VisionEncoder::encode`], and the attention each token receives in the last block
+    /// that runs ([`Attention::received`](block::Attention::received), averaged over heads and
+    /// query tokens, computed a block of query rows at a time).
+    ///
+    /// # Shapes
+    /// - `clips`: `[n_clips, L, 3, H, W]`; returns `[n_clips, L·h·w, width]` and `[n_clips, L·h·w]`
+    pub fn encode_with_attention(&self, clips: Tensor<B, 5>) -> (Tensor<B, 3>, Tensor<B, 2>) {
+        let (x, a) = self.encode_inner(clips, true);
+        (x, a.expect("asked for"))
+    }
+
+    fn encode_inner(
+        &self,
+        clips: Tensor<B, 5>,
+        attention: bool,
+    ) -> (Tensor<B, 3>, Option<Tensor<B, 2>>) {
+        let [_, l, _, hh, ww] = clips.dims();
+        let grid = self.grid(l, hh, ww);
+        let device = clips.device();
+        let mut x =
+            self.patch_embed.forward_rows(self.patches(clips)) + self.pos_embed(&grid, &device);
+        let mut received = None;
+        for (i, block) in self.blocks.iter().enumerate() {
+            if attention && i + 1 == self.blocks.len() {
+                received = Some(block.received(x.clone()));
+            }
+            x = block.forward(x);
+        }
+        (self.vision_layernorm.forward(x), received)
+    }
+
     /// The position embedding for a grid, `[1, L·h·w, D]`.
     pub fn pos_embed(&self, grid: &PatchGrid, device: &Device<B>) -> Tensor<B, 3> {
         let d = self.vision_layernorm.gamma.dims()[0];
@@ -129,15 +160,7 @@ impl<B: Backend> VisionEncoder<B> for UmtEncoder<B> {
     /// # Shapes
     /// - `clips`: `[n_clips, L, 3, H, W]`; returns `[n_clips, L·h·w, width]`
     fn encode(&self, clips: Tensor<B, 5>) -> Tensor<B, 3> {
-        let [_, l, _, hh, ww] = clips.dims();
-        let grid = self.grid(l, hh, ww);
-        let device = clips.device();
-        let mut x =
-            self.patch_embed.forward_rows(self.patches(clips)) + self.pos_embed(&grid, &device);
-        for block in &self.blocks {
-            x = block.forward(x);
-        }
-        self.vision_layernorm.forward(x)
+        self.encode_inner(clips, false).0
     }
 }
 
