@@ -164,6 +164,23 @@ impl PipelineConfig {
                 format!("{} must be in [0, 1)", f.ratio),
             ));
         }
+        if let DropoutConfig::FrameFusion(f) = &self.dropout {
+            if !(f.cost > 0.0 && f.cost <= 1.0) {
+                return Err(bad("dropout.cost", format!("{} must be in (0, 1]", f.cost)));
+            }
+            if !(-1.0..=1.0).contains(&f.similarity_lower_bound) {
+                return Err(bad(
+                    "dropout.similarity_lower_bound",
+                    format!("{} must be in [-1, 1]", f.similarity_lower_bound),
+                ));
+            }
+            if !(0.0..=1.0).contains(&f.ratio_lower_bound) {
+                return Err(bad(
+                    "dropout.ratio_lower_bound",
+                    format!("{} must be in [0, 1]", f.ratio_lower_bound),
+                ));
+            }
+        }
         if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
             if ratios.len() != layers.len() + 1 {
                 return Err(bad(
