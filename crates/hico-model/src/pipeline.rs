@@ -253,6 +253,7 @@ impl<B: Backend> Pipeline<B> {
             plan: self.schedule.plan(self.model.llm.shape().layers, n_visual),
             queries: vec![total - 1],
             capture_layers,
+            frames: None,
         }
     }
 
@@ -271,6 +272,7 @@ impl<B: Backend> Pipeline<B> {
         capture_layers: Vec<usize>,
     ) -> Result<PrefillInput<B>, ModelError> {
         let mut input = self.prefill_input(prompt, visual, capture_layers);
+        input.plan.check_layout(input.frames, input.visual_len)?;
         let [_, total, hidden] = input.embeds.dims();
         let Some(max) = self.cfg.prompt.max_input_len.filter(|&m| total > m) else {
             return Ok(input);
@@ -282,7 +284,8 @@ impl<B: Backend> Pipeline<B> {
             .stages
             .iter()
             .any(|s| s.rule == KeepRule::Attention);
-        if !input.plan.stages.is_empty() && (attention || cut_visual) {
+        let fusion = input.plan.fusion.is_some();
+        if (fusion || !input.plan.stages.is_empty()) && (fusion || attention || cut_visual) {
             return Err(ModelError::Invalid(format!(
                 "prompt.max_input_len (a release's tokenizer_model_max_length) = {max} cuts this \
                  input of {total} rows ({} visual), and visual-token dropout ranks rows of the \
