@@ -220,3 +220,58 @@ fn a_grid_method_after_a_compressor_that_breaks_the_grid_is_refused_by_name() {
         "{err}"
     );
 }
+
+/// FrameFusion inside the LLM reads the frame layout the pipeline derives from the clip
+/// compressor (`identity`: 8 frames of 16 tokens here); after `tome` it is refused by name.
+#[test]
+fn framefusion_runs_on_frame_grids_and_is_refused_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("clip.mp4");
+    make_video(&video);
+    let base = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    let fusion = "[dropout]\nkind = \"framefusion\"\ncost = 0.5\nsimilarity_lower_bound = 0.5";
+    let with_fusion = |text: &str| {
+        let start = text.find("[dropout]").unwrap();
+        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+        format!("{}{fusion}{}", &text[..start], &text[end..])
+    };
+    let cfg = dir.path().join("fusion.toml");
+    std::fs::write(
+        &cfg,
+        with_fusion(&base.replace(
+            "[compressor]\nkind = \"tome\"\ntokens_per_frame = 4",
+            "[compressor]\nkind = \"identity\"",
+        )),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    ok(&hico()
+        .current_dir(root())
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--question", "What colour is the ball?"])
+        .arg("--video")
+        .arg(&video)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let visual: Vec<u64> = summary["counts"]["visual_per_layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(visual.len() == 4 && visual[0] <= 128, "{visual:?}");
+    assert!(visual.windows(2).all(|w| w[1] <= w[0]), "{visual:?}");
+    // cost 0.5: on average over the 4 layers at most half of the 128 visual tokens remain.
+    assert!(visual.iter().sum::<u64>() <= 4 * 64, "{visual:?}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, with_fusion(&base)).unwrap();
+    let err = failed(&hico().args(["config", "check"]).arg(&bad).output().unwrap());
+    assert!(err.contains("dropout.kind") && err.contains("tome"), "{err}");
+}

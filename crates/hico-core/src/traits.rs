@@ -135,12 +135,16 @@ pub struct DropStage {
 }
 
 /// The drops to perform for one forward pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DropPlan {
     /// Stages in increasing layer order.
     pub stages: Vec<DropStage>,
     /// Position handling.
     pub positions: PositionMode,
+    /// FrameFusion's data-dependent merge-then-prune (no `stages` then); needs the
+    /// [`FrameLayout`] of the visual block.
+    #[serde(default)]
+    pub fusion: Option<crate::config::FrameFusionDrop>,
 }
 
 impl DropPlan {
@@ -148,6 +152,45 @@ impl DropPlan {
     pub fn none() -> Self {
         Self::default()
     }
+
+    /// Check that the visual block of an input can carry this plan: FrameFusion compares
+    /// same-position tokens of consecutive frames, so it needs a `frames × per_frame` layout
+    /// covering the `visual_len` tokens.
+    pub fn check_layout(
+        &self,
+        layout: Option<FrameLayout>,
+        visual_len: usize,
+    ) -> Result<(), CoreError> {
+        if self.fusion.is_none() {
+            return Ok(());
+        }
+        match layout {
+            None => Err(CoreError::Invalid(
+                "dropout.kind = \"framefusion\" needs the frame layout of the visual block \
+                 (frames × tokens per frame), which only a compressor that keeps per-frame \
+                 grids gives; this input has none"
+                    .into(),
+            )),
+            Some(l) if l.frames * l.per_frame != visual_len || l.per_frame == 0 => {
+                Err(CoreError::Invalid(format!(
+                    "dropout.kind = \"framefusion\": a layout of {} frames × {} tokens does \
+                     not cover the {visual_len} visual tokens",
+                    l.frames, l.per_frame
+                )))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// How the visual block is laid out in frames: `frames` consecutive frames of `per_frame`
+/// tokens each, token `p` of every frame at the same spatial position (frame-major).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameLayout {
+    /// Frames T.
+    pub frames: usize,
+    /// Tokens per frame N.
+    pub per_frame: usize,
 }
 
 /// Decides which visual tokens leave the LLM after which layer. The LLM executes the plan.
@@ -194,6 +237,9 @@ pub struct PrefillInput<B: Backend> {
     pub queries: Vec<usize>,
     /// 1-based layers whose attention to capture (empty: none).
     pub capture_layers: Vec<usize>,
+    /// Frame layout of the visual block, when same-position tokens of the frames
+    /// correspond (FrameFusion needs it).
+    pub frames: Option<FrameLayout>,
 }
 
 /// What a prefill returns.

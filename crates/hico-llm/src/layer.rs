@@ -145,16 +145,30 @@ impl<B: Backend> DecoderLayer<B> {
         cache: Option<&mut LayerKv<B>>,
         options: &AttentionOptions,
     ) -> Tensor<B, 3> {
-        let x = hico_core::nn::rms_norm(&self.input_layernorm, h.clone());
-        let h = h + self.self_attn.forward(x, rope, cache, options);
-        self.mlp_residual(h)
+        self.mlp_residual(self.attn_residual(h, rope, cache, options))
     }
 
-    /// `h + mlp(h)`, the MLP [`MLP_ROWS`] rows at a time.
+    /// The attention half of the layer: `h + attn(norm(h))` (FrameFusion merges and prunes
+    /// between the two halves).
     ///
     /// # Shapes
     /// - `h`: `[1, L, hidden]` → `[1, L, hidden]`
-    fn mlp_residual(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn attn_residual(
+        &self,
+        h: Tensor<B, 3>,
+        rope: &Rope<B>,
+        cache: Option<&mut LayerKv<B>>,
+        options: &AttentionOptions,
+    ) -> Tensor<B, 3> {
+        let x = hico_core::nn::rms_norm(&self.input_layernorm, h.clone());
+        h + self.self_attn.forward(x, rope, cache, options)
+    }
+
+    /// The MLP half of the layer: `h + mlp(h)`, the MLP [`MLP_ROWS`] rows at a time.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L, hidden]`
+    pub fn mlp_residual(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
         let l = h.dims()[1];
         if l <= MLP_ROWS {
             return h.clone() + self.mlp_of(h);

@@ -10,6 +10,7 @@ pub mod attention;
 pub mod cache;
 mod error;
 pub mod family;
+pub mod framefusion;
 pub mod generate;
 pub mod layer;
 pub mod model;
@@ -96,6 +97,7 @@ pub fn text_input<B: Backend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
         plan: Default::default(),
         queries: Vec::new(),
         capture_layers: Vec::new(),
+        frames: None,
     }
 }
 

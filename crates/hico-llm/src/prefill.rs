@@ -8,15 +8,22 @@
 //!   causal mask; softmax in f32 over the whole current sequence; mean over heads, then the
 //!   visual columns, then mean over queries; top-k restored to ascending order.
 //!
+//! - `framefusion` (plan without stages, [`crate::framefusion`]): merges and prunes between
+//!   the attention and the MLP of each layer (and merges once before layer 1).
+//!
 //! Scoring computes `heads × n_queries × L` scores, never L×L.
 
-use burn::tensor::{Int, Tensor, TensorData, activation::softmax, backend::Backend};
+use burn::tensor::{
+    IndexingUpdateOp, Int, Tensor, TensorData, activation::softmax, backend::Backend,
+};
 use hico_core::trace::RetentionStage;
 use hico_core::{KeepRule, LayerAttention, PositionMode, PrefillInput, RetentionTrace};
 
 use crate::CausalLm;
 use crate::attention::repeat_kv;
 use crate::cache::KvCache;
+use crate::framefusion::{self, FusionState};
+use crate::rotary::{Rope, RopeTable};
 
 /// What a layer-by-layer run leaves behind.
 #[derive(Debug)]
@@ -56,9 +63,110 @@ pub fn uniform_keep(n: usize, keep: usize) -> Vec<usize> {
         .collect()
 }
 
-fn index<B: Backend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+/// Row indices as an Int tensor.
+pub(crate) fn index<B: Backend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
     let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
     Tensor::from_data(TensorData::new(v, [rows.len()]), device)
+}
+
+/// The rows of a shrinking prefill sequence: where each came from, its position id, the
+/// visual block's original indices and the retention trace, kept in step with every gather.
+#[derive(Debug)]
+pub struct RowsOf<'a, B: Backend> {
+    /// The model's rotary table.
+    table: &'a RopeTable<B>,
+    /// For each row, the input position it came from.
+    pub src: Vec<usize>,
+    /// Position id of each row.
+    pub pos: Vec<usize>,
+    /// Rotary angles at `pos`.
+    pub rope: Rope<B>,
+    /// Sequence position of the first visual row (text before it is never dropped).
+    pub visual_start: usize,
+    /// Original visual index of each visual row.
+    pub vis: Vec<u32>,
+    /// Which visual tokens survive each drop.
+    pub trace: RetentionTrace,
+    /// Position handling after a gather.
+    pub positions: PositionMode,
+}
+
+impl<'a, B: Backend> RowsOf<'a, B> {
+    /// The rows of an input of `len` rows with `visual_len` visual rows from `visual_start`.
+    pub fn new(
+        table: &'a RopeTable<B>,
+        len: usize,
+        visual_start: usize,
+        visual_len: usize,
+        n_layers: usize,
+    ) -> Self {
+        let src: Vec<usize> = (0..len).collect();
+        Self {
+            table,
+            rope: table.at(&src),
+            pos: src.clone(),
+            src,
+            visual_start,
+            vis: (0..visual_len as u32).collect(),
+            trace: RetentionTrace::full(n_layers, visual_len),
+            positions: PositionMode::default(),
+        }
+    }
+
+    /// Keep the visual rows `rel` (ascending indices into the current block) and all text
+    /// rows of `h`; each `(member, survivor)` of `merges` (block indices, survivor in `rel`)
+    /// is added into its survivor, which is then divided by its group size (a plain mean).
+    /// Records a trace stage after 1-based layer `after_layer`.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L − (n_cur − rel.len()), hidden]`
+    pub fn gather(
+        &mut self,
+        h: Tensor<B, 3>,
+        rel: &[usize],
+        merges: &[(usize, usize)],
+        after_layer: usize,
+    ) -> Tensor<B, 3> {
+        let device = h.device();
+        let (vs, n_cur, len) = (self.visual_start, self.vis.len(), h.dims()[1]);
+        let rows: Vec<usize> = (0..vs)
+            .chain(rel.iter().map(|r| vs + r))
+            .chain(vs + n_cur..len)
+            .collect();
+        let mut out = h.clone().select(1, index::<B>(&rows, &device));
+        if !merges.is_empty() {
+            let mut at = vec![usize::MAX; n_cur];
+            for (k, &r) in rel.iter().enumerate() {
+                at[r] = vs + k;
+            }
+            let members: Vec<usize> = merges.iter().map(|&(m, _)| vs + m).collect();
+            let dst: Vec<usize> = merges.iter().map(|&(_, s)| at[s]).collect();
+            let mut size = vec![1f32; rows.len()];
+            for &d in &dst {
+                size[d] += 1.0;
+            }
+            let size = Tensor::<B, 1>::from_data(TensorData::new(size, [rows.len()]), &device)
+                .reshape([1, rows.len(), 1]);
+            out = out.select_assign(
+                1,
+                index::<B>(&dst, &device),
+                h.select(1, index::<B>(&members, &device)),
+                IndexingUpdateOp::Add,
+            ) / size;
+        }
+        self.src = rows.iter().map(|&r| self.src[r]).collect();
+        self.pos = match self.positions {
+            PositionMode::Renumber => (0..rows.len()).collect(),
+            PositionMode::Keep => rows.iter().map(|&r| self.pos[r]).collect(),
+        };
+        self.vis = rel.iter().map(|&r| self.vis[r]).collect();
+        self.trace.stages.push(RetentionStage {
+            after_layer,
+            kept: self.vis.clone(),
+        });
+        self.rope = self.table.at(&self.pos);
+        out
+    }
 }
 
 impl<B: Backend> CausalLm<B> {
@@ -104,6 +212,10 @@ impl<B: Backend> CausalLm<B> {
     }
 
     /// Run every layer on `input`, executing its drop plan; fills `cache` when given.
+    ///
+    /// # Panics
+    /// When the plan is FrameFusion's and `input.frames` is missing or does not cover the
+    /// visual block ([`hico_core::DropPlan::check_layout`]; the pipeline checks first).
     pub fn run(&self, input: PrefillInput<B>, mut cache: Option<&mut KvCache<B>>) -> RunOutput<B> {
         let PrefillInput {
             embeds,
@@ -112,17 +224,20 @@ impl<B: Backend> CausalLm<B> {
             plan,
             queries,
             capture_layers,
+            frames,
         } = input;
-        let device = embeds.device();
         let n_layers = self.model.layers.len();
         let mut h = embeds;
-        let l0 = h.dims()[1];
-        let mut src: Vec<usize> = (0..l0).collect();
-        let mut pos = src.clone();
-        let mut vis: Vec<u32> = (0..visual_len as u32).collect();
-        let mut trace = RetentionTrace::full(n_layers, visual_len);
+        let mut rows = RowsOf::new(&self.rope, h.dims()[1], visual_start, visual_len, n_layers);
+        rows.positions = plan.positions;
+        let mut fusion = plan.fusion.as_ref().map(|f| {
+            if let Err(e) = plan.check_layout(frames, visual_len) {
+                panic!("{e}");
+            }
+            let per_frame = frames.map_or(1, |l| l.per_frame);
+            (FusionState::new(f.clone(), n_layers), per_frame)
+        });
         let (mut attention, mut seq_lens) = (Vec::new(), Vec::new());
-        let mut rope = self.rope.at(&pos);
         let rows_of = |src: &[usize]| -> Vec<usize> {
             let q: Vec<usize> = queries
                 .iter()
@@ -132,12 +247,18 @@ impl<B: Backend> CausalLm<B> {
         };
         for (i, layer) in self.model.layers.iter().enumerate() {
             let l1 = i + 1;
+            if let Some((f, per_frame)) = fusion.as_mut()
+                && i == 0
+            {
+                h = framefusion::merge(f, &mut rows, h, *per_frame, 0);
+            }
             if capture_layers.contains(&l1) {
-                let w = self.query_attention(i, h.clone(), &pos, &rows_of(&src));
-                let block = visual_start..visual_start + vis.len();
+                let w = self.query_attention(i, h.clone(), &rows.pos, &rows_of(&rows.src));
+                let block = visual_start..visual_start + rows.vis.len();
                 attention.push(LayerAttention {
                     layer: l1,
-                    visual: vis
+                    visual: rows
+                        .vis
                         .iter()
                         .zip(&w[block.clone()])
                         .map(|(&v, &m)| (v, m))
@@ -146,10 +267,32 @@ impl<B: Backend> CausalLm<B> {
                 });
             }
             seq_lens.push(h.dims()[1]);
+            // The layer's cache holds the rows it attends over (before any drop in or after
+            // it); the next token follows the last of them.
+            let next_pos = rows.pos.last().map_or(0, |p| p + 1);
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            h = layer.forward(h, &rope, layer_cache, &self.attention);
+            match fusion.as_mut() {
+                None => h = layer.forward(h, &rows.rope, layer_cache, &self.attention),
+                Some((f, per_frame)) => {
+                    // FrameFusion acts between the attention and the MLP of the layer; the
+                    // pruning ranks by this layer's attention from the last row.
+                    let importance = f.wants_importance().then(|| {
+                        let last = h.dims()[1] - 1;
+                        self.query_attention(i, h.clone(), &rows.pos, &[last])
+                    });
+                    h = layer.attn_residual(h, &rows.rope, layer_cache, &self.attention);
+                    if let Some(w) = importance {
+                        let n = rows.vis.len();
+                        let keep = f.prune_step(&w[visual_start..visual_start + n]);
+                        h = rows.gather(h, &keep, &[], l1);
+                    } else if !f.merged {
+                        h = framefusion::merge(f, &mut rows, h, *per_frame, l1);
+                    }
+                    h = layer.mlp_residual(h);
+                }
+            }
             if let Some(c) = cache.as_deref_mut() {
-                c.next_pos[i] = pos.last().map_or(0, |p| p + 1);
+                c.next_pos[i] = next_pos;
             }
             let Some(stage) = plan.stages.iter().find(|s| s.after_layer == l1) else {
                 continue;
@@ -157,12 +300,12 @@ impl<B: Backend> CausalLm<B> {
             if l1 >= n_layers {
                 continue;
             }
-            let n_cur = vis.len();
+            let n_cur = rows.vis.len();
             let keep = stage.keep.min(n_cur);
             let rel = match stage.rule {
                 KeepRule::Uniform => uniform_keep(n_cur, keep),
                 KeepRule::Attention => {
-                    let w = self.query_attention(l1, h.clone(), &pos, &rows_of(&src));
+                    let w = self.query_attention(l1, h.clone(), &rows.pos, &rows_of(&rows.src));
                     let mut order: Vec<usize> = (0..n_cur).collect();
                     let s = &w[visual_start..visual_start + n_cur];
                     order.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
@@ -171,28 +314,12 @@ impl<B: Backend> CausalLm<B> {
                     top
                 }
             };
-            let len = h.dims()[1];
-            let rows: Vec<usize> = (0..visual_start)
-                .chain(rel.iter().map(|r| visual_start + r))
-                .chain(visual_start + n_cur..len)
-                .collect();
-            h = h.select(1, index::<B>(&rows, &device));
-            src = rows.iter().map(|&r| src[r]).collect();
-            pos = match plan.positions {
-                PositionMode::Renumber => (0..rows.len()).collect(),
-                PositionMode::Keep => rows.iter().map(|&r| pos[r]).collect(),
-            };
-            vis = rel.iter().map(|&r| vis[r]).collect();
-            trace.stages.push(RetentionStage {
-                after_layer: l1,
-                kept: vis.clone(),
-            });
-            rope = self.rope.at(&pos);
+            h = rows.gather(h, &rel, &[], l1);
         }
         RunOutput {
             hidden: h,
-            src,
-            trace,
+            src: rows.src,
+            trace: rows.trace,
             attention,
             seq_lens,
         }

@@ -3,9 +3,10 @@
 //! N visual tokens (truncation, as the reference). Position handling is the config's:
 //! `renumber` (the reference: contiguous ids after each drop, so decode positions shift down
 //! by the number dropped) or `keep` (survivors keep their original ids, decode continues
-//! after the original prompt length).
+//! after the original prompt length). FrameFusion (`framefusion`) has no stages: its plan
+//! carries the parameters and the prefill decides per layer.
 
-use hico_core::config::{DropoutConfig, Stages, staged};
+use hico_core::config::{DropoutConfig, FrameFusionDrop, Stages, staged};
 use hico_core::{DropPlan, DropStage, DropoutSchedule};
 
 /// A staged schedule (`none` has no stages).
@@ -37,16 +38,35 @@ impl DropoutSchedule for StagedSchedule {
         DropPlan {
             stages,
             positions: s.positions,
+            fusion: None,
+        }
+    }
+}
+
+/// FrameFusion's schedule: no stages; the prefill runs its data-dependent rule
+/// ([`crate::framefusion`]).
+#[derive(Debug, Clone)]
+pub struct FusionSchedule(pub FrameFusionDrop);
+
+impl DropoutSchedule for FusionSchedule {
+    fn plan(&self, _n_layers: usize, _n_visual: usize) -> DropPlan {
+        DropPlan {
+            stages: Vec::new(),
+            positions: self.0.positions,
+            fusion: Some(self.0.clone()),
         }
     }
 }
 
 /// Build the schedule of a `[dropout]` config.
 pub fn build_schedule(cfg: &DropoutConfig) -> Box<dyn DropoutSchedule> {
-    Box::new(StagedSchedule {
-        kind: cfg.kind(),
-        stages: staged(cfg),
-    })
+    match cfg {
+        DropoutConfig::FrameFusion(f) => Box::new(FusionSchedule(f.clone())),
+        _ => Box::new(StagedSchedule {
+            kind: cfg.kind(),
+            stages: staged(cfg),
+        }),
+    }
 }
 
 #[cfg(test)]

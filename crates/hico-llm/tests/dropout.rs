@@ -47,6 +47,7 @@ fn fixture_input(m: &CausalLm<Cpu>, rec: &serde_json::Value, plan: DropPlan) -> 
         plan,
         queries: vec![l - 1],
         capture_layers: vec![],
+        frames: None,
     }
 }
 
@@ -61,6 +62,7 @@ fn plan(stages: &[(usize, usize, KeepRule)], positions: PositionMode) -> DropPla
             })
             .collect(),
         positions,
+        fusion: None,
     }
 }
 
@@ -238,6 +240,7 @@ fn training_forward_backpropagates_through_a_drop() {
         plan: p,
         queries: vec![27],
         capture_layers: vec![],
+        frames: None,
     };
     let out = m.forward_train(input, &[27, 28]).unwrap();
     let (logits, src) = (out.logits, out.src);

@@ -32,6 +32,7 @@ fn prefill(m: &CausalLm<Cpu>, l: usize, with_drop: bool) -> (usize, usize) {
                 rule: KeepRule::Attention,
             }],
             positions: PositionMode::Keep,
+            fusion: None,
         }
     } else {
         DropPlan::default()
@@ -43,6 +44,7 @@ fn prefill(m: &CausalLm<Cpu>, l: usize, with_drop: bool) -> (usize, usize) {
         plan,
         queries: vec![l - 1],
         capture_layers: vec![1],
+        frames: None,
     };
     let base = mem::reset();
     let (out, cache) = m.prefill(input);

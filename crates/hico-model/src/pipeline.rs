@@ -7,9 +7,10 @@ use std::path::Path;
 
 use burn::prelude::*;
 use hico_core::{
-    ClipCompressor, DropoutSchedule, FramePlan, KeepRule, LanguageModel, PrefillInput,
+    ClipCompressor, DropoutSchedule, FrameLayout, FramePlan, KeepRule, LanguageModel, PrefillInput,
     PrefillOutput, Provenance, Sampler, VideoInfo, VisionEncoder, aggregate_attention,
-    config::PipelineConfig, ledger::ledger,
+    config::{CompressorConfig, PipelineConfig},
+    ledger::ledger,
 };
 use hico_llm::{HicoTokenizer, chat_prompt, generate};
 use hico_video::{FrameReader, frames_to_tensor_as, timestamp_prompt};
@@ -337,7 +338,33 @@ impl<B: Backend> Pipeline<B> {
             plan: self.schedule.plan(self.model.llm.shape().layers, n_visual),
             queries: vec![total - 1],
             capture_layers,
+            frames: self.frame_layout(n_visual),
         }
+    }
+
+    /// The frame layout of a visual block of `n_visual` tokens as it enters the LLM: frames of
+    /// the clip compressor's per-frame grids (`identity`: every patch, `pool`: its cells) when
+    /// it keeps them and the `[video_compressor]` is `none`; otherwise `None` (a method that
+    /// needs frames inside the LLM, e.g. `framefusion`, is then refused).
+    pub fn frame_layout(&self, n_visual: usize) -> Option<FrameLayout> {
+        if !self.cfg.video_compressor.is_none() {
+            return None;
+        }
+        let per_frame = match self.cfg.compressor {
+            CompressorConfig::Identity => {
+                let v = &self.cfg.video;
+                self.model
+                    .encoder
+                    .grid(v.clip_len, v.size, v.size)
+                    .per_frame()
+            }
+            CompressorConfig::Pool { tokens_per_frame } => tokens_per_frame,
+            _ => return None,
+        };
+        (per_frame > 0 && n_visual.is_multiple_of(per_frame)).then_some(FrameLayout {
+            frames: n_visual / per_frame,
+            per_frame,
+        })
     }
 
     /// [`Self::prefill_input`] cut to `[prompt] max_input_len` rows when longer, as a release
@@ -355,6 +382,7 @@ impl<B: Backend> Pipeline<B> {
         capture_layers: Vec<usize>,
     ) -> Result<PrefillInput<B>, ModelError> {
         let mut input = self.prefill_input(prompt, visual, capture_layers);
+        input.plan.check_layout(input.frames, input.visual_len)?;
         let [_, total, hidden] = input.embeds.dims();
         let Some(max) = self.cfg.prompt.max_input_len.filter(|&m| total > m) else {
             return Ok(input);
@@ -366,7 +394,8 @@ impl<B: Backend> Pipeline<B> {
             .stages
             .iter()
             .any(|s| s.rule == KeepRule::Attention);
-        if !input.plan.stages.is_empty() && (attention || cut_visual) {
+        let fusion = input.plan.fusion.is_some();
+        if (fusion || !input.plan.stages.is_empty()) && (fusion || attention || cut_visual) {
             return Err(ModelError::Invalid(format!(
                 "prompt.max_input_len (a release's tokenizer_model_max_length) = {max} cuts this \
                  input of {total} rows ({} visual), and visual-token dropout ranks rows of the \

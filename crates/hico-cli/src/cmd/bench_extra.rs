@@ -151,6 +151,7 @@ pub fn train_step<B: AutodiffBackend>(
             plan: pipe.schedule.plan(model.llm.shape().layers, n_visual),
             queries: vec![b + n_visual + a - 1],
             capture_layers: vec![],
+            frames: None,
         };
         // Predict every prompt token after the video from the one before it.
         let n = prompt.after.len() - 1;

@@ -22,6 +22,10 @@ pub enum DropoutConfig {
     Fastv(FastvDrop),
     /// PyramidDrop-style attention stages (default: 0.5, 0.25, 0.125 after 8, 16, 24).
     Pyramid(StagedDrop),
+    /// FrameFusion: merge each visual token into its same-position token of an earlier frame
+    /// while they are similar (shallow layers), then prune by attention to a compute budget.
+    #[serde(rename = "framefusion")]
+    FrameFusion(FrameFusionDrop),
 }
 
 impl DropoutConfig {
@@ -34,6 +38,7 @@ impl DropoutConfig {
             Self::Uniform0Attention(_) => "uniform0_attention",
             Self::Fastv(_) => "fastv",
             Self::Pyramid(_) => "pyramid",
+            Self::FrameFusion(_) => "framefusion",
         }
     }
 }
@@ -83,6 +88,55 @@ fn default_fastv_ratio() -> f64 {
     0.5
 }
 
+/// FrameFusion (Fu et al., ICCV 2025; `thu-nics/FrameFusion`, `framefusion/main.py`): the
+/// parameters of `apply_framefusion(model, cost, similarity_lower_bound, ratio_lower_bound)`
+/// with the README's defaults. The rule is data-dependent, so it has no [`Stages`]; the LLM
+/// runs it (`hico_llm::framefusion`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameFusionDrop {
+    /// Compute budget: the mean over decoder layers of the fraction of visual tokens left,
+    /// which merging and the one pruning step aim at (0.3).
+    #[serde(default = "default_ff_cost")]
+    pub cost: f64,
+    /// A token merges into its same-position predecessor when their cosine similarity is at
+    /// least this (0.6; the paper's S_th, per model).
+    #[serde(default = "default_ff_similarity")]
+    pub similarity_lower_bound: f64,
+    /// Merging stops (and pruning follows) at the first step that merges less than this
+    /// fraction of the visual tokens (0.1).
+    #[serde(default = "default_ff_ratio")]
+    pub ratio_lower_bound: f64,
+    /// Position handling: `keep` is the official (surviving tokens keep their rotary
+    /// positions).
+    #[serde(default = "default_ff_positions")]
+    pub positions: PositionMode,
+}
+
+impl Default for FrameFusionDrop {
+    fn default() -> Self {
+        Self {
+            cost: default_ff_cost(),
+            similarity_lower_bound: default_ff_similarity(),
+            ratio_lower_bound: default_ff_ratio(),
+            positions: default_ff_positions(),
+        }
+    }
+}
+
+fn default_ff_cost() -> f64 {
+    0.3
+}
+fn default_ff_similarity() -> f64 {
+    0.6
+}
+fn default_ff_ratio() -> f64 {
+    0.1
+}
+fn default_ff_positions() -> PositionMode {
+    PositionMode::Keep
+}
+
 /// A schedule's stages in one normal form: after `layers[s]`, keep `ratios[s+1]` of the
 /// original visual count, ranked by `rules[s]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +151,8 @@ pub struct Stages {
     pub positions: PositionMode,
 }
 
-/// The stages of a dropout config (`None` for `kind = "none"`).
+/// The stages of a dropout config (`None` for `kind = "none"` and for `framefusion`, whose
+/// drops depend on the hidden states).
 pub fn staged(cfg: &DropoutConfig) -> Option<Stages> {
     use KeepRule::*;
     let make = |s: &StagedDrop, first: KeepRule, rest: KeepRule| Stages {
@@ -109,7 +164,7 @@ pub fn staged(cfg: &DropoutConfig) -> Option<Stages> {
         positions: s.positions,
     };
     match cfg {
-        DropoutConfig::None => None,
+        DropoutConfig::None | DropoutConfig::FrameFusion(_) => None,
         DropoutConfig::Uniform(s) => Some(make(s, Uniform, Uniform)),
         DropoutConfig::Attention(s) | DropoutConfig::Pyramid(s) => {
             Some(make(s, Attention, Attention))
@@ -121,5 +176,37 @@ pub fn staged(cfg: &DropoutConfig) -> Option<Stages> {
             rules: vec![Attention],
             positions: f.positions,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DropPlan, FrameLayout};
+
+    #[test]
+    fn framefusion_defaults_are_the_official_and_need_a_layout() {
+        let c: DropoutConfig = toml::from_str("kind = \"framefusion\"").unwrap();
+        let DropoutConfig::FrameFusion(f) = &c else {
+            panic!("parsed as {c:?}")
+        };
+        assert_eq!(f, &FrameFusionDrop::default());
+        assert_eq!(
+            (f.cost, f.similarity_lower_bound, f.ratio_lower_bound),
+            (0.3, 0.6, 0.1)
+        );
+        assert_eq!(f.positions, PositionMode::Keep);
+        assert_eq!(c.kind(), "framefusion");
+        assert!(staged(&c).is_none());
+        let plan = DropPlan {
+            fusion: Some(f.clone()),
+            ..DropPlan::none()
+        };
+        let err = plan.check_layout(None, 12).unwrap_err().to_string();
+        assert!(err.contains("dropout.kind = \"framefusion\""), "{err}");
+        let l = |frames, per_frame| Some(FrameLayout { frames, per_frame });
+        assert!(plan.check_layout(l(3, 4), 12).is_ok());
+        assert!(plan.check_layout(l(3, 5), 12).is_err());
+        assert!(DropPlan::none().check_layout(None, 12).is_ok());
     }
 }

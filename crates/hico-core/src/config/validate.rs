@@ -176,6 +176,35 @@ impl PipelineConfig {
                 format!("{} must be in [0, 1)", f.ratio),
             ));
         }
+        if let DropoutConfig::FrameFusion(f) = &self.dropout {
+            if !self.compressor.keeps_frame_grid() || !self.video_compressor.is_none() {
+                return Err(bad(
+                    "dropout.kind",
+                    format!(
+                        "`framefusion` compares each visual token with the same position of the \
+                         previous frame: it needs `[compressor] kind = \"identity\"` or \
+                         `\"pool\"` (not `{}`) and no `[video_compressor]` (not `{}`)",
+                        self.compressor.kind(),
+                        self.video_compressor.kind()
+                    ),
+                ));
+            }
+            if !(f.cost > 0.0 && f.cost <= 1.0) {
+                return Err(bad("dropout.cost", format!("{} must be in (0, 1]", f.cost)));
+            }
+            if !(-1.0..=1.0).contains(&f.similarity_lower_bound) {
+                return Err(bad(
+                    "dropout.similarity_lower_bound",
+                    format!("{} must be in [-1, 1]", f.similarity_lower_bound),
+                ));
+            }
+            if !(0.0..=1.0).contains(&f.ratio_lower_bound) {
+                return Err(bad(
+                    "dropout.ratio_lower_bound",
+                    format!("{} must be in [0, 1]", f.ratio_lower_bound),
+                ));
+            }
+        }
         if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
             if ratios.len() != layers.len() + 1 {
                 return Err(bad(
