@@ -1,10 +1,11 @@
 //! Each method's own cost (its decisions plus applying the plan on the CPU), at its default
-//! parameters, on the visual block of a 64-frame video at 224 px seen as frames of 14 × 14
-//! tokens of the 2B release's LLM width (1,536), with a 16-token question and encoder
-//! attention for the methods that read them. Median of 5 after one warm-up; one JSON line per
+//! parameters, by default on the visual block of a 16-frame video at 224 px seen as frames of
+//! 14 × 14 tokens of Qwen2.5-0.5B's width (896), with a 16-token question and encoder
+//! attention for the methods that read them. Median of 3 after one warm-up; one JSON line per
 //! method with milliseconds and milliseconds per 1,000 input tokens (docs/compression.md).
 //!
-//! `cargo bench -p hico-compress --bench methods [-- T N C]`
+//! `cargo bench -p hico-compress --bench methods [-- T N C]`; `benches/compress_cost.py` sets
+//! each method beside the prefill time it saves.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use hico_compress::{Input, Method};
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     f();
-    let mut t: Vec<f64> = (0..5)
+    let mut t: Vec<f64> = (0..3)
         .map(|_| {
             let s = Instant::now();
             f();
@@ -20,7 +21,7 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
         })
         .collect();
     t.sort_by(f64::total_cmp);
-    t[2]
+    t[1]
 }
 
 /// A deterministic pseudo-random block with a static background (most tokens repeat the
@@ -52,7 +53,7 @@ fn main() {
         .collect();
     let (t, n, c) = match args.as_slice() {
         [t, n, c, ..] => (*t, *n, *c),
-        _ => (64, 196, 1536),
+        _ => (16, 196, 896),
     };
     let tokens = block(t, n, c);
     let query: Vec<f32> = block(1, 16, c);
@@ -62,7 +63,13 @@ fn main() {
     let mut x = Input::new(&tokens, t, n, c).expect("shape");
     x.query = Some((&query, 16));
     x.attention = Some(&attention);
+    let only: Vec<String> = std::env::var("HICO_COMPRESS_ONLY")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     for kind in Method::KINDS {
+        if !only.is_empty() && !only.iter().any(|o| o == kind) {
+            continue;
+        }
         let method: Method = toml::from_str(&format!("kind = \"{kind}\"")).expect("defaults");
         let mut kept = 0;
         let ms = median_ms(|| {

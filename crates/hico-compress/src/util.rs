@@ -48,6 +48,45 @@ pub fn mean_rows(data: &[f64], c: usize, rows: impl IntoIterator<Item = usize>) 
     acc
 }
 
+/// Density-peak (DPC-KNN) scores of the `m` rows of `x` (`[m, c]`), as FastVID, PruneVid and
+/// HoliTom compute them (each in its `cluster_dpc_knn()` / density step, without the random
+/// noise): `d` is the Euclidean distance over `√c`; a row's density is
+/// `exp(−mean of its k smallest d²)` (itself included); its score is that density times the
+/// distance to the nearest row of strictly higher density (the largest distance of all when
+/// none is denser). Returns `(scores [m], distances [m, m])`.
+pub fn dpc_knn(x: &[f64], c: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
+    let m = x.len() / c;
+    let scale = (c as f64).sqrt();
+    let mut dist = vec![0f64; m * m];
+    for i in 0..m {
+        for j in 0..m {
+            let (a, b) = (&x[i * c..(i + 1) * c], &x[j * c..(j + 1) * c]);
+            let s: f64 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
+            dist[i * m + j] = s.sqrt() / scale;
+        }
+    }
+    let density: Vec<f64> = dist
+        .chunks_exact(m.max(1))
+        .map(|row| {
+            let mut r = row.to_vec();
+            r.sort_by(f64::total_cmp);
+            let s: f64 = r[..k.min(m)].iter().map(|d| d * d).sum();
+            (-(s / k as f64)).exp()
+        })
+        .collect();
+    let dist_max = dist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let score = (0..m)
+        .map(|i| {
+            let to_denser = (0..m)
+                .filter(|&j| density[j] > density[i])
+                .map(|j| dist[i * m + j])
+                .fold(dist_max, f64::min);
+            to_denser * density[i]
+        })
+        .collect();
+    (score, dist)
+}
+
 /// Indices sorted by descending score, ties to the lower index.
 pub fn argsort_desc(scores: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();

@@ -152,39 +152,7 @@ impl FastVid {
 /// included) times the distance to the nearest row of strictly higher density (the largest
 /// distance if none), with `d` the Euclidean distance over `√c`.
 pub fn density_scores(rows: &[f64], c: usize) -> Vec<f64> {
-    let m = rows.len() / c;
-    let scale = (c as f64).sqrt();
-    let mut dist = vec![0f64; m * m];
-    for i in 0..m {
-        for j in 0..m {
-            let (a, b) = (&rows[i * c..(i + 1) * c], &rows[j * c..(j + 1) * c]);
-            let s: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-            dist[i * m + j] = s.sqrt() / scale;
-        }
-    }
-    let density: Vec<f64> = dist
-        .chunks_exact(m)
-        .map(|row| {
-            let mut r = row.to_vec();
-            r.sort_by(f64::total_cmp);
-            (-(r[..4].iter().map(|d| d * d).sum::<f64>() / 4.0)).exp()
-        })
-        .collect();
-    let dist_max = dist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (0..m)
-        .map(|i| {
-            let dist0 = (0..m)
-                .map(|j| {
-                    if density[j] > density[i] {
-                        dist[i * m + j]
-                    } else {
-                        dist_max
-                    }
-                })
-                .fold(f64::INFINITY, f64::min);
-            dist0 * density[i]
-        })
-        .collect()
+    crate::util::dpc_knn(rows, c, 4).0
 }
 
 /// DTM: merge the `pool` tokens (flat indices) into the `anchors` (flat indices), each pool

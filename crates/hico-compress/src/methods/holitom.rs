@@ -165,38 +165,7 @@ pub fn cluster_dpc_knn(
     cluster_num: usize,
     k: usize,
 ) -> (Vec<usize>, Vec<f64>) {
-    let l = x.len() / c;
-    let scale = (c as f64).sqrt();
-    let mut dist = vec![0f64; l * l];
-    for i in 0..l {
-        for j in 0..l {
-            let mut acc = 0f64;
-            for (a, b) in x[i * c..(i + 1) * c].iter().zip(&x[j * c..(j + 1) * c]) {
-                let diff = a - b;
-                acc += diff * diff;
-            }
-            dist[i * l + j] = acc.sqrt() / scale;
-        }
-    }
-    let density: Vec<f64> = dist
-        .chunks_exact(l)
-        .map(|row| {
-            let mut r = row.to_vec();
-            r.sort_by(f64::total_cmp);
-            let msq = r[..k].iter().fold(0f64, |acc, v| acc + v * v);
-            (-(msq / k as f64)).exp()
-        })
-        .collect();
-    let dist_max = dist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let score: Vec<f64> = (0..l)
-        .map(|i| {
-            let to_denser = (0..l)
-                .filter(|&j| density[j] > density[i])
-                .map(|j| dist[i * l + j])
-                .fold(dist_max, f64::min);
-            to_denser * density[i]
-        })
-        .collect();
+    let (score, dist) = crate::util::dpc_knn(x, c, k);
     let mut centres = topk_desc(&score, cluster_num);
     centres.sort_unstable();
     (centres, dist)

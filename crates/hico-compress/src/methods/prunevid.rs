@@ -73,38 +73,7 @@ fn param(param: &'static str, msg: String) -> CompressError {
 /// each row's cluster in `0..cluster_num`, cluster `j` being the `j`-th center by score.
 pub fn cluster_dpc_knn(x: &[f64], c: usize, cluster_num: usize, k: usize) -> Vec<usize> {
     let m = x.len() / c;
-    let scale = (c as f64).sqrt();
-    let mut dist = vec![0f64; m * m];
-    for i in 0..m {
-        for j in 0..m {
-            let (a, b) = (&x[i * c..(i + 1) * c], &x[j * c..(j + 1) * c]);
-            let s: f64 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum();
-            dist[i * m + j] = s.sqrt() / scale;
-        }
-    }
-    let density: Vec<f64> = (0..m)
-        .map(|i| {
-            let mut row = dist[i * m..(i + 1) * m].to_vec();
-            row.sort_by(f64::total_cmp);
-            let s: f64 = row[..k].iter().map(|d| d * d).sum();
-            (-(s / k as f64)).exp()
-        })
-        .collect();
-    let dist_max = dist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let score: Vec<f64> = (0..m)
-        .map(|i| {
-            let parent = (0..m)
-                .map(|j| {
-                    if density[j] > density[i] {
-                        dist[i * m + j]
-                    } else {
-                        dist_max
-                    }
-                })
-                .fold(f64::INFINITY, f64::min);
-            parent * density[i]
-        })
-        .collect();
+    let (score, dist) = crate::util::dpc_knn(x, c, k);
     let centers = topk_desc(&score, cluster_num);
     let mut label: Vec<usize> = (0..m)
         .map(|i| {
