@@ -142,8 +142,9 @@ fn make_video(path: &Path) {
     assert!(status.success());
 }
 
-/// configs/tiny.toml with every patch kept per clip and `slot` as its `[video_compressor]`.
-fn tiny_with(dir: &Path, slot: &str) -> std::path::PathBuf {
+/// configs/tiny.toml with every patch kept per clip, `slot` as its `[video_compressor]` and
+/// burn's fused attention when `fused`.
+fn tiny_with(dir: &Path, slot: &str, fused: bool) -> std::path::PathBuf {
     let base = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
     let cfg = base.replace(
         "[compressor]\nkind = \"tome\"\ntokens_per_frame = 4",
@@ -153,6 +154,19 @@ fn tiny_with(dir: &Path, slot: &str) -> std::path::PathBuf {
         cfg, base,
         "configs/tiny.toml's [compressor] changed: update this test"
     );
+    let cfg = if fused {
+        let with = cfg.replace(
+            "tokenizer = \"byte_level\"",
+            "tokenizer = \"byte_level\"\nattention = \"fused\"",
+        );
+        assert_ne!(
+            with, cfg,
+            "configs/tiny.toml's [llm] changed: update this test"
+        );
+        with
+    } else {
+        cfg
+    };
     let path = dir.join("slot.toml");
     std::fs::write(&path, format!("{cfg}\n[video_compressor]\n{slot}\n")).unwrap();
     path
@@ -163,12 +177,18 @@ fn the_video_slot_runs_in_the_pipeline_and_its_provenance_follows() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("clip.mp4");
     make_video(&video); // 10 s -> 8 frames of 4 x 4 patches: 128 tokens
-    // VisionZip reads the attention the encoder's last block gives each patch.
-    for (slot, kept) in [
-        ("kind = \"random\"\nretention_ratio = 0.25", 32),
-        ("kind = \"visionzip\"\ndominant = 3\ncontextual = 1", 8 * 4),
+    // VisionZip reads the attention the encoder's last block gives each patch; it runs with
+    // burn's fused attention in the encoder and the LLM (the received attention is computed
+    // on its own, a block of query rows at a time).
+    for (slot, kept, fused) in [
+        ("kind = \"random\"\nretention_ratio = 0.25", 32, false),
+        (
+            "kind = \"visionzip\"\ndominant = 3\ncontextual = 1",
+            8 * 4,
+            true,
+        ),
     ] {
-        let cfg = tiny_with(dir.path(), slot);
+        let cfg = tiny_with(dir.path(), slot, fused);
         let out = dir.path().join("run");
         let stdout = ok(&hico()
             .current_dir(root())
@@ -273,5 +293,8 @@ fn framefusion_runs_on_frame_grids_and_is_refused_without_them() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, with_fusion(&base)).unwrap();
     let err = failed(&hico().args(["config", "check"]).arg(&bad).output().unwrap());
-    assert!(err.contains("dropout.kind") && err.contains("tome"), "{err}");
+    assert!(
+        err.contains("dropout.kind") && err.contains("tome"),
+        "{err}"
+    );
 }
