@@ -67,7 +67,7 @@ pub fn process(answer: &str) -> String {
     if let Some(m) = re(&OPTION, r"^([A-Ea-e])\.\s*[^\n]+$").captures(py_strip(answer)) {
         return m[1].to_uppercase();
     }
-    let a = answer.replace('\n', " ").replace('\t', " ");
+    let a = answer.replace(['\n', '\t'], " ");
     let a = process_punctuation(py_strip(&a));
     let a = a
         .trim_matches('\'')

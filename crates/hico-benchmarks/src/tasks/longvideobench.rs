@@ -243,8 +243,8 @@ pub fn parse_choice(response: &str, options: &[String]) -> Option<String> {
     }
     let lower = r.to_lowercase();
     if cands.is_empty() && r.split_whitespace().count() > 5 {
-        for i in 0..choices.len() {
-            if lower.contains(&options[i].to_lowercase()) {
+        for (i, option) in options.iter().enumerate().take(choices.len()) {
+            if lower.contains(&option.to_lowercase()) {
                 cands.push(i);
                 index_ans = false;
             }
