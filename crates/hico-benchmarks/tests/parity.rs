@@ -328,3 +328,47 @@ fn names_round_trip() {
     }
     assert!("video_mme".parse::<Task>().is_err());
 }
+
+/// On the real annotation files (not committed): `HICO_BENCH_REAL=DIR` holds one folder per
+/// task (annotations only; media placeholders are created there) and `prompts.json`,
+/// `{task: {id: official doc_to_text}}`, written from the official code. Run with
+/// `cargo test -p hico-benchmarks -- --ignored real_annotations`.
+#[test]
+#[ignore]
+fn real_annotations() {
+    let Ok(root) = std::env::var("HICO_BENCH_REAL") else {
+        return;
+    };
+    let root = PathBuf::from(root);
+    let want: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("prompts.json")).unwrap()).unwrap();
+    for (name, prompts) in &want {
+        let task: Task = name.parse().unwrap();
+        let dir = root.join(name);
+        for e in task.load_lenient(&dir).unwrap().skipped {
+            let Error::MissingMedia { what, path, .. } = e else {
+                panic!("{e}")
+            };
+            if what == "subtitle" {
+                std::fs::write(&path, b"[]").unwrap();
+            } else if what == "frame folder" {
+                std::fs::create_dir_all(&path).unwrap();
+            } else {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, b"").unwrap();
+            }
+        }
+        let qs = task.load(&dir).unwrap();
+        assert_eq!(qs.len(), prompts.len(), "{task}");
+        for q in &qs {
+            let w = &prompts[&q.id];
+            assert!(
+                &q.prompt == w,
+                "{task} {}: {}",
+                q.id,
+                first_diff(&q.prompt, w)
+            );
+        }
+        eprintln!("{task}: {} prompts equal", qs.len());
+    }
+}
