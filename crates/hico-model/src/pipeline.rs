@@ -339,6 +339,7 @@ impl<B: Backend> Pipeline<B> {
             queries: vec![total - 1],
             capture_layers,
             frames: self.frame_layout(n_visual),
+            kv_cache: self.cfg.kv_cache.clone(),
         }
     }
 
