@@ -158,8 +158,7 @@ fn layer_step<B: Backend>(
     let (k, v, old) = kv.append(k, v);
     let n = old + 1;
     let visual = score.map(|st| {
-        let s = st.visual_start;
-        let w = mean_attention(&q, &k, n).slice([s..s + st.visual_len]);
+        let w = mean_attention(&q, &k, n).narrow(0, st.visual_start, st.visual_len);
         w.into_data()
             .convert::<f32>()
             .to_vec()

@@ -98,7 +98,11 @@ fn dycoke_records_the_visual_entries_of_every_decode_step() {
     let n = out.counts.visual_per_layer[0];
     assert_eq!(n, 8 * 16);
     let steps = &out.counts.visual_kv_per_step;
-    assert!(!steps.is_empty(), "no decode step: the answer is {:?}", out.answer_tokens);
+    assert!(
+        !steps.is_empty(),
+        "no decode step: the answer is {:?}",
+        out.answer_tokens
+    );
     // The first token comes from the prefill; every later one from a decode step.
     assert_eq!(steps.len(), out.answer_tokens.len() - 1, "{steps:?}");
     // The first step prunes (no previous attention); each prunes to int(128 · 0.2) or none.
