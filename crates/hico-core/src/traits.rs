@@ -240,6 +240,9 @@ pub struct PrefillInput<B: Backend> {
     /// Frame layout of the visual block, when same-position tokens of the frames
     /// correspond (FrameFusion needs it).
     pub frames: Option<FrameLayout>,
+    /// What the decode steps after this prefill do to the cached visual entries (the
+    /// `[kv_cache]` section; `None` attends to all of them).
+    pub kv_cache: crate::config::KvCacheConfig,
 }
 
 /// What a prefill returns.
@@ -280,6 +283,12 @@ pub trait LanguageModel<B: Backend> {
     fn prefill(&self, input: PrefillInput<B>) -> (PrefillOutput<B>, Self::Cache);
     /// Feed one token and return the next-token logits `[1, vocab]`.
     fn decode_step(&self, token: u32, cache: &mut Self::Cache) -> Tensor<B, 2>;
+    /// Visual cache entries each decode step so far attended to (at the layers a
+    /// `[kv_cache]` method prunes); empty when the cache has no such method.
+    fn visual_kv_per_step(&self, cache: &Self::Cache) -> Vec<usize> {
+        let _ = cache;
+        Vec::new()
+    }
 }
 
 /// Convenience: attention capture, aggregated per sampled frame (used by the pipeline).

@@ -2,7 +2,8 @@
 //! GQA head repeat) in a preallocated buffer written in place, and per layer the position id
 //! of the next token. After a visual drop, layers past the drop hold shorter caches and (with
 //! renumbered positions) smaller next positions, exactly as the reference shifts decode
-//! positions per layer.
+//! positions per layer. A `[kv_cache]` method's decode-time state rides along
+//! ([`crate::dycoke`]).
 
 use burn::tensor::{Tensor, backend::Backend};
 
@@ -85,6 +86,9 @@ pub struct KvCache<B: Backend> {
     pub layers: Vec<LayerKv<B>>,
     /// Position id of the next token at each layer.
     pub next_pos: Vec<usize>,
+    /// DyCoke's decode-time pruning of the visual entries (`[kv_cache] kind = "dycoke"`);
+    /// `None` attends to every entry.
+    pub dycoke: Option<crate::dycoke::DycokeState>,
 }
 
 impl<B: Backend> KvCache<B> {
@@ -93,6 +97,7 @@ impl<B: Backend> KvCache<B> {
         Self {
             layers: (0..n_layers).map(|_| LayerKv::default()).collect(),
             next_pos: vec![0; n_layers],
+            dycoke: None,
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct Generation<B: Backend> {
     pub tokens: Vec<u32>,
     /// What the prefill reported (trace, captures, sequence lengths).
     pub prefill: PrefillOutput<B>,
+    /// Visual cache entries each decode step attended to, one per decode step (the first
+    /// token comes from the prefill), when the input's `[kv_cache]` prunes them; else empty.
+    pub visual_kv_per_step: Vec<usize>,
 }
 
 /// Pick the next token from `[1, vocab]` logits; `seen` are the ids the repetition penalty
@@ -61,5 +64,10 @@ pub fn generate<B: Backend, M: LanguageModel<B>>(
         }
         logits = model.decode_step(t, &mut cache);
     }
-    Generation { tokens, prefill }
+    let visual_kv_per_step = model.visual_kv_per_step(&cache);
+    Generation {
+        tokens,
+        prefill,
+        visual_kv_per_step,
+    }
 }

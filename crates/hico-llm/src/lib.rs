@@ -3,11 +3,13 @@
 //! [`family`] and [`supported_model_types`]) over any burn backend, loaded from and saved to
 //! Hugging Face directories through one key map ([`weights`]); its tokenizer and chat
 //! template ([`HicoTokenizer`], [`chat_prompt`]), KV-cache generation with transformers'
-//! logits processors ([`generate`], [`sampling`]), and progressive visual dropout executed
-//! inside prefill ([`build_schedule`], [`prefill`]).
+//! logits processors ([`generate`], [`sampling`]), progressive visual dropout executed
+//! inside prefill ([`build_schedule`], [`prefill`]), and decode-time KV-cache pruning
+//! ([`dycoke`]).
 
 pub mod attention;
 pub mod cache;
+pub mod dycoke;
 mod error;
 pub mod family;
 pub mod framefusion;
@@ -98,6 +100,7 @@ pub fn text_input<B: Backend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
         queries: Vec::new(),
         capture_layers: Vec::new(),
         frames: None,
+        kv_cache: Default::default(),
     }
 }
 
@@ -114,7 +117,9 @@ impl<B: Backend> LanguageModel<B> for CausalLm<B> {
 
     fn prefill(&self, input: PrefillInput<B>) -> (PrefillOutput<B>, KvCache<B>) {
         let mut cache = KvCache::new(self.model.layers.len());
+        let dycoke = dycoke::DycokeState::for_input(&input);
         let out = self.run(input, Some(&mut cache));
+        cache.dycoke = dycoke;
         let l = out.hidden.dims()[1];
         let po = PrefillOutput {
             // The head on the last row only.
@@ -127,6 +132,9 @@ impl<B: Backend> LanguageModel<B> for CausalLm<B> {
     }
 
     fn decode_step(&self, token: u32, cache: &mut KvCache<B>) -> Tensor<B, 2> {
+        if cache.dycoke.is_some() {
+            return dycoke::decode_step(self, token, cache);
+        }
         let mut h = self.embed_ids(ids_tensor(&[token], &self.device()));
         for (i, layer) in self.model.layers.iter().enumerate() {
             let rope = self.rope.at(&[cache.next_pos[i]]);
@@ -134,6 +142,13 @@ impl<B: Backend> LanguageModel<B> for CausalLm<B> {
             cache.next_pos[i] += 1;
         }
         self.head_rows(h, &[0])
+    }
+
+    fn visual_kv_per_step(&self, cache: &KvCache<B>) -> Vec<usize> {
+        cache
+            .dycoke
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.used.clone())
     }
 }
 

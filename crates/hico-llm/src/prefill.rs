@@ -225,6 +225,7 @@ impl<B: Backend> CausalLm<B> {
             queries,
             capture_layers,
             frames,
+            kv_cache: _,
         } = input;
         let n_layers = self.model.layers.len();
         let mut h = embeds;

@@ -48,6 +48,7 @@ fn fixture_input(m: &CausalLm<Cpu>, rec: &serde_json::Value, plan: DropPlan) -> 
         queries: vec![l - 1],
         capture_layers: vec![],
         frames: None,
+        kv_cache: Default::default(),
     }
 }
 
@@ -241,6 +242,7 @@ fn training_forward_backpropagates_through_a_drop() {
         queries: vec![27],
         capture_layers: vec![],
         frames: None,
+        kv_cache: Default::default(),
     };
     let out = m.forward_train(input, &[27, 28]).unwrap();
     let (logits, src) = (out.logits, out.src);

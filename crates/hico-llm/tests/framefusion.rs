@@ -47,6 +47,7 @@ fn input(case: &serde_json::Value, frames: Option<FrameLayout>) -> PrefillInput<
         queries: vec![len - 1],
         capture_layers: vec![],
         frames,
+        kv_cache: Default::default(),
     }
 }
 

@@ -45,6 +45,7 @@ fn prefill(m: &CausalLm<Cpu>, l: usize, with_drop: bool) -> (usize, usize) {
         queries: vec![l - 1],
         capture_layers: vec![1],
         frames: None,
+        kv_cache: Default::default(),
     };
     let base = mem::reset();
     let (out, cache) = m.prefill(input);

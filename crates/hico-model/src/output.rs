@@ -31,6 +31,10 @@ pub struct StageCounts {
     pub visual_per_layer: Vec<usize>,
     /// Sequence length at the input of each decoder layer.
     pub seq_len_per_layer: Vec<usize>,
+    /// Visual KV entries the pruned layers attended to at each decode step, when the
+    /// `[kv_cache]` method prunes them (empty, and not written, for `kind = "none"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub visual_kv_per_step: Vec<usize>,
 }
 
 /// What one run produced.
@@ -92,6 +96,12 @@ impl RunOutput {
                 r.t,
                 r.n,
                 r.seconds * 1e3
+            );
+        }
+        if !c.visual_kv_per_step.is_empty() {
+            s += &format!(
+                "visual KV entries per decode step: {:?}\n",
+                c.visual_kv_per_step
             );
         }
         s += &format!(

@@ -339,6 +339,7 @@ impl<B: Backend> Pipeline<B> {
             queries: vec![total - 1],
             capture_layers,
             frames: self.frame_layout(n_visual),
+            kv_cache: self.cfg.kv_cache.clone(),
         }
     }
 
@@ -464,6 +465,7 @@ impl<B: Backend> Pipeline<B> {
             prompt_tokens,
             visual_per_layer: generation.prefill.trace.counts(),
             seq_len_per_layer: generation.prefill.seq_lens.clone(),
+            visual_kv_per_step: generation.visual_kv_per_step,
         };
         let attention = (!generation.prefill.attention.is_empty())
             .then(|| aggregate_attention(&generation.prefill.attention, &video.provenance));

@@ -152,6 +152,7 @@ pub fn train_step<B: AutodiffBackend>(
             queries: vec![b + n_visual + a - 1],
             capture_layers: vec![],
             frames: None,
+            kv_cache: Default::default(),
         };
         // Predict every prompt token after the video from the one before it.
         let n = prompt.after.len() - 1;

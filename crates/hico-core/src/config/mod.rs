@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 mod dropout;
+mod kv_cache;
 mod load;
 mod model;
 pub mod release;
@@ -18,6 +19,7 @@ mod semantic;
 mod validate;
 
 pub use dropout::*;
+pub use kv_cache::*;
 pub use load::{from_value, load_toml, parse_toml, parse_toml_value, set_dotted};
 pub use model::*;
 pub use release::{ModelSource, PROJECTOR_PREFIX, VISION_PREFIX, pipeline_from_toml};
@@ -57,6 +59,9 @@ pub struct PipelineConfig {
     /// Progressive visual-token dropout inside the LLM.
     #[serde(default)]
     pub dropout: DropoutConfig,
+    /// What decoding does to the KV cache (`[kv_cache]`, default `none`).
+    #[serde(default, skip_serializing_if = "KvCacheConfig::is_none")]
+    pub kv_cache: KvCacheConfig,
     /// Prompt construction.
     #[serde(default)]
     pub prompt: PromptConfig,

@@ -10,7 +10,7 @@
 //!
 //! In a pipeline TOML, `[model] kind = "videochat_flash", path = "..."` stands for those
 //! sections; the weightless sections given beside it (`video`, `sampler`, `compressor`,
-//! `dropout`, `prompt`, `generation`, `name`, `seed`) override the release's (a table
+//! `dropout`, `kv_cache`, `prompt`, `generation`, `name`, `seed`) override the release's (a table
 //! with another `kind` replaces the release's, one with the same or no `kind` is merged key
 //! by key), so a grid can vary the compressor or the dropout of a released model. The
 //! sections that hold weights (`vision`, `connector`, `llm`) come from the release only.

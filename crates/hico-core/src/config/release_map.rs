@@ -262,6 +262,7 @@ pub(super) fn map_config(
             attention_block: crate::backend::attention_block(),
         },
         dropout: dropout(&k)?,
+        kv_cache: KvCacheConfig::None,
         prompt: PromptConfig {
             system: "You are a helpful assistant.".into(),
             timestamps: TimestampStyle::Duration,

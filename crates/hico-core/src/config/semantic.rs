@@ -41,6 +41,18 @@ impl PipelineConfig {
             message,
         };
         let llm = llm_facts(&self.llm)?;
+        if let KvCacheConfig::Dycoke(d) = &self.kv_cache
+            && d.dycoke_l >= llm.layers
+        {
+            return Err(bad(
+                "kv_cache.dycoke_l",
+                format!(
+                    "{} leaves no layer to prune: the LLM has {} decoder layers ({}), so it \
+                     must be below {}",
+                    d.dycoke_l, llm.layers, llm.source, llm.layers
+                ),
+            ));
+        }
         let Some(stages) = staged(&self.dropout) else {
             return Ok(());
         };
@@ -236,6 +248,36 @@ mod tests {
             positions: Default::default(),
         });
         assert!(err(&c).contains("`dropout.layer`"));
+    }
+
+    #[test]
+    fn a_dycoke_layer_beyond_the_llm_and_dycoke_with_dropout_are_named() {
+        let mut c = tiny();
+        c.kv_cache = KvCacheConfig::Dycoke(DycokeKv {
+            dycoke_l: 4,
+            ..DycokeKv::default()
+        });
+        let e = err(&c);
+        assert!(
+            e.contains("`kv_cache.dycoke_l`") && e.contains("below 4"),
+            "{e}"
+        );
+        c.kv_cache = KvCacheConfig::Dycoke(DycokeKv::default());
+        c.check_model(Path::new("c.toml")).unwrap();
+        // tiny.toml drops visual tokens in the prefill.
+        let e = c.validate(Path::new("c.toml")).unwrap_err().to_string();
+        assert!(
+            e.contains("`kv_cache.kind`") && e.contains("uniform0_attention"),
+            "{e}"
+        );
+        c.dropout = DropoutConfig::None;
+        c.validate(Path::new("c.toml")).unwrap();
+        c.kv_cache = KvCacheConfig::Dycoke(DycokeKv {
+            dycoke_l: 0,
+            ..DycokeKv::default()
+        });
+        let e = c.validate(Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("`kv_cache.dycoke_l`"), "{e}");
     }
 
     #[test]

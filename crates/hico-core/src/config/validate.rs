@@ -205,6 +205,39 @@ impl PipelineConfig {
                 ));
             }
         }
+        if let KvCacheConfig::Dycoke(d) = &self.kv_cache {
+            if d.dycoke_l == 0 {
+                return Err(bad(
+                    "kv_cache.dycoke_l",
+                    "must be at least 1: the layer whose attention scores the visual entries \
+                     (1-based), pruning the layers after it"
+                        .into(),
+                ));
+            }
+            if !(0.0..=1.0).contains(&d.dycoke_p) {
+                return Err(bad(
+                    "kv_cache.dycoke_p",
+                    format!("{} must be in [0, 1]", d.dycoke_p),
+                ));
+            }
+            if !(-1.0..=1.0).contains(&d.similarity_threshold) {
+                return Err(bad(
+                    "kv_cache.similarity_threshold",
+                    format!("{} must be in [-1, 1]", d.similarity_threshold),
+                ));
+            }
+            if self.dropout != DropoutConfig::None {
+                return Err(bad(
+                    "kv_cache.kind",
+                    format!(
+                        "`dycoke` prunes the visual entries of a cache that holds the whole \
+                         visual block at every layer; `[dropout] kind = \"{}\"` drops some \
+                         in the prefill (use `kind = \"none\"` there)",
+                        self.dropout.kind()
+                    ),
+                ));
+            }
+        }
         if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
             if ratios.len() != layers.len() + 1 {
                 return Err(bad(

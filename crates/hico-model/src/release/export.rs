@@ -184,6 +184,16 @@ pub fn release_config_json(
     } else {
         base.remove("hico_vision_tower");
     }
+    if !cfg.kv_cache.is_none() {
+        return Err(invalid(
+            "kv_cache.kind",
+            format!(
+                "= {}: the release prunes no KV cache while decoding (an inference setting: \
+                 give `[kv_cache]` beside `[model]` instead)",
+                cfg.kv_cache.kind()
+            ),
+        ));
+    }
     let staged = match &cfg.dropout {
         DropoutConfig::None => None,
         DropoutConfig::Uniform(s) => Some(("uniform", s)),
