@@ -1,7 +1,7 @@
 //! # hico-cli
 //!
 //! The `hico` command line: one subcommand per job (run, encode, video, llm, train, niah,
-//! ablate, plot, config, bench, release, compress). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
+//! eval, ablate, plot, config, bench, release, compress). Each lives in `cmd/<name>.rs` with its clap `Args` and a `run`
 //! function; `backend.rs` turns `--device` into a concrete burn backend.
 
 pub mod backend;
@@ -43,6 +43,8 @@ pub enum Command {
     /// Needle-in-a-video-haystack benchmarks.
     #[command(subcommand)]
     Niah(cmd::niah::Command),
+    /// Score a public video benchmark as its official evaluation does (`compare`, `merge`).
+    Eval(cmd::eval::Args),
     /// Run an ablation grid.
     Ablate(cmd::ablate::Args),
     /// Draw the plots of a run directory.
@@ -73,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => cmd::train::run(a, device),
         Command::Niah(c) => cmd::niah::run(c, device),
         Command::Ablate(a) => cmd::ablate::run(a, device),
+        Command::Eval(a) => cmd::eval::run(a, device),
         Command::Plot(a) => cmd::plot::run(a),
         Command::Config(c) => cmd::config::run(c),
         Command::Bench(c) => cmd::bench::run(c, device),

@@ -32,12 +32,12 @@ pub use batch::{BatchReport, probe_many};
 pub use error::VideoError;
 pub use hico_core::{FramePlan, VideoInfo};
 #[cfg(not(feature = "ffmpeg"))]
-pub use nodecode::{FrameReader, MAX_SIDE, decode_all, probe};
+pub use nodecode::{FrameReader, MAX_SIDE, decode_all, decode_image, probe};
 #[cfg(feature = "ffmpeg")]
 pub use probe::{MAX_SIDE, probe};
 pub use prompt::timestamp_prompt;
 #[cfg(feature = "ffmpeg")]
-pub use reader::{FrameReader, decode_all};
+pub use reader::{FrameReader, decode_all, decode_image};
 pub use resize::{PassOrder, PilBicubic, pil_bicubic};
 pub use sampler::{
     DurationSampler, DynamicFpsSampler, FpsSampler, UniformSampler, build_sampler, segment_middles,

@@ -31,6 +31,15 @@ pub fn decode_all(path: &Path, _size: usize) -> Result<Frames, VideoError> {
     Err(no_decoder(path))
 }
 
+/// Always an error naming `path`: no decoder is compiled in.
+pub fn decode_image(
+    path: &Path,
+    _size: usize,
+    _resize: hico_core::config::ResizeKind,
+) -> Result<Frames, VideoError> {
+    Err(no_decoder(path))
+}
+
 /// A reader that can never be opened in this build.
 pub struct FrameReader {
     path: PathBuf,

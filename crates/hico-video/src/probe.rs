@@ -67,7 +67,7 @@ fn rational(r: ff::Rational) -> Option<f64> {
 
 /// `avformat_open_input`, then refuse oversized video headers BEFORE
 /// `avformat_find_stream_info` (which decodes frames and would allocate them).
-fn open_input(path: &Path) -> Result<ff::format::context::Input, VideoError> {
+pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input, VideoError> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| open_err(path, "path contains a NUL byte"))?;

@@ -407,3 +407,53 @@ pub fn decode_all(path: &Path, size: usize) -> Result<Frames, VideoError> {
     }
     Ok(Frames { size, count, data })
 }
+
+/// The first frame of `path` (an image such as a JPEG of a frame folder, or a video) at
+/// `size × size`, resized as `resize` says: the frames of a benchmark's frame folders go
+/// through the same conversion as video frames.
+pub fn decode_image(
+    path: &Path,
+    size: usize,
+    resize: hico_core::config::ResizeKind,
+) -> Result<Frames, VideoError> {
+    let mut r = FrameReader::open(path)?;
+    // Opening counted the packets of a header without a frame count and rewound; the image
+    // demuxer does not rewind a lone image, so read it from a fresh input.
+    r.opened.input = crate::probe::open_input(path)?;
+    r.set_resize(resize);
+    let mut data = Vec::new();
+    if !r.step()? {
+        return Err(VideoError::Decode {
+            path: path.to_owned(),
+            context: "frame 0".into(),
+            message: "no frame in the file".into(),
+        });
+    }
+    r.convert_last(size, &mut data)?;
+    Ok(Frames {
+        size,
+        count: 1,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_jpeg_decodes_as_one_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frame_1.jpg");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=96x64:rate=1:duration=1")
+            .arg(&path)
+            .status()
+            .expect("ffmpeg CLI");
+        assert!(status.success());
+        let f = decode_image(&path, 32, ResizeKind::Swscale).unwrap();
+        assert_eq!((f.count, f.data.len()), (1, 32 * 32 * 3));
+        assert!(f.data.iter().any(|&b| b > 0));
+    }
+}

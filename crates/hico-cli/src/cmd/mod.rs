@@ -7,6 +7,7 @@ pub mod bench_memory;
 pub mod compress;
 pub mod config;
 pub mod encode;
+pub mod eval;
 pub mod examples;
 pub mod llm;
 pub mod measure;

@@ -22,7 +22,7 @@ use hico_benchmarks::{Question, Read, Task, py_strip};
 use hico_core::config::{PipelineConfig, SamplerConfig};
 use hico_core::{FramePlan, Sampler, VideoInfo};
 use hico_model::{ModelError, Pipeline};
-use hico_video::{FrameReader, Frames, frames_to_tensor_as};
+use hico_video::{FrameReader, Frames, decode_image, frames_to_tensor_as};
 
 use crate::EvalError;
 use crate::skip::{SkipLog, Skipped};
@@ -54,8 +54,18 @@ pub fn apply_settings(cfg: &mut PipelineConfig, task: Task, max_frames: Option<u
     let s = task.settings();
     let budget = max_frames.unwrap_or(s.max_num_frames);
     match &mut cfg.sampler {
-        SamplerConfig::DynamicFps { max_frames, .. } | SamplerConfig::Fps { max_frames, .. } => {
-            *max_frames = budget
+        SamplerConfig::DynamicFps {
+            max_frames,
+            min_frames,
+            ..
+        }
+        | SamplerConfig::Fps {
+            max_frames,
+            min_frames,
+            ..
+        } => {
+            *max_frames = budget;
+            *min_frames = (*min_frames).min(budget);
         }
         SamplerConfig::Duration { t_max, t_min } => {
             *t_max = budget;
@@ -94,15 +104,57 @@ struct Decoded {
     frames: Frames,
 }
 
-/// Decode and sample a question's media: the whole video, or the row's clip (frames sampled
-/// within `[start, end]`, timestamps relative to the clip's start, as the clip is the video
-/// the model is shown).
+/// The images of a frame folder in the official reader's order: by the number after the last
+/// `_` of the file name (`…_(\d+).jpg|jpeg|png`); other files are ignored.
+pub fn frame_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_ascii_lowercase();
+            let stem = [".jpg", ".jpeg", ".png"]
+                .iter()
+                .find_map(|ext| name.strip_suffix(ext))?;
+            let n = stem.rsplit('_').next()?.parse().ok()?;
+            Some((n, p))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no `*_<n>.jpg` frames", dir.display()));
+    }
+    Ok(files.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Decode and sample a question's media: a video file (the whole video, or the row's clip:
+/// frames sampled within `[start, end]`, timestamps relative to the clip's start, as the clip is
+/// the video the model is shown), or a frame folder at the frame rate the official reader
+/// assumes (each chosen image decoded by FFmpeg).
 fn decode(q: &Question, sampler: &dyn Sampler, cfg: &PipelineConfig) -> Result<Decoded, String> {
-    if let Read::Frames { .. } = q.media.read {
-        return Err(format!(
-            "{}: frame folders are not read yet (convert them to a video file)",
-            q.video.display()
-        ));
+    let size = cfg.video.size;
+    if let Read::Frames { fps } = q.media.read {
+        let files = frame_files(&q.video)?;
+        let n_frames = files.len();
+        let info = VideoInfo {
+            n_frames,
+            fps,
+            duration: n_frames as f64 / fps,
+            width: 0,
+            height: 0,
+        };
+        let plan = sampler.sample(&info).map_err(|e| e.to_string())?;
+        let mut data = Vec::with_capacity(plan.len() * 3 * size * size);
+        for &i in &plan.indices {
+            let image =
+                decode_image(&files[i], size, cfg.video.resize).map_err(|e| e.to_string())?;
+            data.extend(image.data);
+        }
+        let frames = Frames {
+            size,
+            count: plan.len(),
+            data,
+        };
+        return Ok(Decoded { info, plan, frames });
     }
     let mut reader = FrameReader::open(&q.video).map_err(|e| e.to_string())?;
     reader.set_resize(cfg.video.resize);
@@ -110,25 +162,21 @@ fn decode(q: &Question, sampler: &dyn Sampler, cfg: &PipelineConfig) -> Result<D
     let (first, info) = match q.media.clip {
         None => (0, full),
         Some((start, end)) => {
-            let a =
-                ((start.max(0.0) * full.fps).floor() as usize).min(full.n_frames.saturating_sub(1));
+            let last = full.n_frames.saturating_sub(1);
+            let a = ((start.max(0.0) * full.fps).floor() as usize).min(last);
             let b = ((end * full.fps).ceil() as usize).clamp(a + 1, full.n_frames.max(a + 1));
             let n_frames = b - a;
-            (
-                a,
-                VideoInfo {
-                    n_frames,
-                    duration: n_frames as f64 / full.fps,
-                    ..full
-                },
-            )
+            let clip = VideoInfo {
+                n_frames,
+                duration: n_frames as f64 / full.fps,
+                ..full
+            };
+            (a, clip)
         }
     };
     let mut plan = sampler.sample(&info).map_err(|e| e.to_string())?;
     let indices: Vec<usize> = plan.indices.iter().map(|&i| i + first).collect();
-    let frames = reader
-        .read(&indices, cfg.video.size)
-        .map_err(|e| e.to_string())?;
+    let frames = reader.read(&indices, size).map_err(|e| e.to_string())?;
     plan.indices = indices;
     Ok(Decoded { info, plan, frames })
 }
