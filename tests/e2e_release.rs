@@ -85,3 +85,56 @@ fn run_with_model_uses_the_release_recipe() {
         "{stderr}"
     );
 }
+
+/// `hico release random` with the built-in byte-level tokenizer writes it as the release's
+/// tokenizer.json, and the directory loads as a released model; a shape the release format
+/// cannot hold is refused by name.
+#[test]
+fn random_release_with_the_built_in_tokenizer_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = std::fs::read_to_string(root.join("configs/tiny.toml")).unwrap();
+    let refused = hico()
+        .args(["release", "random", "--config"])
+        .arg(root.join("configs/tiny.toml"))
+        .arg("--out")
+        .arg(dir.path().join("no"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("video.size"),
+        "{err}"
+    );
+    let cfg = base
+        .replace("size = 64 ", "size = 224 ")
+        .replace("pos_grid = 4", "pos_grid = 14")
+        .replace("tokens_per_frame = 4", "tokens_per_frame = 16");
+    assert!(cfg.contains("size = 224") && cfg.contains("tokens_per_frame = 16"));
+    let path = dir.path().join("tiny224.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let out = dir.path().join("release");
+    let res = hico()
+        .args(["release", "random", "--config"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(out.join("tokenizer.json").exists());
+    let load = hico()
+        .args(["release", "load", "--model"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+}

@@ -186,11 +186,7 @@ pub fn load_llm<B: Backend>(
             tokenizer,
             ..
         } => {
-            let tok = if tokenizer == "byte_level" {
-                HicoTokenizer::byte_level()
-            } else {
-                HicoTokenizer::from_file(std::path::Path::new(tokenizer))?
-            };
+            let tok = HicoTokenizer::named(tokenizer)?;
             let mut spec = LlmSpec::tiny(
                 family,
                 tok.vocab_size(),

@@ -61,6 +61,26 @@ impl HicoTokenizer {
         Ok(Self { inner })
     }
 
+    /// The tokenizer a `[llm] tokenizer` setting names: `"byte_level"` (built in) or a
+    /// `tokenizer.json` path.
+    pub fn named(name: &str) -> Result<Self, LlmError> {
+        if name == "byte_level" {
+            Ok(Self::byte_level())
+        } else {
+            Self::from_file(Path::new(name))
+        }
+    }
+
+    /// Write it as a `tokenizer.json` (what a release directory holds).
+    pub fn save(&self, path: &Path) -> Result<(), LlmError> {
+        self.inner
+            .save(path, true)
+            .map_err(|e| LlmError::Tokenizer {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
     /// The built-in byte-level tokenizer: ids 0..256 are bytes, then the special tokens.
     pub fn byte_level() -> Self {
         let vocab: Vec<(String, u32)> = (0..=255u8)
@@ -132,6 +152,12 @@ mod tests {
     #[test]
     fn byte_level_round_trips_and_parses_specials() {
         let t = HicoTokenizer::byte_level();
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("tokenizer.json");
+        t.save(&saved).unwrap();
+        let back = HicoTokenizer::named(saved.to_str().unwrap()).unwrap();
+        assert_eq!(back.encode("<|im_end|>hé"), t.encode("<|im_end|>hé"));
+        assert_eq!(back.vocab_size(), t.vocab_size());
         assert_eq!(t.vocab_size(), 259);
         let text = "<|im_start|>user\nhé 🎬<|im_end|>";
         let ids = t.encode(text);

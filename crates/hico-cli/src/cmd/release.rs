@@ -115,7 +115,13 @@ fn tokenizer_file(cfg: &PipelineConfig) -> Result<PathBuf> {
             Ok(PathBuf::from(tokenizer))
         }
         LlmConfig::Random { .. } => {
-            bail!("[llm] tokenizer = \"byte_level\" has no tokenizer.json to write; name a file")
+            // The built-in byte-level tokenizer, written out for the release to copy.
+            let path = std::env::temp_dir().join(format!(
+                "hico-byte-level-{}.tokenizer.json",
+                std::process::id()
+            ));
+            hico_llm::HicoTokenizer::byte_level().save(&path)?;
+            Ok(path)
         }
     }
 }

@@ -91,17 +91,31 @@ pub fn write_random_release<B: Backend>(
     device: &Device<B>,
 ) -> Result<(), ModelError> {
     let (_, tokenizer) = qwen2_spec(&cfg.llm, 0)?;
-    let vocab = match vocab {
-        Some(v) => v,
-        None => HicoTokenizer::from_file(Path::new(tokenizer))?.vocab_size(),
-    };
+    let tok = HicoTokenizer::named(tokenizer)?;
+    let vocab = vocab.unwrap_or_else(|| tok.vocab_size());
     let (spec, tokenizer) = qwen2_spec(&cfg.llm, vocab)?;
     let mut model = VideoLlm {
         encoder: UmtEncoder::new(&cfg.vision, device),
         connector: Connector::new(&cfg.connector, cfg.vision.width, spec.hidden_size, device),
         llm: hico_llm::CausalLm::init(&spec, device),
     };
-    write_side_files(cfg, spec.to_hf(), Path::new(tokenizer), out, opts)?;
+    // The built-in byte-level tokenizer is written out as the release's tokenizer.json.
+    let built_in = (tokenizer == "byte_level").then(|| out.join(".byte_level.tokenizer.json"));
+    if let Some(p) = &built_in {
+        std::fs::create_dir_all(out).map_err(|source| ModelError::Io {
+            path: out.to_owned(),
+            source,
+        })?;
+        tok.save(p)?;
+    }
+    let tok_path = built_in
+        .clone()
+        .unwrap_or_else(|| Path::new(tokenizer).to_owned());
+    let side = write_side_files(cfg, spec.to_hf(), &tok_path, out, opts);
+    if let Some(p) = &built_in {
+        let _ = std::fs::remove_file(p);
+    }
+    side?;
     let mut saver = Saver::new(opts.dtype);
     walk_release(
         &mut model,
