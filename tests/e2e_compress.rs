@@ -4,32 +4,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-fn hico() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hico"))
-}
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ok(res: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&res.stdout).to_string();
-    assert!(
-        res.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    stdout
-}
-
-fn failed(res: &Output) -> String {
-    assert!(!res.status.success(), "expected a failure");
-    String::from_utf8_lossy(&res.stderr).to_string()
-}
+use common::{failed, hico, ok, root};
 
 /// Write `tensors` (name, shape, values) as f32 safetensors.
 fn write_f32(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
@@ -131,17 +112,6 @@ fn compress_keeps_rows_of_the_input_and_names_bad_inputs() {
     );
 }
 
-fn make_video(path: &Path) {
-    let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=160x120:rate=10:duration=10")
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12"])
-        .arg(path)
-        .status()
-        .expect("ffmpeg CLI is installed (scripts/setup.sh)");
-    assert!(status.success());
-}
-
 /// configs/tiny.toml with every patch kept per clip, `slot` as its `[video_compressor]` and
 /// burn's fused attention when `fused`.
 fn tiny_with(dir: &Path, slot: &str, fused: bool) -> std::path::PathBuf {
@@ -172,11 +142,30 @@ fn tiny_with(dir: &Path, slot: &str, fused: bool) -> std::path::PathBuf {
     path
 }
 
+/// `hico run` of `cfg` on `video` into `out`: its stdout and `summary.json`.
+fn run_tiny(cfg: &Path, video: &Path, out: &Path) -> (String, serde_json::Value) {
+    let stdout = ok(&hico()
+        .current_dir(root())
+        .arg("run")
+        .arg("--config")
+        .arg(cfg)
+        .args(["--question", "What colour is the ball?"])
+        .arg("--video")
+        .arg(video)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap());
+    let summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    (stdout, summary)
+}
+
 #[test]
 fn the_video_slot_runs_in_the_pipeline_and_its_provenance_follows() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("clip.mp4");
-    make_video(&video); // 10 s -> 8 frames of 4 x 4 patches: 128 tokens
+    common::make_video(&video); // 10 s -> 8 frames of 4 x 4 patches: 128 tokens
     // VisionZip reads the attention the encoder's last block gives each patch; it runs with
     // burn's fused attention in the encoder and the LLM (the received attention is computed
     // on its own, a block of query rows at a time).
@@ -190,22 +179,8 @@ fn the_video_slot_runs_in_the_pipeline_and_its_provenance_follows() {
     ] {
         let cfg = tiny_with(dir.path(), slot, fused);
         let out = dir.path().join("run");
-        let stdout = ok(&hico()
-            .current_dir(root())
-            .arg("run")
-            .arg("--config")
-            .arg(&cfg)
-            .args(["--question", "What colour is the ball?"])
-            .arg("--video")
-            .arg(&video)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap());
+        let (stdout, summary) = run_tiny(&cfg, &video, &out);
         assert!(stdout.contains("video compressor `"), "{stdout}");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-                .unwrap();
         let slot = &summary["counts"]["video_slot"];
         assert_eq!(slot["tokens_in"], 128, "{summary}");
         assert_eq!(slot["tokens_out"], kept, "{summary}");
@@ -247,7 +222,7 @@ fn a_grid_method_after_a_compressor_that_breaks_the_grid_is_refused_by_name() {
 fn framefusion_runs_on_frame_grids_and_is_refused_without_them() {
     let dir = tempfile::tempdir().unwrap();
     let video = dir.path().join("clip.mp4");
-    make_video(&video);
+    common::make_video(&video);
     let base = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
     let fusion = "[dropout]\nkind = \"framefusion\"\ncost = 0.5\nsimilarity_lower_bound = 0.5";
     let with_fusion = |text: &str| {
@@ -264,21 +239,7 @@ fn framefusion_runs_on_frame_grids_and_is_refused_without_them() {
         )),
     )
     .unwrap();
-    let out = dir.path().join("run");
-    ok(&hico()
-        .current_dir(root())
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--question", "What colour is the ball?"])
-        .arg("--video")
-        .arg(&video)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap());
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (_, summary) = run_tiny(&cfg, &video, &dir.path().join("run"));
     let visual: Vec<u64> = summary["counts"]["visual_per_layer"]
         .as_array()
         .unwrap()

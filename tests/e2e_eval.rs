@@ -6,35 +6,10 @@
 //! predictions.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn hico() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hico"))
-}
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ok(res: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&res.stdout).to_string();
-    assert!(
-        res.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    stdout
-}
-
-fn ffmpeg(args: &[&str], out: &Path) {
-    let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error", "-f", "lavfi", "-i"])
-        .args(args)
-        .arg(out)
-        .status()
-        .expect("ffmpeg CLI is installed (scripts/setup.sh)");
-    assert!(status.success(), "ffmpeg {args:?} {}", out.display());
-}
+use common::{ffmpeg, hico, ok, root};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
