@@ -278,7 +278,10 @@ mod tests {
 
     #[test]
     fn results_carry_intervals_on_the_official_scale() {
-        let preds = vec![pred("s/0", "s", true), pred("s/1", "s", false)];
+        let preds = vec![
+            pred("action_antonym/0", "action_antonym", true),
+            pred("action_antonym/1", "action_antonym", false),
+        ];
         let r = results(Task::Mvbench, &preds, 1);
         assert_eq!((r.n, r.skipped), (2, 1));
         assert!(r.low < r.score && r.score < r.high, "{r:?}");
