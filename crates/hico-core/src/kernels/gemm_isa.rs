@@ -1,25 +1,29 @@
 //! The one entry to the `gemm` crate's f32 product, made to depend on the instruction set
-//! only through [`isa`] and not on the CPU's cache sizes.
+//! as little as gemm's kernels allow, and not on the CPU's cache sizes.
 //!
 //! `gemm::gemm` picks its kernels from the CPU (AVX-512: 16 lanes, 64 × 6 tiles; AVX2 + FMA:
-//! 8 lanes, 16 × 6; otherwise scalar) and, for large products, splits the contraction into
-//! blocks of a depth `kc` derived from the L1 cache's size and associativity. Both change
-//! the order of the additions, so the same product gave other bits on another CPU, and
-//! `HICO_KERNEL_ISA` (which caps hico's own kernels, whose bits do not depend on it) did not
-//! reach it. Here:
-//! - the kernels are those of [`isa`]: `avx512` calls `gemm::gemm` (its own choice, AVX-512 on
-//!   such a CPU), `avx2` and `baseline` call gemm's generic driver with its AVX2 + FMA or
-//!   scalar kernels, exactly as `gemm::gemm` does on a CPU without AVX-512 (or without
-//!   AVX2), so `HICO_KERNEL_ISA=avx2` on an AVX-512 machine runs an AVX2 machine's kernels;
+//! 8 lanes, 16 × 6; otherwise scalar), runs small products (at most 256 outputs, both
+//! operands contiguous along the sum) through dot-product kernels that keep one partial sum
+//! per lane, and, for large products, splits the contraction into blocks of a depth `kc`
+//! derived from the L1 cache's size and associativity. Each of these changes the order of
+//! the additions, so the same product gave other bits on another CPU, and `HICO_KERNEL_ISA`
+//! (which caps hico's own kernels, whose bits do not depend on it) did not reach it. Here:
+//! - the kernels are those of [`isa`]: gemm's AVX-512, AVX2 + FMA or scalar microkernels,
+//!   through gemm's own driver (`gemm_basic_generic`, what `gemm::gemm` calls), so
+//!   `HICO_KERNEL_ISA=avx2` on an AVX-512 machine runs an AVX2 machine's kernels;
+//! - the dot-product kernels are left out (every product runs the tiled microkernels, which
+//!   add along the sum in order, one fused multiply-add per step, whatever the lane count);
 //! - products that take gemm's cache-blocked path (`m` or `n` over 64, depth `k` over 512)
 //!   are cut here into `⌈k / 512⌉` even contraction blocks, the rule gemm applies with its
 //!   AVX-512 tiles on any L1 of at most 16 ways (and with its AVX2 tiles on an 8-way L1, but
 //!   1,024-deep blocks on a 12-way one), accumulated block after block, so gemm never blocks
 //!   by the cache it finds.
 //!
-//! On the AVX-512 machines the project measures on, this gives the bits `gemm::gemm` gave
-//! (tests below); across instruction sets the bits still differ where gemm's kernels
-//! themselves do (dot-product kernels of small products; `tests/gemm_isa.rs`).
+//! So the AVX-512 and AVX2 kernels give the same bits (`tests/gemm_isa.rs`), and the AVX-512
+//! path gives `gemm::gemm`'s bits except on the small products gemm would have run through
+//! its dot-product kernels. Still ISA-dependent: gemm's vector kernels (a product with one
+//! row or one column, on some strides, and sums of depth ≤ 2), and the scalar kernels
+//! (`baseline`), which round the product and the sum separately.
 
 use gemm::Parallelism;
 use gemm_common::gemm::gemm_basic_generic;
@@ -121,12 +125,11 @@ pub unsafe fn gemm_with(
 /// The contraction block of a product (already in gemm's orientation) that would take
 /// gemm's blocked path with a cache-derived depth (`m` or `n` over 64, depth over 512), else
 /// `None`: one call, because the depth fits one block, or gemm blocks it by no cache (small
-/// products: blocks of 512) or its dot-product or vector kernels take it.
+/// products: blocks of 512) or its vector kernels take it.
 fn block(isa: Isa, m: usize, n: usize, k: usize, lhs_cs: isize, rhs_rs: isize) -> Option<usize> {
-    // The scalar kernels have no dot-product kernel.
-    let dot = isa != Isa::Baseline && lhs_cs == 1 && rhs_rs == 1 && m * n <= 16 * 16;
+    let _ = (isa, lhs_cs, rhs_rs);
     let small = m <= 64 && n <= 64;
-    if k <= 512 || m <= 1 || n <= 1 || dot || small {
+    if k <= 512 || m <= 1 || n <= 1 || small {
         return None;
     }
     Some(k.div_ceil(k.div_ceil(512)))
@@ -150,12 +153,15 @@ unsafe fn kernels(
     let alpha = if read_dst { 1.0 } else { 0.0 };
     macro_rules! generic {
         ($simd:ty, $module:ident, $lanes:expr) => {{
-            use gemm_f32::microkernel::$module::f32::{H_M, H_N, H_UKR, MR_DIV_N, NR, UKR};
+            use gemm_common::microkernel::HMicroKernelFn;
+            use gemm_f32::microkernel::$module::f32::{MR_DIV_N, NR, UKR};
+            // No dot-product kernels: their partial sums depend on the lane count.
+            const NO_DOT: [[HMicroKernelFn<f32>; 0]; 0] = [];
             let simd = <$simd as MixedSimd<f32, f32, f32, f32>>::try_new()
                 .expect("HICO_KERNEL_ISA names an instruction set this CPU runs");
             // SAFETY: the caller's contract; the CPU runs the kernels (checked just above).
             unsafe {
-                gemm_basic_generic::<_, f32, $lanes, { MR_DIV_N * $lanes }, NR, MR_DIV_N, H_M, H_N>(
+                gemm_basic_generic::<_, f32, $lanes, { MR_DIV_N * $lanes }, NR, MR_DIV_N, 0, 0>(
                     simd,
                     m,
                     n,
@@ -177,7 +183,7 @@ unsafe fn kernels(
                     false,
                     |a, b, c| a * b + c,
                     &UKR,
-                    &H_UKR,
+                    &NO_DOT,
                     false,
                     parallelism,
                 )
@@ -186,9 +192,13 @@ unsafe fn kernels(
     }
     match isa {
         #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => generic!(gemm_common::simd::V4, avx512f, 16),
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => generic!(gemm_common::simd::V3, fma, 8),
         #[cfg(target_arch = "x86_64")]
         Isa::Baseline => generic!(gemm_common::simd::Scalar, scalar, 1),
+        // Other architectures: gemm's own choice.
+        #[allow(unreachable_patterns)]
         // SAFETY: the caller's contract.
         _ => unsafe {
             gemm::gemm(
