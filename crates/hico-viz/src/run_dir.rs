@@ -298,8 +298,7 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
         files.extend(accuracy_vs_tokens(
             &points,
             if seeds.len() > 1 && points.iter().any(|p| p.interval.is_some()) {
-                "Accuracy vs visual tokens per frame (mean over seeds; bars: lowest to highest \
-                 seed's 95 % Wilson interval)"
+                "Accuracy (mean over seeds) vs tokens per frame; bars: seeds' 95 % CIs"
             } else if points.iter().any(|p| p.interval.is_some()) {
                 "Accuracy vs visual tokens per frame (bars: 95 % Wilson intervals)"
             } else {
