@@ -1,9 +1,13 @@
-//! Statistics of an ablation: the 95 % Wilson score interval of a cell's accuracy, and the
-//! exact McNemar test of two cells scored on the same questions (paired).
+//! Statistics of an ablation: the 95 % Wilson score interval of a cell's accuracy, the
+//! exact McNemar test of two cells scored on the same questions (paired), and the
+//! Cochran-Mantel-Haenszel test of the same comparison over several trained models (seeds):
+//! the stratified McNemar test.
 //!
 //! Known values are checked in the tests: the Wilson intervals against the published table of
 //! Newcombe (1998), "Two-sided confidence intervals for the single proportion", method 3;
-//! the McNemar p-values against exact binomial sums.
+//! the McNemar p-values against exact binomial sums; the CMH statistic and p-value against
+//! statsmodels' `StratifiedTable.test_null_odds(correction=False)` on one 2 × 2 table per
+//! (seed, question) pair (`scripts/stats_reference.py`).
 
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +81,57 @@ pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
         tail += (ln_choose - ln2n).exp();
     }
     (2.0 * tail).min(1.0)
+}
+
+/// The Cochran-Mantel-Haenszel test of two cells scored on the same questions by several
+/// models (strata = seeds), for paired binary outcomes: the stratified McNemar test.
+///
+/// Each (seed, question) pair is one stratum: a 2 × 2 table of cell (a, b) × outcome (right,
+/// wrong) with one observation per row. A concordant pair has no variance and adds nothing; a
+/// discordant one adds `±½` to `Σ (x − E x)` and `¼` to `Σ Var x`, so the statistic is
+/// `(B − C)² / (B + C)` with `B = Σ_s a_only_s`, `C = Σ_s b_only_s` (no continuity
+/// correction), χ² with 1 degree of freedom under the null of no difference in any seed. The
+/// test weighs every discordant question alike, so a seed with more discordant questions
+/// counts more; it is McNemar's test on the pooled discordant pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cmh {
+    /// Discordant pairs right in `a` only, summed over the strata.
+    pub a_only: usize,
+    /// Discordant pairs right in `b` only, summed over the strata.
+    pub b_only: usize,
+    /// The χ² statistic (1 degree of freedom); 0 with no discordant pair.
+    pub statistic: f64,
+    /// Its two-sided p-value (1 with no discordant pair).
+    pub p_value: f64,
+}
+
+/// The CMH (stratified McNemar) test of the strata's discordant counts `(a_only, b_only)`.
+pub fn cmh_paired(strata: &[(usize, usize)]) -> Cmh {
+    let (b, c) = strata.iter().fold((0, 0), |(b, c), &(x, y)| (b + x, c + y));
+    if b + c == 0 {
+        return Cmh {
+            a_only: 0,
+            b_only: 0,
+            statistic: 0.0,
+            p_value: 1.0,
+        };
+    }
+    let d = b as f64 - c as f64;
+    let statistic = d * d / (b + c) as f64;
+    Cmh {
+        a_only: b,
+        b_only: c,
+        statistic,
+        p_value: chi2_1_sf(statistic),
+    }
+}
+
+/// The survival function of χ² with 1 degree of freedom: `P(X > x) = erfc(sqrt(x / 2))`.
+pub fn chi2_1_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    libm::erfc((x / 2.0).sqrt())
 }
 
 /// Two cells compared on the same questions.
@@ -214,6 +269,45 @@ mod tests {
         assert_eq!(mcnemar_exact(1000, 1000), 1.0);
         let p = mcnemar_exact(900, 1100);
         assert!(p > 0.0 && p < 1e-5, "{p}");
+    }
+
+    #[test]
+    fn cmh_matches_statsmodels_stratified_tables() {
+        // Reference: scripts/stats_reference.py (statsmodels 0.15 StratifiedTable over one
+        // 2 × 2 table per (seed, question) pair, test_null_odds(correction=False); scipy's
+        // chi2.sf for the p-value, which statsmodels rounds to 0 below about 1e-16).
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-9 * want.abs().max(1e-300);
+        for (strata, stat, p) in [
+            (
+                &[(3usize, 0usize), (5, 1), (0, 2)][..],
+                2.272727272727273,
+                0.13166801602281455,
+            ),
+            (
+                &[(27, 0), (30, 2), (25, 1)][..],
+                73.4235294117647,
+                1.0461156944282023e-17,
+            ),
+            (&[(6, 0)][..], 6.0, 0.014305878435429641),
+            (
+                &[(10, 25), (12, 12)][..],
+                3.8135593220338984,
+                0.0508393080695017,
+            ),
+        ] {
+            let t = cmh_paired(strata);
+            assert!(
+                close(t.statistic, stat),
+                "{strata:?}: {} vs {stat}",
+                t.statistic
+            );
+            assert!(close(t.p_value, p), "{strata:?}: {} vs {p}", t.p_value);
+        }
+        let none = cmh_paired(&[(0, 0), (0, 0)]);
+        assert_eq!((none.statistic, none.p_value), (0.0, 1.0));
+        // One stratum: the statistic is McNemar's χ² without continuity correction.
+        assert_eq!(cmh_paired(&[(9, 1)]).statistic, 6.4);
+        assert!((chi2_1_sf(3.841_458_820_694_124) - 0.05).abs() < 1e-12);
     }
 
     #[test]

@@ -45,7 +45,7 @@ fn curriculum_phases_train_in_order_and_are_cached() {
     let out = dir.path().join("out");
     let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let device = Default::default();
-    let t = ensure_trained::<B>(&exp, &exp_path, &out, &multi, &device)
+    let t = ensure_trained::<B>(&exp, &exp_path, &out, 0, &multi, &device)
         .unwrap()
         .unwrap();
     // The phase: one question, two epochs; the main phase: two questions, one epoch.
@@ -61,7 +61,7 @@ fn curriculum_phases_train_in_order_and_are_cached() {
     assert_eq!(t.key["init"], phase["key"]);
     let marker = out.join("train/trained.json");
     let written = std::fs::metadata(&marker).unwrap().modified().unwrap();
-    let again = ensure_trained::<B>(&exp, &exp_path, &out, &multi, &device)
+    let again = ensure_trained::<B>(&exp, &exp_path, &out, 0, &multi, &device)
         .unwrap()
         .unwrap();
     assert_eq!(again, t);

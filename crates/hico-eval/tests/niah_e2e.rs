@@ -124,7 +124,7 @@ fn rerunning_a_grid_skips_finished_cells() {
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.starts_with("cell,grid.compressor,grid.dropout,compressor,tokens_per_frame,dropout,accuracy,acc_low95,acc_high95,correct,n,skipped,"),
+        header.starts_with("cell,seed,grid.compressor,grid.dropout,compressor,tokens_per_frame,dropout,accuracy,acc_low95,acc_high95,correct,n,skipped,"),
         "{header}"
     );
     assert_eq!(csv.lines().count(), 3);

@@ -17,7 +17,7 @@ use burn::tensor::{
     IndexingUpdateOp, Int, Tensor, TensorData, activation::softmax, backend::Backend,
 };
 use hico_core::trace::RetentionStage;
-use hico_core::{KeepRule, LayerAttention, PositionMode, PrefillInput, RetentionTrace};
+use hico_core::{DropStage, KeepRule, LayerAttention, PositionMode, PrefillInput, RetentionTrace};
 
 use crate::CausalLm;
 use crate::attention::repeat_kv;
@@ -211,6 +211,37 @@ impl<B: Backend> CausalLm<B> {
             .expect("f32 scores")
     }
 
+    /// Execute one drop stage on the sequence `h` after 1-based layer `stage.after_layer`
+    /// (0: before the first layer): rank the current visual block by the stage's rule (the
+    /// attention rule scores with the next layer, 0-based index `after_layer`) and gather the
+    /// kept rows.
+    ///
+    /// # Shapes
+    /// - `h`: `[1, L, hidden]` → `[1, L − (n_cur − keep), hidden]`
+    fn drop_stage(
+        &self,
+        stage: &DropStage,
+        h: Tensor<B, 3>,
+        rows: &mut RowsOf<'_, B>,
+        queries: &[usize],
+    ) -> Tensor<B, 3> {
+        let (n_cur, vs) = (rows.vis.len(), rows.visual_start);
+        let keep = stage.keep.min(n_cur);
+        let rel = match stage.rule {
+            KeepRule::Uniform => uniform_keep(n_cur, keep),
+            KeepRule::Attention => {
+                let w = self.query_attention(stage.after_layer, h.clone(), &rows.pos, queries);
+                let mut order: Vec<usize> = (0..n_cur).collect();
+                let s = &w[vs..vs + n_cur];
+                order.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
+                let mut top = order[..keep].to_vec();
+                top.sort_unstable();
+                top
+            }
+        };
+        rows.gather(h, &rel, &[], stage.after_layer)
+    }
+
     /// Run every layer on `input`, executing its drop plan; fills `cache` when given.
     ///
     /// # Panics
@@ -246,6 +277,12 @@ impl<B: Backend> CausalLm<B> {
                 .collect();
             if q.is_empty() { vec![src.len() - 1] } else { q }
         };
+        // A stage "after layer 0" drops before the first layer (e.g. `remove_all` with
+        // `after_layer = 0`: the LLM never sees the video).
+        if let Some(stage) = plan.stages.iter().find(|s| s.after_layer == 0) {
+            let q = rows_of(&rows.src);
+            h = self.drop_stage(stage, h, &mut rows, &q);
+        }
         for (i, layer) in self.model.layers.iter().enumerate() {
             let l1 = i + 1;
             if let Some((f, per_frame)) = fusion.as_mut()
@@ -295,27 +332,12 @@ impl<B: Backend> CausalLm<B> {
             if let Some(c) = cache.as_deref_mut() {
                 c.next_pos[i] = next_pos;
             }
-            let Some(stage) = plan.stages.iter().find(|s| s.after_layer == l1) else {
-                continue;
-            };
-            if l1 >= n_layers {
-                continue;
+            if l1 < n_layers
+                && let Some(stage) = plan.stages.iter().find(|s| s.after_layer == l1)
+            {
+                let q = rows_of(&rows.src);
+                h = self.drop_stage(stage, h, &mut rows, &q);
             }
-            let n_cur = rows.vis.len();
-            let keep = stage.keep.min(n_cur);
-            let rel = match stage.rule {
-                KeepRule::Uniform => uniform_keep(n_cur, keep),
-                KeepRule::Attention => {
-                    let w = self.query_attention(l1, h.clone(), &rows.pos, &rows_of(&rows.src));
-                    let mut order: Vec<usize> = (0..n_cur).collect();
-                    let s = &w[visual_start..visual_start + n_cur];
-                    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]).then(a.cmp(&b)));
-                    let mut top = order[..keep].to_vec();
-                    top.sort_unstable();
-                    top
-                }
-            };
-            h = rows.gather(h, &rel, &[], l1);
         }
         RunOutput {
             hidden: h,

@@ -257,3 +257,41 @@ fn training_forward_backpropagates_through_a_drop() {
         .expect("gradient reaches the last layer");
     assert!(g.abs().sum().into_scalar() > 0.0);
 }
+
+#[test]
+fn removing_every_visual_token_before_layer_one_is_the_prompt_without_the_video() {
+    // `remove_all` with `after_layer = 0`: a stage before the first layer keeping nothing.
+    // With renumbered positions the text after the video continues where the text before
+    // it ended, so the LLM runs exactly the prompt without the visual block, bit for bit.
+    let m = model("gqa");
+    let rec = json("dropout.json");
+    let input = fixture_input(
+        &m,
+        &rec,
+        plan(&[(0, 0, KeepRule::Uniform)], PositionMode::Renumber),
+    );
+    let (vs, n_vis, l) = (input.visual_start, input.visual_len, input.embeds.dims()[1]);
+    let [_, _, hidden] = input.embeds.dims();
+    let text = Tensor::cat(
+        vec![
+            input.embeds.clone().slice([0..1, 0..vs, 0..hidden]),
+            input.embeds.clone().slice([0..1, vs + n_vis..l, 0..hidden]),
+        ],
+        1,
+    );
+    let (blind, _) = m.prefill(input);
+    let (plain, _) = m.prefill(text_input(text));
+    assert_eq!(vec2(blind.last_logits), vec2(plain.last_logits));
+    assert_eq!(blind.seq_lens, vec![l - n_vis; 4]);
+    assert_eq!(blind.trace.stages.len(), 1);
+    assert_eq!(blind.trace.stages[0].after_layer, 0);
+    assert!(blind.trace.stages[0].kept.is_empty());
+    // After layer k (here 2) the first k layers see the video, the others none of it.
+    let late = fixture_input(
+        &m,
+        &rec,
+        plan(&[(2, 0, KeepRule::Attention)], PositionMode::Keep),
+    );
+    let (out, _) = m.prefill(late);
+    assert_eq!(out.seq_lens, vec![l, l, l - n_vis, l - n_vis]);
+}

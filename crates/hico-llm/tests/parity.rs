@@ -89,7 +89,10 @@ fn cached_decoding_equals_full_forward() {
             let full = to_vec(m.forward_ids(&ids[..=n]));
             let v = step.len();
             let d = max_diff(&step, &full[full.len() - v..]);
-            assert!(d < 1e-5, "{name} step {n}: {d}");
+            // The decode step's few-row kernel and the full forward's tiled product (gemm's,
+            // without its dot-product kernels since b336a67) add in other orders: f32
+            // rounding, 1.3e-5 at most measured.
+            assert!(d < 3e-5, "{name} step {n}: {d}");
         }
     }
 }

@@ -14,7 +14,9 @@
 //!   with 95 % interval bars when given;
 //! - [`patch_overlay`]: which patches of the sampled frames reach each layer (kept, merged,
 //!   dropped), drawn on the frames;
-//! - [`loss_curve`]: training loss per step and its moving mean.
+//! - [`loss_curve`]: training loss per step and its moving mean;
+//! - [`depth_curve`]: accuracy vs decoder layers that see the visual tokens (the drop-depth
+//!   curve), one line per seed and their mean.
 //!
 //! Long videos are binned into at most [`MAX_COLUMNS`] frame columns.
 //!
@@ -34,10 +36,16 @@
 //!   directory that holds the single-run files also gets its single-run plots under
 //!   `plots/cells/<cell>/`. Optional `niah.csv` with header `depth,frames,accuracy` →
 //!   `niah` heatmap; `train/metrics.jsonl` (hico-train) → `loss` curve.
+//! - **Seeded ablation dir** (a `seed` column in `results.csv`): the rows of a cell are
+//!   averaged over seeds for `accuracy_vs_tokens` (bars from the lowest seed's 95 % lower end
+//!   to the highest seed's upper end), cell files are read from the first seed's
+//!   `seed-<s>/cells/<cell>/`, one `loss_seed-<s>` curve per seed from `seed-<s>/train/`;
+//!   `depth_curve.csv` (`layers_seen,accuracy,n`) and `depth_curve_seeds.csv` → `depth_curve`.
 
 mod attention;
 mod bench;
 pub mod demo;
+mod depth;
 mod figure;
 mod heatmap;
 mod overlay;
@@ -46,6 +54,7 @@ mod run_dir;
 
 pub use attention::attention_heatmap;
 pub use bench::{NiahCell, TokenPoint, accuracy_vs_tokens, niah_heatmap};
+pub use depth::{DepthSeries, depth_curve};
 pub use overlay::{Frames, loss_curve, patch_overlay};
 pub use retention::{drop_pattern, retention_lines};
 pub use run_dir::{

@@ -8,8 +8,8 @@ use hico_core::trace::{AttentionCapture, RetentionTrace};
 use serde::de::DeserializeOwned;
 
 use crate::{
-    NiahCell, TokenPoint, VizError, accuracy_vs_tokens, attention_heatmap, drop_pattern,
-    loss_curve, niah_heatmap, retention_lines,
+    DepthSeries, NiahCell, TokenPoint, VizError, accuracy_vs_tokens, attention_heatmap,
+    depth_curve, drop_pattern, loss_curve, niah_heatmap, retention_lines,
 };
 
 /// One row of an ablation's `results.csv` (the columns this crate reads).
@@ -30,6 +30,8 @@ pub struct ResultRow {
     pub visual_tokens: Option<f64>,
     /// 95 % interval of the accuracy (`acc_low95`, `acc_high95` columns), if recorded.
     pub interval: Option<(f64, f64)>,
+    /// The training seed of the model that scored the row (`seed` column), if recorded.
+    pub seed: Option<u64>,
 }
 
 /// Read and parse a JSON file; errors name the file.
@@ -119,8 +121,9 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
         "frames",
         "acc_low95",
         "acc_high95",
+        "seed",
     ];
-    read_csv(path, &cols, &["frames", "acc_low95", "acc_high95"])?
+    read_csv(path, &cols, &["frames", "acc_low95", "acc_high95", "seed"])?
         .into_iter()
         .enumerate()
         .map(|(n, r)| {
@@ -142,6 +145,7 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, VizError> {
                 accuracy: r[4].parse().ok().filter(|a: &f64| a.is_finite()),
                 visual_tokens,
                 interval: r[7].parse().ok().zip(r[8].parse().ok()),
+                seed: r[9].parse().ok(),
             })
         })
         .collect()
@@ -164,6 +168,45 @@ pub fn read_niah_csv(path: &Path) -> Result<Vec<NiahCell>, VizError> {
             })
         })
         .collect()
+}
+
+/// One row per cell: rows of the same cell scored by several models (seeds) become their
+/// mean accuracy, with the interval from the lowest seed's lower end to the highest seed's
+/// upper end (so the bar shows the spread between models too); the first seed's row
+/// otherwise. Cells keep their first-seen order.
+pub fn mean_over_seeds(rows: &[ResultRow]) -> Vec<ResultRow> {
+    let mut out: Vec<(ResultRow, Vec<f64>)> = Vec::new();
+    for r in rows {
+        match out.iter_mut().find(|(o, _)| o.cell == r.cell) {
+            None => out.push((r.clone(), r.accuracy.into_iter().collect())),
+            Some((o, accs)) => {
+                accs.extend(r.accuracy);
+                o.interval = match (o.interval, r.interval) {
+                    (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+                    _ => None,
+                };
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(mut o, accs)| {
+            if !accs.is_empty() {
+                o.accuracy = Some(accs.iter().sum::<f64>() / accs.len() as f64);
+            }
+            o
+        })
+        .collect()
+}
+
+/// The folder of a cell's files: `seed-<s>/cells/<cell>` for a row scored by seed `s`
+/// (the layout of a seeded ablation), else `cells/<cell>`.
+fn cell_dir(dir: &Path, r: &ResultRow) -> PathBuf {
+    match r.seed {
+        Some(s) if dir.join(format!("seed-{s}")).exists() => {
+            dir.join(format!("seed-{s}")).join("cells").join(&r.cell)
+        }
+        _ => dir.join("cells").join(&r.cell),
+    }
 }
 
 /// The points of the accuracy-vs-tokens plot. When the rows carry intervals: one point per
@@ -244,13 +287,19 @@ fn plot_single(dir: &Path, out: &Path, name: &str) -> Result<Vec<PathBuf>, VizEr
 
 /// Ablation plots of `dir` (which holds `results.csv`) into `out`.
 fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
-    let rows = read_results_csv(&dir.join("results.csv"))?;
+    let all = read_results_csv(&dir.join("results.csv"))?;
+    let mut seeds: Vec<u64> = all.iter().filter_map(|r| r.seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let rows = mean_over_seeds(&all);
     let mut files = Vec::new();
     let points = token_points(&rows);
     if !points.is_empty() {
         files.extend(accuracy_vs_tokens(
             &points,
-            if points.iter().any(|p| p.interval.is_some()) {
+            if seeds.len() > 1 && points.iter().any(|p| p.interval.is_some()) {
+                "Accuracy (mean over seeds) vs tokens per frame; bars: seeds' 95 % CIs"
+            } else if points.iter().any(|p| p.interval.is_some()) {
                 "Accuracy vs visual tokens per frame (bars: 95 % Wilson intervals)"
             } else {
                 "Accuracy vs visual tokens per frame (mean over dropout schedules)"
@@ -273,7 +322,7 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
             .iter()
             .any(|r| r.tokens_per_frame != of_comp[0].tokens_per_frame);
         for r in of_comp {
-            let path = dir.join("cells").join(&r.cell).join("retention.json");
+            let path = cell_dir(dir, r).join("retention.json");
             if path.exists() {
                 let label = match r.tokens_per_frame {
                     Some(t) if budgets => format!("{}, {t} tok/frame", r.dropout),
@@ -291,7 +340,7 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
         }
     }
     for r in &rows {
-        let cell = dir.join("cells").join(&r.cell);
+        let cell = cell_dir(dir, r);
         if cell.join("retention.json").exists() && cell.join("provenance.json").exists() {
             let sub = out.join("cells").join(hico_core::file_safe(&r.cell));
             files.extend(plot_single(&cell, &sub, &r.cell)?);
@@ -305,19 +354,90 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
             &out.join("niah"),
         )?);
     }
-    let (steps, title) = training_losses(dir)?;
-    if !steps.is_empty() {
-        let window = (steps.len() / 20).max(1);
-        files.extend(loss_curve(&steps, window, &title, &out.join("loss"))?);
+    let models: Vec<(String, PathBuf)> = match seeds.is_empty() {
+        true => vec![("loss".into(), dir.to_path_buf())],
+        false => seeds
+            .iter()
+            .map(|s| (format!("loss_seed-{s}"), dir.join(format!("seed-{s}"))))
+            .collect(),
+    };
+    for (stem, model_dir) in models {
+        let (steps, title) = training_losses(dir, &model_dir)?;
+        if !steps.is_empty() {
+            let window = (steps.len() / 20).max(1);
+            let title = match stem.strip_prefix("loss_") {
+                Some(seed) => format!("{title}, {}", seed.replace('-', " ")),
+                None => title,
+            };
+            files.extend(loss_curve(&steps, window, &title, &out.join(stem))?);
+        }
+    }
+    let depth = dir.join("depth_curve.csv");
+    if depth.exists() {
+        files.extend(plot_depth(dir, &depth, &out.join("depth_curve"))?);
     }
     Ok(files)
 }
 
-/// The training loss of an ablation folder, one curve over every phase: the curriculum
-/// phases named in `experiment.json` (`train.curriculum[].name`, each in
-/// `curriculum/<name>/train/`) in order, then the main phase (`train/`), steps counted on
-/// across phases; the title says which steps belong to which phase.
-fn training_losses(dir: &Path) -> Result<(Vec<(usize, f64)>, String), VizError> {
+/// The drop-depth plot from `depth_curve.csv` (`layers_seen,accuracy,n`, the mean over
+/// seeds) and, when present, `depth_curve_seeds.csv` (`seed,layers_seen,accuracy,...`): one
+/// line per seed and the mean; chance is 1/4 (the benchmarks' four options).
+fn plot_depth(dir: &Path, mean: &Path, stem: &Path) -> Result<Vec<PathBuf>, VizError> {
+    let num = |path: &Path, v: &str| -> Result<f64, VizError> {
+        v.parse().map_err(|_| VizError::Csv {
+            path: path.to_path_buf(),
+            msg: format!("`{v}` is not a number"),
+        })
+    };
+    let mut series = Vec::new();
+    let per_seed = dir.join("depth_curve_seeds.csv");
+    if per_seed.exists() {
+        for r in read_csv(&per_seed, &["seed", "layers_seen", "accuracy"], &[])? {
+            let (l, a) = (num(&per_seed, &r[1])? as usize, num(&per_seed, &r[2])?);
+            let name = format!("seed {}", r[0]);
+            match series
+                .iter_mut()
+                .find(|s: &&mut DepthSeries| s.name == name)
+            {
+                Some(s) => s.points.push((l, a)),
+                None => series.push(DepthSeries {
+                    name,
+                    points: vec![(l, a)],
+                }),
+            }
+        }
+    }
+    let mut points = Vec::new();
+    for r in read_csv(mean, &["layers_seen", "accuracy"], &[])? {
+        points.push((num(mean, &r[0])? as usize, num(mean, &r[1])?));
+    }
+    series.push(DepthSeries {
+        name: match series.len() {
+            0 | 1 => "uncompressed model".into(),
+            n => format!("mean over {n} seeds"),
+        },
+        points,
+    });
+    if series.len() == 2 {
+        series.remove(0);
+    }
+    for s in &mut series {
+        s.points.sort_by_key(|p| p.0);
+    }
+    depth_curve(
+        &series,
+        Some(0.25),
+        "Accuracy when every visual token is removed after the first k decoder layers",
+        stem,
+    )
+}
+
+/// The training loss of one model of an ablation folder `dir`, one curve over every phase:
+/// the curriculum phases named in `experiment.json` (`train.curriculum[].name`, each in
+/// `<model>/curriculum/<name>/train/`) in order, then the main phase (`<model>/train/`),
+/// steps counted on across phases; the title says which steps belong to which phase.
+/// `model` is `dir` itself, or a seed's folder `dir/seed-<s>`.
+fn training_losses(dir: &Path, model: &Path) -> Result<(Vec<(usize, f64)>, String), VizError> {
     let phases: Vec<String> = std::fs::read_to_string(dir.join("experiment.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -328,9 +448,9 @@ fn training_losses(dir: &Path) -> Result<(Vec<(usize, f64)>, String), VizError> 
         .collect();
     let mut files: Vec<(String, PathBuf)> = phases
         .iter()
-        .map(|p| (p.clone(), dir.join("curriculum").join(p).join("train")))
+        .map(|p| (p.clone(), model.join("curriculum").join(p).join("train")))
         .collect();
-    files.push(("main".into(), dir.join("train")));
+    files.push(("main".into(), model.join("train")));
     let (mut steps, mut parts) = (Vec::new(), Vec::new());
     for (name, folder) in files {
         let metrics = folder.join("metrics.jsonl");
@@ -439,6 +559,7 @@ mod tests {
             accuracy: a,
             visual_tokens: None,
             interval: None,
+            seed: None,
         };
         let rows = [
             row("tome", 16.0, Some(0.5)),

@@ -1,15 +1,16 @@
-//! `hico ablate EXPERIMENT.toml`: build (or reuse) the experiment's benchmark, train once
-//! if it asks (cached), run every grid cell (resumable: finished cells are skipped), write
-//! `results.csv`, `results.md`, `niah.csv` and the cell folders, then draw the plots. The
+//! `hico ablate EXPERIMENT.toml`: build (or reuse) the experiment's benchmark, train one
+//! model per training seed if it asks (cached in `seed-<s>/`), run every grid cell and the
+//! drop-depth cells with each (resumable: finished cells are skipped), write `results.csv`,
+//! `results.md`, `paired.json`, `depth_curve.csv`, `niah.csv` and the cell folders, then
+//! draw the plots. The
 //! output folder is locked for the whole run (`hico_core::lock::DirLock`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::{Device, backend::AutodiffBackend};
-use hico_core::{config::PipelineConfig, lock::DirLock};
-use hico_eval::ablate::{Experiment, ensure_trained, prepare_benchmark, run_grid};
-use hico_model::Pipeline;
+use hico_core::lock::DirLock;
+use hico_eval::ablate::{Experiment, run_seeds};
 use indicatif::MultiProgress;
 
 use crate::backend::{DeviceArg, Job, dispatch};
@@ -62,36 +63,7 @@ impl Job for AblateJob {
         // One run per output folder: a second `hico ablate` on it stops here.
         let _lock = DirLock::acquire(&out, "hico ablate")?;
         let multi = MultiProgress::new();
-        let (bench, manifest) = prepare_benchmark(exp, path, &out, &multi)?;
-        eprintln!(
-            "benchmark: {} questions in {}",
-            manifest.samples.len(),
-            bench.display()
-        );
-        let trained = ensure_trained::<B>(exp, path, &out, &multi, &device)?;
-        if let Some(t) = &trained {
-            eprintln!(
-                "model: {} ({} steps on {} questions, final loss {:.4})",
-                t.checkpoint.display(),
-                t.steps,
-                t.samples,
-                t.final_loss
-            );
-        } else {
-            eprintln!("model: random initialisation (the experiment has no [train])");
-        }
-        let build = |cfg: &PipelineConfig| -> Result<Pipeline<B::InnerBackend>, String> {
-            match &trained {
-                Some(t) => hico_train::load_trained::<B::InnerBackend>(cfg, &t.checkpoint, &device)
-                    .map_err(|e| e.to_string()),
-                None => Pipeline::new(cfg.clone(), &device).map_err(|e| e.to_string()),
-            }
-        };
-        // Cells scored with another model (e.g. before a retrain) are run again.
-        let model = trained
-            .as_ref()
-            .map_or_else(|| "random".to_string(), |t| t.key.to_string());
-        let summary = run_grid(exp, path, &bench, &manifest, &model, build, &multi)?;
+        let summary = run_seeds::<B>(exp, path, &multi, &device)?;
         print!(
             "{}",
             std::fs::read_to_string(out.join("results.md")).context("reading results.md")?
@@ -103,11 +75,15 @@ impl Job for AblateJob {
             summary.failed.len()
         );
         for r in summary.rows.iter().filter(|r| r.skipped > 0) {
+            let model = r
+                .seed
+                .map_or_else(|| out.clone(), |s| out.join(format!("seed-{s}")));
             eprintln!(
                 "warning: cell {}: {} questions skipped as unreadable (counted wrong), see {}",
                 r.cell,
                 r.skipped,
-                out.join("cells")
+                model
+                    .join("cells")
                     .join(&r.cell)
                     .join("skipped.jsonl")
                     .display()
@@ -121,7 +97,9 @@ impl Job for AblateJob {
             ),
             Err(e) => eprintln!("warning: plotting {} failed: {e}", out.display()),
         }
-        match super::examples::draw_examples(&out) {
+        // The examples of the first seed's model (the cells' files are per model).
+        let model = super::examples::first_model_dir(&out);
+        match super::examples::draw_examples(&model, &out) {
             Ok(files) if !files.is_empty() => eprintln!(
                 "plots: {} patch-overlay files in {}",
                 files.len(),

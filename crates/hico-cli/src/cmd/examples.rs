@@ -10,10 +10,11 @@ use anyhow::{Context, Result};
 use hico_core::{provenance::Provenance, trace::RetentionTrace};
 use hico_video::FrameReader;
 
-/// Draw every recorded example under `dir/cells/*/examples/*/`; returns the files written.
-pub fn draw_examples(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Draw every recorded example under `model/cells/*/examples/*/` (a model's folder: the
+/// ablation's, or one seed's) into `out/plots/examples/`; returns the files written.
+pub fn draw_examples(model: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let cells = dir.join("cells");
+    let cells = model.join("cells");
     let Ok(entries) = std::fs::read_dir(&cells) else {
         return Ok(files);
     };
@@ -36,6 +37,21 @@ pub fn draw_examples(dir: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// The folder of the model whose examples are drawn: the lowest `seed-<s>/` of a seeded
+/// ablation folder, else the folder itself.
+pub fn first_model_dir(dir: &Path) -> PathBuf {
+    let seeds = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("seed-")?.parse::<u64>().ok()
+        });
+    seeds
+        .min()
+        .map_or_else(|| dir.to_path_buf(), |s| dir.join(format!("seed-{s}")))
 }
 
 fn draw_one(ex: &Path, cell: &str, kind: &str, stem: &Path) -> Result<Vec<PathBuf>> {

@@ -16,7 +16,10 @@ pub fn run(args: Args) -> Result<()> {
     let files = hico_viz::plot_run_dir(&args.run_dir)
         .with_context(|| format!("plotting {}", args.run_dir.display()))?;
     let mut files = files;
-    files.extend(super::examples::draw_examples(&args.run_dir)?);
+    files.extend(super::examples::draw_examples(
+        &super::examples::first_model_dir(&args.run_dir),
+        &args.run_dir,
+    )?);
     for f in &files {
         println!("{}", f.display());
     }

@@ -26,6 +26,9 @@ pub enum DropoutConfig {
     /// while they are similar (shallow layers), then prune by attention to a compute budget.
     #[serde(rename = "framefusion")]
     FrameFusion(FrameFusionDrop),
+    /// Remove every visual token after layer `after_layer` (0: before the first layer, so
+    /// the LLM never sees the video): the drop-depth probe, not a compression method.
+    RemoveAll(RemoveAllDrop),
 }
 
 impl DropoutConfig {
@@ -39,6 +42,7 @@ impl DropoutConfig {
             Self::Fastv(_) => "fastv",
             Self::Pyramid(_) => "pyramid",
             Self::FrameFusion(_) => "framefusion",
+            Self::RemoveAll(_) => "remove_all",
         }
     }
 }
@@ -64,6 +68,21 @@ fn default_layers() -> Vec<usize> {
 }
 fn default_ratios() -> Vec<f64> {
     vec![1.0, 0.5, 0.25, 0.125]
+}
+
+/// Every visual token removed after one layer (`kind = "remove_all"`): how much of the
+/// answer a model still needs from the video after its first `after_layer` layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveAllDrop {
+    /// Decoder layers that see the visual tokens: they are removed after this 1-based layer,
+    /// or before the first layer when 0. Must be below the LLM's depth (at the depth
+    /// nothing is removed: use `none`).
+    pub after_layer: usize,
+    /// Position handling after the drop (`renumber`: the text after the video continues at
+    /// the next position, as if the video had never been there when `after_layer = 0`).
+    #[serde(default)]
+    pub positions: PositionMode,
 }
 
 /// FastV: one attention-ranked drop.
@@ -176,6 +195,12 @@ pub fn staged(cfg: &DropoutConfig) -> Option<Stages> {
             rules: vec![Attention],
             positions: f.positions,
         }),
+        DropoutConfig::RemoveAll(r) => Some(Stages {
+            layers: vec![r.after_layer],
+            ratios: vec![1.0, 0.0],
+            rules: vec![Uniform],
+            positions: r.positions,
+        }),
     }
 }
 
@@ -208,5 +233,14 @@ mod tests {
         assert!(plan.check_layout(l(3, 4), 12).is_ok());
         assert!(plan.check_layout(l(3, 5), 12).is_err());
         assert!(DropPlan::none().check_layout(None, 12).is_ok());
+    }
+
+    #[test]
+    fn remove_all_is_one_stage_keeping_nothing() {
+        let c: DropoutConfig = toml::from_str("kind = \"remove_all\"\nafter_layer = 0").unwrap();
+        assert_eq!(c.kind(), "remove_all");
+        let s = staged(&c).unwrap();
+        assert_eq!((s.layers, s.ratios), (vec![0], vec![1.0, 0.0]));
+        assert!(toml::from_str::<DropoutConfig>("kind = \"remove_all\"").is_err());
     }
 }

@@ -57,9 +57,11 @@ impl PipelineConfig {
             return Ok(());
         };
         let fastv = matches!(self.dropout, DropoutConfig::Fastv(_));
-        let (layer_key, ratio_key) = match fastv {
-            true => ("dropout.layer", "dropout.ratio"),
-            false => ("dropout.layers", "dropout.ratios"),
+        let remove_all = matches!(self.dropout, DropoutConfig::RemoveAll(_));
+        let (layer_key, ratio_key) = match (fastv, remove_all) {
+            (true, _) => ("dropout.layer", "dropout.ratio"),
+            (_, true) => ("dropout.after_layer", "dropout.kind"),
+            _ => ("dropout.layers", "dropout.ratios"),
         };
         if let Some(&l) = stages.layers.iter().find(|&&l| l >= llm.layers) {
             return Err(bad(
@@ -69,6 +71,10 @@ impl PipelineConfig {
                     llm.layers, llm.source, llm.layers
                 ),
             ));
+        }
+        if remove_all {
+            // Keeping nothing is the point of the probe.
+            return Ok(());
         }
         let (n, why) = self.min_visual_tokens();
         for (s, &r) in stages.ratios.iter().enumerate().skip(1) {
@@ -87,6 +93,12 @@ impl PipelineConfig {
             }
         }
         Ok(())
+    }
+
+    /// The decoder layers of the configured LLM (from `config.json` of an `hf` directory,
+    /// after checking its family).
+    pub fn llm_layers(&self) -> Result<usize, ConfigError> {
+        llm_facts(&self.llm).map(|f| f.layers)
     }
 
     /// The fewest visual tokens that enter the LLM for one video, and how they come about:
@@ -215,6 +227,7 @@ mod tests {
     #[test]
     fn tiny_passes() {
         tiny().check_model(Path::new("tiny.toml")).unwrap();
+        assert_eq!(tiny().llm_layers().unwrap(), 4);
         // 8 frames (t_min) × 4 tokens per frame.
         assert_eq!(tiny().min_visual_tokens().0, 32);
     }
@@ -278,6 +291,24 @@ mod tests {
         });
         let e = c.validate(Path::new("c.toml")).unwrap_err().to_string();
         assert!(e.contains("`kv_cache.dycoke_l`"), "{e}");
+    }
+
+    #[test]
+    fn remove_all_keeps_nothing_within_the_llm_depth() {
+        let mut c = tiny();
+        for after_layer in [0, 3] {
+            c.dropout = DropoutConfig::RemoveAll(RemoveAllDrop {
+                after_layer,
+                positions: Default::default(),
+            });
+            c.check_model(Path::new("c.toml")).unwrap();
+            c.validate(Path::new("c.toml")).unwrap();
+        }
+        c.dropout = DropoutConfig::RemoveAll(RemoveAllDrop {
+            after_layer: 4,
+            positions: Default::default(),
+        });
+        assert!(err(&c).contains("`dropout.after_layer`"), "{}", err(&c));
     }
 
     #[test]

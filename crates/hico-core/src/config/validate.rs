@@ -238,7 +238,10 @@ impl PipelineConfig {
                 ));
             }
         }
-        if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout) {
+        // `remove_all` is one stage by construction, and may drop before layer 1.
+        if let Some(Stages { layers, ratios, .. }) = staged(&self.dropout)
+            && !matches!(self.dropout, DropoutConfig::RemoveAll(_))
+        {
             if ratios.len() != layers.len() + 1 {
                 return Err(bad(
                     "dropout.ratios",

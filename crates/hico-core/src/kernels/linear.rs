@@ -74,7 +74,8 @@ pub fn matmul(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
     y
 }
 
-/// `dst (+)= lhs · rhs` by the gemm crate: `dst` `m × n` row-major and dense, `lhs` `m × k`
+/// `dst (+)= lhs · rhs` by the gemm crate's kernels for [`super::simd::isa`]
+/// ([`super::gemm_isa`]): `dst` `m × n` row-major and dense, `lhs` `m × k`
 /// and `rhs` `k × n` with element `(i, j)` at `base + i·rs + j·cs` (`(base, rs, cs)` each);
 /// `accumulate` adds to `dst` instead of overwriting it (which then is not read). The one
 /// call of gemm behind the linear layers and the attention kernels' tiles.
@@ -91,25 +92,13 @@ pub(super) unsafe fn gemm_into(
 ) {
     // SAFETY: the caller's contract.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        super::gemm_isa::gemm_f32(
+            (m, n, k),
             dst,
-            1,
-            n as isize,
+            (n as isize, 1),
             accumulate,
-            lhs,
-            lcs as isize,
-            lrs as isize,
-            rhs,
-            cs as isize,
-            rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
+            (lhs, lrs as isize, lcs as isize),
+            (rhs, rs as isize, cs as isize),
             parallelism,
         );
     }

@@ -13,7 +13,8 @@
 //! and the norm's are in [`act`] and [`norm`], the product's is two more products).
 //!
 //! Their elementwise and row loops are plain Rust, compiled for SSE2, AVX2 and AVX-512 and
-//! chosen at run time ([`simd`]). Kernels whose tasks are uniform split them statically, one
+//! chosen at run time ([`simd`]); their matrix products run the gemm crate's kernels for the
+//! same instruction set, blocked independently of the CPU's caches ([`gemm_isa`]). Kernels whose tasks are uniform split them statically, one
 //! share per thread, so repeated calls keep each core's cache ([`split`]). They read tensors
 //! in place through strided views ([`view`]).
 
@@ -24,6 +25,7 @@ pub mod attention_grad;
 mod autodiff;
 pub mod exp;
 pub mod flex;
+pub mod gemm_isa;
 pub mod gemv;
 pub mod linear;
 pub mod norm;

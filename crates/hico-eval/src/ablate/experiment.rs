@@ -86,6 +86,21 @@ pub struct TrainSpec {
     /// previous phase's weights, and the main phase above starts from the last one's.
     #[serde(default)]
     pub curriculum: Vec<PhaseSpec>,
+    /// Training seeds (default `[0]`): one model is trained per seed (`OUT/seed-<s>/`) and
+    /// every cell is scored with each. Seed `s` adds `s` to the base config's `seed` (the
+    /// weight initialisation) and to the stage's `seed` (data order, per-step randomness),
+    /// and `SEED_STRIDE · s` to the seeds of every training set (other questions); seed 0 is
+    /// the recipe as written.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+}
+
+/// How far apart the training sets of two seeds are seeded (`data_seed + SEED_STRIDE · s`;
+/// the curriculum phases use the next seeds after each).
+pub const SEED_STRIDE: u64 = 1_000;
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
 }
 
 /// One curriculum phase (`[[train.curriculum]]`): its own training set of the benchmark's
@@ -106,6 +121,16 @@ pub struct PhaseSpec {
 }
 
 impl TrainSpec {
+    /// The spec as seed `seed` trains it: every training set reseeded by
+    /// `SEED_STRIDE · seed` (the base config's and the stage's seeds are offset by the
+    /// trainer, [`crate::ablate::ensure_trained`]).
+    pub fn for_seed(&self, seed: u64) -> TrainSpec {
+        TrainSpec {
+            data_seed: self.data_seed + SEED_STRIDE * seed,
+            ..self.clone()
+        }
+    }
+
     /// The training set's spec: the benchmark's with `data_seed`, `data_repeats` and
     /// `benchmark_overrides`; errors name `path` and the key.
     pub fn data_spec(&self, bench: &BenchSpec, path: &Path) -> Result<BenchSpec, EvalError> {
@@ -149,6 +174,21 @@ impl TrainSpec {
             key,
             message,
         };
+        let mut seeds = self.seeds.clone();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if self.seeds.is_empty() || seeds.len() != self.seeds.len() {
+            return Err(bad(
+                "train.seeds".into(),
+                format!("{:?} must list at least one seed, each once", self.seeds),
+            ));
+        }
+        if self.curriculum.len() as u64 >= SEED_STRIDE {
+            return Err(bad(
+                "train.curriculum".into(),
+                format!("at most {} phases", SEED_STRIDE - 1),
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (k, p) in self.curriculum.iter().enumerate() {
             let key = |f: &str| format!("train.curriculum[{k}].{f}");
@@ -259,6 +299,14 @@ impl Experiment {
         Ok(exp)
     }
 
+    /// The models the grid is scored with: the training seeds (`[train] seeds`), or one
+    /// random initialisation (seed 0) without `[train]`.
+    pub fn seeds(&self) -> Vec<u64> {
+        self.train
+            .as_ref()
+            .map_or_else(default_seeds, |t| t.seeds.clone())
+    }
+
     /// The output folder.
     pub fn out_dir(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
@@ -323,7 +371,9 @@ impl Experiment {
         Ok(cells)
     }
 
-    fn resolve(
+    /// The base config with the overrides, then `values` (dotted key, value) applied,
+    /// validated; errors name the experiment file and key.
+    pub(crate) fn resolve(
         &self,
         path: &Path,
         values: &[(String, toml::Value)],
@@ -406,6 +456,7 @@ mod tests {
             data_repeats: 5,
             benchmark_overrides: toml::from_str("decoys = 0").unwrap(),
             curriculum: Vec::new(),
+            seeds: vec![0],
         };
         match t.data_spec(&bench, "e.toml".as_ref()).unwrap() {
             BenchSpec::MhNiah(m) => assert_eq!((m.seed, m.repeats, m.decoys), (9, 5, 0)),
@@ -452,8 +503,22 @@ mod tests {
         dup.curriculum[1].name = "big".into();
         let err = dup.validate("e.toml".as_ref()).unwrap_err().to_string();
         assert!(err.contains("train.curriculum[1].name"), "{err}");
-        let mut unsafe_name = t;
+        let mut unsafe_name = t.clone();
         unsafe_name.curriculum[0].name = "../x".into();
         assert!(unsafe_name.validate("e.toml".as_ref()).is_err());
+        // Seeds: one by default; each reseeds every training set, seed 0 keeps the recipe.
+        assert_eq!(t.seeds, vec![0]);
+        assert_eq!(t.for_seed(0), t);
+        let s2 = t.for_seed(2);
+        match s2.phase_spec(1, &bench, "e.toml".as_ref()).unwrap() {
+            BenchSpec::Object(o) => assert_eq!(o.seed, 9 + 2 * SEED_STRIDE + 2),
+            other => panic!("{other:?}"),
+        }
+        for bad in [vec![], vec![1, 1]] {
+            let mut b = t.clone();
+            b.seeds = bad;
+            let err = b.validate("e.toml".as_ref()).unwrap_err().to_string();
+            assert!(err.contains("train.seeds"), "{err}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     EvalError,
     score::DepthAccuracy,
-    stats::{Paired, Proportion, Z95, wilson},
+    stats::{Proportion, Z95, wilson},
 };
 
 /// The result of one cell (or its error).
@@ -43,6 +43,9 @@ pub struct Row {
     pub kv_kib: f64,
     /// Wall-clock seconds of the cell.
     pub seconds: f64,
+    /// The training seed of the model that scored the cell (`None` outside a seeded run).
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Questions scored.
     pub n: usize,
     /// Questions skipped (unreadable; in the cell's `skipped.jsonl`). `accuracy` counts
@@ -76,7 +79,7 @@ impl Row {
     }
 }
 
-fn md_clean(s: &str) -> String {
+pub(crate) fn md_clean(s: &str) -> String {
     s.replace(['\n', '\r', '|'], ";")
 }
 
@@ -97,8 +100,8 @@ fn grid_keys(rows: &[Row]) -> Vec<String> {
     keys
 }
 
-/// Write `results.csv` with the csv crate: `cell`, one column `grid.<key>` per grid key (the
-/// value's label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
+/// Write `results.csv` with the csv crate: `cell`, `seed` (empty outside a seeded run), one
+/// column `grid.<key>` per grid key (the value's label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
 /// correct, n, exact_match, visual_tokens, frames, prefill_gflop, kv_kib, seconds,
 /// pred_a..pred_d, hico_version, git_commit, error`.
 pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
@@ -108,7 +111,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
     };
     let keys = grid_keys(rows);
     let mut w = csv::Writer::from_path(path).map_err(err)?;
-    let mut header: Vec<String> = vec!["cell".into()];
+    let mut header: Vec<String> = vec!["cell".into(), "seed".into()];
     // `grid.<key>`: a grid key may share its name with a fixed column (`compressor`).
     header.extend(keys.iter().map(|k| format!("grid.{k}")));
     header.extend(
@@ -141,7 +144,10 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
     w.write_record(&header).map_err(err)?;
     for r in rows {
         let ci = r.interval();
-        let mut rec: Vec<String> = vec![r.cell.clone()];
+        let mut rec: Vec<String> = vec![
+            r.cell.clone(),
+            r.seed.map(|s| s.to_string()).unwrap_or_default(),
+        ];
         for k in &keys {
             let label = r.labels.iter().find(|(key, _)| key == k);
             rec.push(label.map(|(_, l)| l.clone()).unwrap_or_default());
@@ -176,26 +182,27 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
     w.flush().map_err(EvalError::io(path))
 }
 
-/// Write `results.md`: a markdown table, one row per cell (accuracy with its 95 % Wilson
-/// interval), then the paired comparisons with their exact McNemar p-values.
+/// Write `results.md`: `sections` (markdown written over the seeds: means, paired tests,
+/// the depth curve) after a heading, then a table with one row per cell and model (accuracy
+/// with its 95 % Wilson interval, cost columns).
 pub fn write_markdown(
     path: &Path,
     title: &str,
     rows: &[Row],
-    paired: &[Paired],
+    sections: &str,
 ) -> Result<(), EvalError> {
-    let mut t = format!(
-        "# {title}\n\n| cell | compressor | tokens/frame | dropout | accuracy | 95 % CI | \
-         correct/n | exact match | visual tokens | frames | prefill GFLOP | KV KiB | seconds | \
-         predicted A/B/C/D | error |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-    );
+    let mut t = format!("# {title}\n{sections}");
+    t += "\n## Every cell and model\n\n| cell | seed | compressor | tokens/frame | dropout | \
+         accuracy | 95 % CI | correct/n | exact match | visual tokens | frames | prefill GFLOP | \
+         KV KiB | seconds | predicted A/B/C/D | error |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for r in rows {
         let ci = r.interval();
         t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {:.4} | {:.0} | {:.1} \
-             | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {:.4} | {:.0} \
+             | {:.1} | {} | {} |\n",
             r.cell,
+            r.seed.map(|s| s.to_string()).unwrap_or_default(),
             r.compressor,
             r.tokens_per_frame
                 .map(|t| t.to_string())
@@ -220,9 +227,6 @@ pub fn write_markdown(
             md_clean(r.error.as_deref().unwrap_or("")),
         );
     }
-    if !paired.is_empty() {
-        t += &paired_markdown(paired);
-    }
     let versions: Vec<String> = {
         let mut v: Vec<String> = rows
             .iter()
@@ -236,30 +240,6 @@ pub fn write_markdown(
     std::fs::write(path, t).map_err(EvalError::io(path))
 }
 
-/// The paired comparisons as a markdown section.
-pub fn paired_markdown(paired: &[Paired]) -> String {
-    let mut t = String::from(
-        "\n## Paired comparisons (same questions, exact McNemar test)\n\n\
-         | claim | a | b | n | acc a | acc b | right in a only | right in b only | p | verdict |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for p in paired {
-        t += &format!(
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |\n",
-            md_clean(&p.claim),
-            p.a,
-            p.b,
-            p.n,
-            p.acc_a,
-            p.acc_b,
-            p.a_only,
-            p.b_only,
-            crate::stats::fmt_p(p.p_value),
-            p.verdict(),
-        );
-    }
-    t
-}
 /// Accuracy per (depth, frames) averaged over the successful cells (each cell weighs the
 /// same).
 pub fn mean_by_depth(rows: &[Row]) -> Vec<DepthAccuracy> {

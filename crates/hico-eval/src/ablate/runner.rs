@@ -1,23 +1,30 @@
 //! Running a grid: build (or reuse) the benchmark set, then for every cell build its
 //! pipeline, score the set, and write the cell folder; skip cells already done; record a
-//! failing cell (error or panic) and go on; write the tables.
+//! failing cell (error or panic) and go on; write the tables. [`score_cells`] scores one
+//! model's cells into its folder; [`run_grid`] is one model whose folder is OUT itself (the
+//! seeded runner, [`crate::ablate::run_seeds`], puts each seed's model in `OUT/seed-<s>/`).
 //!
-//! Output folder:
+//! Output folder (`M` = the model's folder: OUT, or `OUT/seed-<s>`):
 //! ```text
 //! OUT/experiment.json             the experiment as resolved
 //! OUT/bench/                      the benchmark set (manifest.json, llava.json, videos/)
-//! OUT/cells/<cell>/config.json    resolved config (and the first question's run record:
+//! M/cells/<cell>/config.json      resolved config (and the first question's run record:
 //!                                 retention.json, ledger.json, provenance.json, summary.json)
-//! OUT/cells/<cell>/scores.json    per-question scores
-//! OUT/cells/<cell>/niah.csv       accuracy per depth × haystack length
-//! OUT/cells/<cell>/skipped.jsonl  questions skipped as unreadable (id, video, reason)
-//! OUT/cells/<cell>/done.json      the cell's result row; skipped on re-run while the model,
+//! M/cells/<cell>/scores.json      per-question scores
+//! M/cells/<cell>/niah.csv         accuracy per depth × haystack length
+//! M/cells/<cell>/skipped.jsonl    questions skipped as unreadable (id, video, reason)
+//! M/cells/<cell>/done.json        the cell's result row; skipped on re-run while the model,
 //!                                 the cell's config and hico's version and commit are
 //!                                 unchanged
-//! OUT/results.csv, results.md     one row per cell (with its 95 % Wilson interval, hico's
-//!                                 version and commit); results.md also holds the paired
-//!                                 comparisons (exact McNemar) of `[[paired]]`
+//! M/depth/layers-<k>/             the drop-depth cells (trained models; same files)
+//! OUT/results.csv, results.md     one row per cell and seed (with its 95 % Wilson interval,
+//!                                 hico's version and commit); results.md also holds the
+//!                                 means over seeds, the paired comparisons of `[[paired]]`
+//!                                 per seed (exact McNemar) and over the seeds (CMH), and
+//!                                 the drop-depth curve
 //! OUT/paired.json                 the paired comparisons
+//! OUT/depth_curve.csv             layers_seen,accuracy,n (mean over seeds; per seed in
+//!                                 depth_curve_seeds.csv)
 //! OUT/niah.csv                    accuracy per depth × haystack length, mean over cells
 //! ```
 
@@ -35,14 +42,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::{
     experiment::{Cell, Experiment},
-    report::{Row, mean_by_depth, write_csv, write_markdown},
+    report::Row,
+    seeds::{ModelResult, SeededPaired, write_tables},
 };
 use crate::{
     EvalError,
     bench::{Manifest, build_set},
     read_json,
     score::{ScoreOptions, score_set, write_niah_csv},
-    stats::Paired,
     version::{GIT_COMMIT, HICO_VERSION},
     write_json,
 };
@@ -58,10 +65,22 @@ pub struct GridSummary {
     pub skipped: Vec<String>,
     /// Cells that failed (recorded in the tables with their error).
     pub failed: Vec<String>,
-    /// Every cell's row, in grid order.
+    /// Every cell's row, in grid order (seed by seed in a seeded run).
     pub rows: Vec<Row>,
     /// The experiment's `[[paired]]` comparisons, on the cells' per-question scores.
-    pub paired: Vec<Paired>,
+    pub paired: Vec<SeededPaired>,
+}
+
+/// One model a grid is scored with: its folder (holding `cells/`), the key a finished cell
+/// must carry to count as done (`random`, or the training cache key), and its seed.
+#[derive(Debug, Clone)]
+pub struct ModelRun {
+    /// The model's folder: OUT, or `OUT/seed-<s>`.
+    pub dir: PathBuf,
+    /// The model's key (a `done.json` of another model does not count).
+    pub key: String,
+    /// The training seed (`None` outside a seeded run).
+    pub seed: Option<u64>,
 }
 
 /// A progress bar in the workspace's style, attached to `multi`.
@@ -102,11 +121,12 @@ pub fn prepare_benchmark(
     Ok((dir, m))
 }
 
-/// Run every cell of `exp` (file `exp_path`) on the set in `bench`, building each cell's
-/// pipeline with `build` (random init, or trained weights) for the model named `model`
-/// (e.g. `random`, or the training cache key). A cell is skipped when its `done.json` was
-/// written for the same model and its `config.json` equals the cell's current config.
-/// Returns what ran; writes the tables.
+/// Run every cell of `exp` (file `exp_path`) on the set in `bench` with one model, whose
+/// folder is OUT (`cells/` beside the tables), building each cell's pipeline with `build`
+/// (random init, or trained weights) for the model named `model` (e.g. `random`, or the
+/// training cache key). A cell is skipped when its `done.json` was written for the same
+/// model and its `config.json` equals the cell's current config. Returns what ran; writes
+/// the tables.
 pub fn run_grid<B: Backend>(
     exp: &Experiment,
     exp_path: &Path,
@@ -117,7 +137,28 @@ pub fn run_grid<B: Backend>(
     multi: &MultiProgress,
 ) -> Result<GridSummary, EvalError> {
     let out = exp.out_dir();
-    std::fs::create_dir_all(out.join("cells")).map_err(EvalError::io(&out))?;
+    let cells = checked_cells(exp, exp_path)?;
+    let run = ModelRun {
+        dir: out.clone(),
+        key: model.to_string(),
+        seed: None,
+    };
+    let mut summary = score_cells(exp, &cells, &run, bench, manifest, &build, multi)?;
+    let result = ModelResult {
+        seed: None,
+        dir: out.clone(),
+        rows: summary.rows.clone(),
+        depth: Vec::new(),
+    };
+    summary.paired = write_tables(exp, &out, &[result])?;
+    Ok(summary)
+}
+
+/// The experiment's cells, after checking that every `[[paired]]` cell and `score.examples`
+/// cell exists; writes `OUT/experiment.json`.
+pub fn checked_cells(exp: &Experiment, exp_path: &Path) -> Result<Vec<Cell>, EvalError> {
+    let out = exp.out_dir();
+    std::fs::create_dir_all(&out).map_err(EvalError::io(&out))?;
     write_json(&out.join("experiment.json"), exp)?;
     let cells = exp.cells(exp_path)?;
     for (i, p) in exp.paired.iter().enumerate() {
@@ -138,14 +179,6 @@ pub fn run_grid<B: Backend>(
             }
         }
     }
-    // Without a terminal the bars are hidden: one plain line per cell instead.
-    let plain = !std::io::stderr().is_terminal();
-    let dropout_label = dropout_labeler(&cells);
-    let opts = ScoreOptions {
-        free_form: exp.score.free_form,
-        capture_all_layers: exp.score.capture_attention,
-        max_skipped: exp.score.max_skipped,
-    };
     for name in &exp.score.examples {
         if !cells.iter().any(|c| &c.name == name) {
             return Err(EvalError::Spec {
@@ -155,21 +188,47 @@ pub fn run_grid<B: Backend>(
             });
         }
     }
+    Ok(cells)
+}
+
+/// Score `cells` with one model into `run.dir/cells/<cell>/` (or, for cells named
+/// `depth/...`, `run.dir/depth/...`), skipping finished ones; the summary's `paired` is
+/// left empty (the tables are written over every model).
+pub fn score_cells<B: Backend>(
+    exp: &Experiment,
+    cells: &[Cell],
+    run: &ModelRun,
+    bench: &Path,
+    manifest: &Manifest,
+    build: &impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,
+    multi: &MultiProgress,
+) -> Result<GridSummary, EvalError> {
+    let model = run.key.as_str();
+    // Without a terminal the bars are hidden: one plain line per cell instead.
+    let plain = !std::io::stderr().is_terminal();
+    let dropout_label = dropout_labeler(cells);
+    let opts = ScoreOptions {
+        free_form: exp.score.free_form,
+        capture_all_layers: exp.score.capture_attention,
+        max_skipped: exp.score.max_skipped,
+    };
     let cells_bar = bar(multi, "cells");
     cells_bar.set_length(cells.len() as u64);
     let samples_bar = bar(multi, "questions");
     let mut summary = GridSummary {
-        out: out.clone(),
+        out: exp.out_dir(),
         ran: Vec::new(),
         skipped: Vec::new(),
         failed: Vec::new(),
         rows: Vec::new(),
         paired: Vec::new(),
     };
+    let who = run.seed.map(|s| format!("seed {s} ")).unwrap_or_default();
     for (index, cell) in cells.iter().enumerate() {
-        let dir = out.join("cells").join(&cell.name);
+        let dir = cell_dir(&run.dir, &cell.name);
         let done = dir.join("done.json");
-        if let Some(row) = finished(&dir, cell, model) {
+        if let Some(mut row) = finished(&dir, cell, model) {
+            row.seed = run.seed;
             summary.skipped.push(cell.name.clone());
             summary.rows.push(row);
             cells_bar.inc(1);
@@ -179,6 +238,7 @@ pub fn run_grid<B: Backend>(
         std::fs::create_dir_all(&dir).map_err(EvalError::io(&dir))?;
         let mut row = empty_row(cell, dropout_label(cell));
         row.model = model.to_string();
+        row.seed = run.seed;
         let t0 = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| {
             run_cell(
@@ -186,7 +246,7 @@ pub fn run_grid<B: Backend>(
                 &dir,
                 bench,
                 manifest,
-                &build,
+                build,
                 opts,
                 exp.score.examples.contains(&cell.name),
                 &samples_bar,
@@ -201,7 +261,7 @@ pub fn run_grid<B: Backend>(
         };
         let line = match (&error, row.interval()) {
             (None, Some(ci)) => format!(
-                "cell {}/{} {}: accuracy {:.3} [{:.3}, {:.3}] ({}/{}), {:.1} s",
+                "{who}cell {}/{} {}: accuracy {:.3} [{:.3}, {:.3}] ({}/{}), {:.1} s",
                 index + 1,
                 cells.len(),
                 cell.name,
@@ -213,7 +273,7 @@ pub fn run_grid<B: Backend>(
                 row.seconds
             ),
             (e, _) => format!(
-                "cell {}/{} {}: failed: {}",
+                "{who}cell {}/{} {}: failed: {}",
                 index + 1,
                 cells.len(),
                 cell.name,
@@ -241,26 +301,20 @@ pub fn run_grid<B: Backend>(
     }
     samples_bar.finish_and_clear();
     cells_bar.finish_and_clear();
-    summary.paired = paired(exp, &out)?;
-    write_json(&out.join("paired.json"), &summary.paired)?;
-    write_csv(&out.join("results.csv"), &summary.rows)?;
-    let title = if exp.name.is_empty() {
-        "ablation"
-    } else {
-        &exp.name
-    };
-    write_markdown(
-        &out.join("results.md"),
-        title,
-        &summary.rows,
-        &summary.paired,
-    )?;
-    write_niah_csv(&out.join("niah.csv"), &mean_by_depth(&summary.rows))?;
     Ok(summary)
 }
 
+/// The folder of cell `name` in a model's folder: `cells/<name>`, or `depth/...` for the
+/// drop-depth cells (named `depth/layers-<k>`).
+pub fn cell_dir(model_dir: &Path, name: &str) -> PathBuf {
+    match name.starts_with("depth/") {
+        true => model_dir.join(name),
+        false => model_dir.join("cells").join(name),
+    }
+}
+
 /// The per-question `(id, correct)` of a scored cell (its `scores.json`).
-fn question_scores(dir: &Path) -> Result<Vec<(String, bool)>, EvalError> {
+pub(crate) fn question_scores(dir: &Path) -> Result<Vec<(String, bool)>, EvalError> {
     #[derive(serde::Deserialize)]
     struct Q {
         id: String,
@@ -272,19 +326,6 @@ fn question_scores(dir: &Path) -> Result<Vec<(String, bool)>, EvalError> {
     }
     let s: Scores = read_json(&dir.join("scores.json"))?;
     Ok(s.samples.into_iter().map(|q| (q.id, q.correct)).collect())
-}
-
-/// The experiment's `[[paired]]` comparisons from the cells' `scores.json`; a pair with a
-/// failed cell is left out.
-fn paired(exp: &Experiment, out: &Path) -> Result<Vec<Paired>, EvalError> {
-    let mut res = Vec::new();
-    for p in &exp.paired {
-        let cell = |name: &str| question_scores(&out.join("cells").join(name));
-        if let (Ok(a), Ok(b)) = (cell(&p.a), cell(&p.b)) {
-            res.push(Paired::new(&p.claim, (&p.a, &a), (&p.b, &b)));
-        }
-    }
-    Ok(res)
 }
 
 /// The cell's row when it is done for this model, config and code (hico's version and
@@ -420,6 +461,7 @@ fn empty_row(cell: &Cell, dropout: String) -> Row {
         prefill_gflop: 0.0,
         kv_kib: 0.0,
         seconds: 0.0,
+        seed: None,
         n: 0,
         skipped: 0,
         predicted: [0; 4],

@@ -3,7 +3,8 @@
 //! the result (`OUT/train/trained.json`); later runs reuse the checkpoint while the training
 //! set spec, stage, base config and hico's version and commit are unchanged (a change
 //! retrains from scratch). A curriculum (`[[train.curriculum]]`) is a chain of such phases,
-//! each cached the same way and keyed by the phases before it.
+//! each cached the same way and keyed by the phases before it. Each training seed
+//! (`[train] seeds`) is one such chain in its own folder (`OUT/seed-<s>/`).
 
 use std::path::{Path, PathBuf};
 
@@ -36,22 +37,29 @@ pub struct Trained {
     pub key: serde_json::Value,
 }
 
-/// The checkpoint to evaluate: `None` when the experiment has no `[train]`; otherwise the
-/// cached one, or a fresh training run (resumed if interrupted). Curriculum phases
-/// (`[[train.curriculum]]`) train first, in order, each in `OUT/curriculum/<name>/` and
-/// from the previous phase's weights; the main phase (`OUT/train`) starts from the last.
+/// The checkpoint of training seed `seed` to evaluate: `None` when the experiment has no
+/// `[train]`; otherwise the cached one, or a fresh training run (resumed if interrupted),
+/// in the model's folder `out` (`OUT/seed-<s>`). Curriculum phases (`[[train.curriculum]]`)
+/// train first, in order, each in `out/curriculum/<name>/` and from the previous phase's
+/// weights; the main phase (`out/train`) starts from the last. The seed offsets the base
+/// config's `seed` (initialisation), the stage's `seed` (data order) and the training sets'
+/// seeds ([`crate::ablate::TrainSpec::for_seed`]).
 pub fn ensure_trained<B: AutodiffBackend>(
     exp: &Experiment,
     exp_path: &Path,
     out: &Path,
+    seed: u64,
     multi: &MultiProgress,
     device: &Device<B>,
 ) -> Result<Option<Trained>, EvalError> {
     let Some(spec) = &exp.train else {
         return Ok(None);
     };
-    let stage = StageConfig::load(&spec.stage).map_err(|e| train_err(exp_path, e))?;
-    let base = exp.base_config(exp_path)?;
+    let spec = &spec.for_seed(seed);
+    let mut stage = StageConfig::load(&spec.stage).map_err(|e| train_err(exp_path, e))?;
+    stage.seed = stage.seed.wrapping_add(seed);
+    let mut base = exp.base_config(exp_path)?;
+    base.seed = base.seed.wrapping_add(seed);
     let mut init: Option<Trained> = None;
     for (k, phase) in spec.curriculum.iter().enumerate() {
         let mut stage = stage.clone();
