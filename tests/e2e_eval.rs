@@ -167,3 +167,66 @@ fn every_public_benchmark_runs_end_to_end_on_its_fixture() {
         }
     }
 }
+
+/// `hico ablate` with a public benchmark as its benchmark: the grid's cells run `hico eval`'s
+/// path on the same questions, `[[paired]]` claims get McNemar tests.
+#[test]
+fn an_ablation_grid_runs_on_a_public_benchmark() {
+    let media = tempfile::tempdir().unwrap();
+    ffmpeg(
+        &[
+            "testsrc2=size=96x64:rate=8:duration=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &media.path().join("clip.mp4"),
+    );
+    std::fs::create_dir_all(media.path().join("frames")).unwrap();
+    ffmpeg(
+        &["testsrc2=size=96x64:rate=4:duration=2"],
+        &media.path().join("frames/frame_%d.jpg"),
+    );
+    let data = with_media("mvbench", media.path());
+    let base = data.path().join("base.toml");
+    std::fs::write(
+        &base,
+        format!(
+            "[model]\nkind = \"videochat_flash\"\npath = {:?}\n",
+            root().join("crates/hico-model/tests/fixtures/release_224")
+        ),
+    )
+    .unwrap();
+    let out = data.path().join("ablation");
+    let exp = data.path().join("exp.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "name = \"public\"\nbase = {base:?}\nout = {out:?}\n\
+             [benchmark]\nkind = \"mvbench\"\ndata = {:?}\nlimit = 3\nmax_frames = 8\n\
+             [grid]\n\"video_compressor\" = [{{ kind = \"none\" }}, {{ kind = \"random\", retention_ratio = 0.5 }}]\n\
+             [[paired]]\nclaim = \"all tokens beat half of them\"\na = \"none\"\nb = \"random-0.5\"\n",
+            data.path()
+        ),
+    )
+    .unwrap();
+    let stdout = ok(&hico().arg("ablate").arg(&exp).output().unwrap());
+    assert!(stdout.contains("Paired comparisons"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[1].starts_with("none,") && rows[2].starts_with("random-0.5,"),
+        "{csv}"
+    );
+    let tokens = |row: &str| row.rsplit(',').next().unwrap().parse::<f64>().unwrap();
+    assert!(
+        (tokens(rows[2]) - tokens(rows[1]) / 2.0).abs() < 1.0,
+        "{csv}"
+    );
+    let paired: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("paired.json")).unwrap()).unwrap();
+    assert_eq!(paired[0][1]["n"], 3, "{paired}");
+    assert_eq!(lines(&out.join("cells/random-0.5")).len(), 3);
+}

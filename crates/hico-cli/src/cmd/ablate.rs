@@ -3,14 +3,17 @@
 //! drop-depth cells with each (resumable: finished cells are skipped), write `results.csv`,
 //! `results.md`, `paired.json`, `depth_curve.csv`, `niah.csv` and the cell folders, then
 //! draw the plots. The
-//! output folder is locked for the whole run (`hico_core::lock::DirLock`).
+//! output folder is locked for the whole run (`hico_core::lock::DirLock`). An experiment whose
+//! `[benchmark] kind` is a public task (`videomme`, `mvbench`, ...) runs its cells with
+//! `hico eval`'s path instead (`hico_eval::ablate::public_grid`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::{Device, backend::AutodiffBackend};
 use hico_core::lock::DirLock;
-use hico_eval::ablate::{Experiment, run_seeds};
+use hico_eval::ablate::{Experiment, PublicExperiment, run_public_grid, run_seeds};
+use hico_model::Pipeline;
 use indicatif::MultiProgress;
 
 use crate::backend::{DeviceArg, Job, dispatch};
@@ -32,6 +35,22 @@ pub struct Args {
 
 /// Run `hico ablate`.
 pub fn run(args: Args, device: DeviceArg) -> Result<()> {
+    if let Some(mut exp) = PublicExperiment::load(&args.experiment)? {
+        if let Some(out) = args.out {
+            exp.out = Some(out);
+        }
+        if let Some(model) = &args.model {
+            exp.overrides
+                .insert("model".into(), crate::cmd::source::model_table(model));
+        }
+        return dispatch(
+            device,
+            PublicJob {
+                exp,
+                path: args.experiment,
+            },
+        );
+    }
     let mut exp = Experiment::load(&args.experiment)?;
     if let Some(out) = args.out {
         exp.out = Some(out);
@@ -47,6 +66,33 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
             path: args.experiment,
         },
     )
+}
+
+struct PublicJob {
+    exp: PublicExperiment,
+    path: PathBuf,
+}
+
+impl Job for PublicJob {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+        let out = self.exp.out_dir();
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        let _lock = DirLock::acquire(&out, "hico ablate")?;
+        let build = |cfg: &hico_core::config::PipelineConfig| {
+            Pipeline::<B::InnerBackend>::new(cfg.clone(), &device).map_err(|e| e.to_string())
+        };
+        hico_core::backend::on_worker(|| {
+            run_public_grid(&self.exp, &self.path, build, |l| eprintln!("{l}"))
+        })?;
+        print!(
+            "{}",
+            std::fs::read_to_string(out.join("results.md")).context("reading results.md")?
+        );
+        println!("wrote {}", out.display());
+        Ok(())
+    }
 }
 
 struct AblateJob {

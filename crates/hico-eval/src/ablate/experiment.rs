@@ -327,48 +327,7 @@ impl Experiment {
     /// Every cell of the grid, configs resolved and validated; errors name the experiment
     /// file and the key.
     pub fn cells(&self, path: &Path) -> Result<Vec<Cell>, EvalError> {
-        let axes: Vec<(&String, &Vec<toml::Value>)> = self
-            .grid
-            .iter()
-            .map(|(k, v)| (k, v.as_array().expect("validated in load")))
-            .collect();
-        let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
-        for (key, values) in &axes {
-            combos = combos
-                .into_iter()
-                .flat_map(|c| {
-                    values.iter().map(move |v| {
-                        let mut c = c.clone();
-                        c.push(((*key).clone(), v.clone()));
-                        c
-                    })
-                })
-                .collect();
-        }
-        let mut cells: Vec<Cell> = Vec::with_capacity(combos.len());
-        for values in combos {
-            let config = self.resolve(path, &values)?;
-            let labels: Vec<(String, String)> =
-                values.iter().map(|(k, v)| (k.clone(), label(v))).collect();
-            let mut name = labels
-                .iter()
-                .map(|(_, l)| hico_core::file_safe(l))
-                .collect::<Vec<_>>()
-                .join("__");
-            if name.is_empty() {
-                name = "base".into();
-            }
-            if cells.iter().any(|c| c.name == name) {
-                name = format!("{name}__{}", cells.len());
-            }
-            cells.push(Cell {
-                name,
-                values,
-                labels,
-                config,
-            });
-        }
-        Ok(cells)
+        expand_grid(&self.base, &self.overrides, &self.grid, path)
     }
 
     /// The base config with the overrides, then `values` (dotted key, value) applied,
@@ -378,30 +337,90 @@ impl Experiment {
         path: &Path,
         values: &[(String, toml::Value)],
     ) -> Result<PipelineConfig, EvalError> {
-        let text = std::fs::read_to_string(&self.base).map_err(EvalError::io(&self.base))?;
-        let mut root: toml::Value = toml::from_str(&text).map_err(|e| {
-            EvalError::Config(hico_core::ConfigError::Parse {
-                path: self.base.clone(),
-                message: e.message().to_string(),
-            })
-        })?;
-        let overrides = self
-            .overrides
-            .iter()
-            .map(|(k, v)| (format!("overrides.{k}"), k, v));
-        let grid = values.iter().map(|(k, v)| (format!("grid.{k}"), k, v));
-        for (where_, key, v) in overrides.chain(grid) {
-            set_dotted(&mut root, key, v.clone()).map_err(|message| EvalError::Spec {
-                path: path.into(),
-                key: where_,
-                message,
-            })?;
-        }
-        let exp_text = std::fs::read_to_string(path).unwrap_or_default();
-        let cfg = pipeline_from_toml(root, &exp_text, path)?;
-        cfg.validate(path)?;
-        Ok(cfg)
+        resolve_config(&self.base, &self.overrides, path, values)
     }
+}
+
+/// Every cell of a grid over `base` with `overrides` (the `[grid]` and `[overrides]` tables of
+/// an experiment file `path`), configs resolved and validated; errors name the file and key.
+pub fn expand_grid(
+    base: &Path,
+    overrides: &toml::Table,
+    grid: &toml::Table,
+    path: &Path,
+) -> Result<Vec<Cell>, EvalError> {
+    let axes: Vec<(&String, &Vec<toml::Value>)> = grid
+        .iter()
+        .map(|(k, v)| (k, v.as_array().expect("validated in load")))
+        .collect();
+    let mut combos: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (key, values) in &axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push(((*key).clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    let mut cells: Vec<Cell> = Vec::with_capacity(combos.len());
+    for values in combos {
+        let config = resolve_config(base, overrides, path, &values)?;
+        let labels: Vec<(String, String)> =
+            values.iter().map(|(k, v)| (k.clone(), label(v))).collect();
+        let mut name = labels
+            .iter()
+            .map(|(_, l)| hico_core::file_safe(l))
+            .collect::<Vec<_>>()
+            .join("__");
+        if name.is_empty() {
+            name = "base".into();
+        }
+        if cells.iter().any(|c| c.name == name) {
+            name = format!("{name}__{}", cells.len());
+        }
+        cells.push(Cell {
+            name,
+            values,
+            labels,
+            config,
+        });
+    }
+    Ok(cells)
+}
+
+/// `base` with `overrides`, then `values` (dotted key, value) applied, validated.
+pub fn resolve_config(
+    base: &Path,
+    overrides: &toml::Table,
+    path: &Path,
+    values: &[(String, toml::Value)],
+) -> Result<PipelineConfig, EvalError> {
+    let text = std::fs::read_to_string(base).map_err(EvalError::io(base))?;
+    let mut root: toml::Value = toml::from_str(&text).map_err(|e| {
+        EvalError::Config(hico_core::ConfigError::Parse {
+            path: base.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    })?;
+    let overrides = overrides
+        .iter()
+        .map(|(k, v)| (format!("overrides.{k}"), k, v));
+    let grid = values.iter().map(|(k, v)| (format!("grid.{k}"), k, v));
+    for (where_, key, v) in overrides.chain(grid) {
+        set_dotted(&mut root, key, v.clone()).map_err(|message| EvalError::Spec {
+            path: path.into(),
+            key: where_,
+            message,
+        })?;
+    }
+    let exp_text = std::fs::read_to_string(path).unwrap_or_default();
+    let cfg = pipeline_from_toml(root, &exp_text, path)?;
+    cfg.validate(path)?;
+    Ok(cfg)
 }
 
 /// A short label of a grid value: a table's `kind` then its other values, arrays joined

@@ -5,6 +5,7 @@
 
 pub mod depth;
 pub mod experiment;
+pub mod public_grid;
 pub mod report;
 pub mod runner;
 pub mod seeds;
@@ -12,6 +13,7 @@ pub mod train;
 
 pub use depth::{DepthPoint, depth_cells};
 pub use experiment::{Cell, Experiment, PairSpec, PhaseSpec, ScoreSpec, TrainSpec};
+pub use public_grid::{PublicExperiment, run_public_grid};
 pub use report::Row;
 pub use runner::{
     GridSummary, ModelRun, bar, checked_cells, prepare_benchmark, run_grid, score_cells,

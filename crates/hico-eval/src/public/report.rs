@@ -49,6 +49,11 @@ pub struct Results {
     pub score: f64,
     /// Questions scored.
     pub n: usize,
+    /// Questions in the denominator (the official aggregation skips empty replies in some
+    /// tasks).
+    pub answered: usize,
+    /// Correct answers.
+    pub correct: usize,
     /// 95 % Wilson interval of the overall accuracy (on the metric's scale; for tasks whose
     /// overall score weights sub-tasks, the interval is of the plain accuracy).
     pub low: f64,
@@ -71,6 +76,8 @@ pub fn results(task: Task, preds: &[Prediction], skipped: usize) -> Results {
         metric: s.metric.clone(),
         score: s.score,
         n: s.n,
+        answered: s.answered,
+        correct: s.correct,
         low: overall.low * scale,
         high: overall.high * scale,
         groups: s
