@@ -76,8 +76,8 @@ fn lines(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn every_public_benchmark_runs_end_to_end_on_its_fixture() {
+/// The media every fixture path gets: `clip.mp4` (3 s, 8 fps H.264) and `frames/` (8 JPEGs).
+fn media() -> tempfile::TempDir {
     let media = tempfile::tempdir().unwrap();
     ffmpeg(
         &[
@@ -94,6 +94,12 @@ fn every_public_benchmark_runs_end_to_end_on_its_fixture() {
         &["testsrc2=size=96x64:rate=4:duration=2"],
         &media.path().join("frames/frame_%d.jpg"),
     );
+    media
+}
+
+#[test]
+fn every_public_benchmark_runs_end_to_end_on_its_fixture() {
+    let media = media();
     let tasks = [
         "videomme",
         "videomme_w_subtitle",
@@ -172,22 +178,7 @@ fn every_public_benchmark_runs_end_to_end_on_its_fixture() {
 /// path on the same questions, `[[paired]]` claims get McNemar tests.
 #[test]
 fn an_ablation_grid_runs_on_a_public_benchmark() {
-    let media = tempfile::tempdir().unwrap();
-    ffmpeg(
-        &[
-            "testsrc2=size=96x64:rate=8:duration=3",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-        &media.path().join("clip.mp4"),
-    );
-    std::fs::create_dir_all(media.path().join("frames")).unwrap();
-    ffmpeg(
-        &["testsrc2=size=96x64:rate=4:duration=2"],
-        &media.path().join("frames/frame_%d.jpg"),
-    );
+    let media = media();
     let data = with_media("mvbench", media.path());
     let base = data.path().join("base.toml");
     std::fs::write(

@@ -75,8 +75,10 @@ impl Prediction {
     }
 }
 
-/// Read the predictions of a run folder (none when the file is absent). A last line that does
-/// not parse (a torn write) is cut off the file when `repair` is set, and reported otherwise.
+/// Read the predictions of a run folder (none when the file is absent). Every line but the
+/// last ends with a newline; a last line without one was torn by a kill: with `repair` (a
+/// resuming run) it is cut off the file and its question runs again, otherwise it is read
+/// when it parses. Any other line that does not parse is an error naming the file.
 pub fn read(dir: &Path, repair: bool) -> Result<Vec<Prediction>, EvalError> {
     let path = dir.join("predictions.jsonl");
     let text = match std::fs::read_to_string(&path) {
@@ -84,34 +86,27 @@ pub fn read(dir: &Path, repair: bool) -> Result<Vec<Prediction>, EvalError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(EvalError::io(&path)(e)),
     };
-    let mut out = Vec::new();
-    let mut good_end = 0;
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<Prediction>(line.trim_end()) {
-            Ok(p) if line.ends_with('\n') => {
-                out.push(p);
-                good_end += line.len();
-            }
-            result => {
-                let last = i + 1 == lines.len();
-                if last && repair {
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(EvalError::io(&path))?;
-                    f.set_len(good_end as u64).map_err(EvalError::io(&path))?;
-                    break;
-                }
-                let source = match result {
-                    Err(e) => e,
-                    Ok(_) => serde_json::from_str::<Prediction>("").unwrap_err(),
-                };
-                return Err(EvalError::Json {
-                    path: path.clone(),
-                    source,
-                });
-            }
+    let (whole, torn) = match text.rfind('\n') {
+        Some(i) => text.split_at(i + 1),
+        None => ("", text.as_str()),
+    };
+    let json = |line: &str| {
+        serde_json::from_str::<Prediction>(line).map_err(|source| EvalError::Json {
+            path: path.clone(),
+            source,
+        })
+    };
+    let mut out = whole.lines().map(json).collect::<Result<Vec<_>, _>>()?;
+    if !torn.is_empty() {
+        if repair {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(EvalError::io(&path))?;
+            f.set_len(whole.len() as u64)
+                .map_err(EvalError::io(&path))?;
+        } else {
+            out.push(json(torn)?);
         }
     }
     let mut seen = BTreeSet::new();
@@ -182,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_last_line_is_cut_on_resume_and_a_torn_middle_is_an_error() {
+    fn a_torn_last_line_is_cut_on_resume_and_a_broken_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = Writer::open(dir.path()).unwrap();
         w.push(&pred("a/0")).unwrap();
@@ -201,5 +196,11 @@ mod tests {
         assert_eq!(read(dir.path(), false).unwrap().len(), 3);
         let (q, p) = got[0].scored();
         assert_eq!((q.id.as_str(), p.correct), ("a/0", true));
+        // A broken line that is not the last is an error, also when resuming.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("\"a/1\"", "\"a/1", 1);
+        std::fs::write(&path, text).unwrap();
+        assert!(read(dir.path(), true).is_err());
     }
 }
