@@ -22,7 +22,7 @@ KINDS = [
     ("setup (random init, linking)", r"chacha|rand_distr|rand::|Distribution|TensorData::random|do_lookup_x|_dl_|strcmp|check_match"),
     ("matmul (gemm)", r"gemm|matmul"),
     ("softmax / exp", r"expf|xflowf|exp|softmax|with_errnof"),
-    ("hico kernels (attention, rope, pool: loops)", r"hico_core::kernels"),
+    ("hico kernels (attention, rope, pool: loops)", r"hico_kernels"),
     ("reshape / strided copy", r"StridedIter|copy_contiguous|to_contiguous|memmove|memcpy|permute|swap_dims|slice|cat_|gather|select|narrow"),
     ("reductions (sum, max, mean)", r"reduce|sum|max|mean|argmax"),
     ("elementwise (unary, binary, mask)", r"unary|binary|broadcast|mask|macerator|scalar|simd|clamp|powf|sqrt|tanh|erf"),

@@ -166,7 +166,7 @@ def llm_memory_md(steps, load05, load2b, note=""):
         md.append(f"| {name} | {r['disk_mib']:.0f} | {r['model_f32_mib']:.0f} | {r['load_s']:.1f} | {heap} | "
                   f"{r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] / r['model_f32_mib']:.2f} |")
     old = (load05["disk_mib"] + load05["model_f32_mib"]) / load05["model_f32_mib"]
-    md += ["", "Loading reads one tensor at a time (`hico_core::weights`), so memory stays near the model's",
+    md += ["", "Loading reads one tensor at a time (`hico_weights`), so memory stays near the model's",
            "own size. The loader before issue #16 read each safetensors file whole and converted every",
            "tensor to an f32 `Vec` before building the model, holding file bytes + f32 copy together: a",
            f"peak of at least {old:.2f}× the model for the 0.5B shape by arithmetic (not re-measured: that",
@@ -282,7 +282,7 @@ def llm_vs_torch(quick):
     form before the kernel) beside PyTorch eager, same thread count, in one run."""
     md = ["## LLM prefill and decode vs PyTorch eager (random weights, f32, same threads)", "",
           "`own` is hico's attention as it runs by default (the CPU kernel of",
-          "`hico_core::kernels::attention` on flex); `composed` the same algorithm as burn ops",
+          "`hico_kernels::attention` on flex); `composed` the same algorithm as burn ops",
           "(`HICO_ATTENTION=composed`, hico's attention before issue #17's kernel). The rest of the",
           "model is the same in both (RoPE included: its one-pass kernel runs in both columns). One",
           "run each, rows interleaved.", "",
@@ -316,10 +316,10 @@ def attention_vs_torch():
     """Causal attention alone: hico's kernel and burn-flex's fused op (`cargo bench -p hico-core
     --bench attention`) beside PyTorch's SDPA (benches/torch_attention_bench.py)."""
     md = ["## Attention alone vs PyTorch SDPA (causal, f32, one layer's heads)", "",
-          "hico's CPU kernel (`hico_core::kernels::attention`: 256-row query blocks × 512-key chunks, online",
+          "hico's CPU kernel (`hico_kernels::attention`: 256-row query blocks × 512-key chunks, online",
           "softmax, vectorised exp, grouped-query heads read in place, strided inputs) and burn-flex's",
           "fused op (`attention = \"fused\"`, key/value heads repeated) from",
-          "`cargo bench -p hico-core --bench attention`; PyTorch eager",
+          "`cargo bench -p hico-backend --bench attention`; PyTorch eager",
           "`scaled_dot_product_attention(is_causal=True)` from `benches/torch_attention_bench.py`,",
           "same inputs' shapes and layouts ([1, L, H, 64] viewed as [1, H, L, 64]), median of 5.", "",
           "| shape | tokens | heads / kv heads | hico kernel (ms) | burn fused (ms) | torch SDPA (ms) | kernel / torch |",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Causal attention alone in PyTorch eager (`scaled_dot_product_attention`, grouped-query
 heads repeated as transformers' sdpa path does), at the shapes of
-`cargo bench -p hico-core --bench attention`; median of 5 after one warm-up, one JSON line
+`cargo bench -p hico-backend --bench attention`; median of 5 after one warm-up, one JSON line
 per row (same fields, `torch_ms`).
 
   /opt/hico-venv/bin/python benches/torch_attention_bench.py [--threads N]

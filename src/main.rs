@@ -3,9 +3,9 @@
 /// Counts heap bytes so that `hico bench` can report each stage's peak (a few atomic
 /// operations per allocation).
 #[global_allocator]
-static ALLOC: hico_core::mem::Tracking = hico_core::mem::Tracking;
+static ALLOC: hico_backend::mem::Tracking = hico_backend::mem::Tracking;
 
 fn main() -> std::process::ExitCode {
-    hico_core::mem::keep_freed_memory();
+    hico_backend::mem::keep_freed_memory();
     hico_cli::main()
 }

@@ -13,4 +13,4 @@ mod fuzz {
 }
 
 #[global_allocator]
-static ALLOC: hico_core::mem::Tracking = hico_core::mem::Tracking;
+static ALLOC: hico_backend::mem::Tracking = hico_backend::mem::Tracking;

@@ -5,6 +5,7 @@
 //! caught by the manifest (resuming falls back or fails by name) or leave loadable,
 //! unchanged weights.
 
+use hico_backend::HicoBackend;
 use std::path::{Path, PathBuf};
 
 use burn::{
@@ -13,7 +14,7 @@ use burn::{
     optim::AdamWConfig,
     tensor::backend::Backend,
 };
-use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+use hico_backend::{Cpu, CpuAutodiff, cpu_device};
 use hico_train::{
     checkpoint::{self, TrainState},
     rng::TrainRng,
@@ -134,7 +135,7 @@ struct Two<B: Backend> {
     b: Linear<B>,
 }
 
-fn two<B: Backend>() -> Two<B> {
+fn two<B: HicoBackend>() -> Two<B> {
     let dev = Default::default();
     B::seed(&dev, 7);
     Two {

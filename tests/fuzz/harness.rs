@@ -2,7 +2,7 @@
 //! which runs one input on its own thread and checks the properties every parser must keep:
 //! no panic, no hang (a generous per-case limit, a hang detector rather than a timing
 //! check), no allocation out of proportion to the input (the counting allocator of
-//! `hico_core::mem`), and an error that names the file.
+//! `hico_backend::mem`), and an error that names the file.
 
 use std::{
     path::{Path, PathBuf},
@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use hico_core::mem;
+use hico_backend::mem;
 
 /// SplitMix64: a small, fixed-seed generator (the same cases on every machine).
 pub struct Rng(u64);

@@ -4,7 +4,8 @@
 //! and implement [`Job`]; [`dispatch`] instantiates them for the backend the user chose.
 
 use anyhow::{Result, bail};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
+use hico_backend::HicoAutodiff;
 
 /// A device choice on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,7 +24,7 @@ pub trait Job {
     /// What the job returns.
     type Output;
     /// Run on backend `B` and `device`.
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<Self::Output>;
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<Self::Output>;
 }
 
 /// Floating-point precision of the backend's tensors.

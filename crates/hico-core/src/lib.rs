@@ -20,18 +20,13 @@
 //!   ─Connector─▶ LLM-width tokens ─spliced at <image>─▶ LanguageModel (+DropoutSchedule)
 //! ```
 
-pub mod backend;
 pub mod config;
 pub mod error;
-pub mod kernels;
 pub mod ledger;
 pub mod lock;
-pub mod mem;
-pub mod nn;
 pub mod provenance;
 pub mod trace;
 pub mod traits;
-pub mod weights;
 
 pub use error::{ConfigError, CoreError};
 pub use provenance::{PatchGrid, Provenance, VisualToken};

@@ -5,13 +5,13 @@
 //! that cannot be scored (unreadable video, a panic on that input) is skipped, logged to
 //! `skipped.jsonl` and counted as wrong ([`crate::skip`]).
 
+use hico_backend::HicoBackend;
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     path::Path,
     time::Instant,
 };
 
-use burn::prelude::*;
 use hico_core::{LanguageModel, ledger::ledger};
 use hico_model::{Pipeline, RunOutput};
 use indicatif::ProgressBar;
@@ -105,7 +105,7 @@ pub struct SetScore {
 }
 
 /// Token ids of the four option letters in `pipe`'s tokenizer.
-pub fn letter_ids<B: Backend>(pipe: &Pipeline<B>) -> Result<[u32; 4], EvalError> {
+pub fn letter_ids<B: HicoBackend>(pipe: &Pipeline<B>) -> Result<[u32; 4], EvalError> {
     let mut ids = [0u32; 4];
     for (k, l) in LETTERS.iter().enumerate() {
         match pipe.tokenizer.encode(l).as_slice() {
@@ -133,7 +133,7 @@ pub fn exact_match(generated: &str, sample: &Sample) -> bool {
 
 /// Score one question of the set in `dir`. Returns the score and, when `record` is set,
 /// the full run record (from generation, with attention captured at every layer if asked).
-pub fn score_sample<B: Backend>(
+pub fn score_sample<B: HicoBackend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     sample: &Sample,
@@ -216,9 +216,9 @@ pub fn score_sample<B: Backend>(
 /// given, counted as wrong; more than `opts.max_skipped` skips stop with
 /// [`EvalError::TooManySkipped`].
 ///
-/// The questions run on a worker of rayon's pool ([`hico_core::backend::on_worker`]: 14-17 %
+/// The questions run on a worker of rayon's pool ([`hico_backend::on_worker`]: 14-17 %
 /// less time per ablation cell on two cores, the same answers; docs/performance.md).
-pub fn score_set<B: Backend>(
+pub fn score_set<B: HicoBackend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     manifest: &Manifest,
@@ -226,11 +226,11 @@ pub fn score_set<B: Backend>(
     out: Option<&Path>,
     progress: Option<&ProgressBar>,
 ) -> Result<SetScore, EvalError> {
-    hico_core::backend::on_worker(|| score_set_here(pipe, dir, manifest, opts, out, progress))
+    hico_backend::on_worker(|| score_set_here(pipe, dir, manifest, opts, out, progress))
 }
 
 /// [`score_set`] on the calling thread.
-fn score_set_here<B: Backend>(
+fn score_set_here<B: HicoBackend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     manifest: &Manifest,

@@ -9,8 +9,8 @@
 
 use std::time::Instant;
 
+use hico_backend::Cpu;
 use hico_core::LanguageModel;
-use hico_core::backend::Cpu;
 use hico_llm::{CausalLm, LlmSpec, ids_tensor, text_input};
 
 /// Peak resident set size in MiB (Linux `VmHWM`).
@@ -23,7 +23,7 @@ fn peak_mib() -> f64 {
 }
 
 fn main() {
-    hico_core::mem::keep_freed_memory();
+    hico_backend::mem::keep_freed_memory();
     let layers = if std::env::var("HICO_BENCH_SMALL").is_ok() {
         4
     } else {

@@ -1,20 +1,15 @@
-//! Causal softmax attention that never holds an L×L score matrix: queries are processed in
-//! blocks of `block` rows and keys in blocks of `block` columns with an online softmax
-//! (running max and normaliser, as in FlashAttention). Peak extra memory per call is
-//! `heads × block × block` scores plus `heads × block × head_dim` accumulators, whatever L
-//! is; `block` is the model's [`AttentionOptions::block`] (`[llm] attention_block`).
-//!
-//! Grouped-query attention is computed without repeating key/value heads: the `n_rep` query
-//! heads that share a key head are stacked as extra query rows of that key head, so keys and
-//! values are read in their cached `[1, kv_heads, L, d]` layout (no `heads/kv_heads`-times
-//! larger copy per layer).
+//! Causal attention of a decoder layer, as `[llm] attention` chooses ([`decoder_attention`]):
+//! the backend's own (`HicoBackend::softmax_attention`), the composed burn ops in tiles
+//! (`hico_backend::composed::attention`: queries and keys in blocks of `block` with an
+//! online softmax, never an L×L score matrix; grouped-query heads read in place), or burn's
+//! fused op where it is exact.
 
-use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block, attention_impl};
-use hico_core::kernels::{attention::Mask, flex as kernel};
+use hico_backend::{HicoBackend, Mask, composed};
+use hico_core::config::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block, attention_impl};
 
-use burn::tensor::{
-    Bool, Int, Tensor, backend::Backend, module::attention as fused, ops::AttentionModuleOptions,
-};
+use burn::tensor::Tensor;
+
+pub use hico_backend::composed::repeat_kv;
 
 /// Default query and key block size.
 pub const BLOCK: usize = DEFAULT_ATTENTION_BLOCK;
@@ -52,28 +47,10 @@ impl AttentionOptions {
     }
 }
 
-/// A finite stand-in for −∞ (keeps `exp(m_old − m_new)` free of NaN).
-const NEG: f32 = -1.0e30;
-
-/// Repeat key/value heads for grouped-query attention (`repeat_kv` in HF: query head `j`
-/// uses key head `j / n_rep`).
-///
-/// # Shapes
-/// - `x`: `[1, kv_heads, L, d]` → `[1, kv_heads·n_rep, L, d]`
-pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
-    if n_rep == 1 {
-        return x;
-    }
-    let [b, kv, l, d] = x.dims();
-    x.unsqueeze_dim::<5>(2)
-        .expand([b, kv, n_rep, l, d])
-        .reshape([b, kv * n_rep, l, d])
-}
-
 /// Causal attention for a decoder layer. With `options.implementation`:
-/// - `Own` (default): hico's CPU kernel ([`hico_core::kernels::attention`]) on the flex
-///   backend, plain or under autodiff (then with the kernel's own backward,
-///   [`hico_core::kernels::attention_grad`]); elsewhere (GPUs) as `Composed`;
+/// - `Own` (default): the backend's `HicoBackend::softmax_attention`: hico's CPU kernel on
+///   the flex backend, plain or under autodiff (then with the kernel's own backward); on the
+///   cubecl backends burn's fused op where exact; elsewhere as `Composed`;
 /// - `Composed`: [`causal_attention`], burn ops in tiles of `options.block`;
 /// - `Fused`: the backend's fused attention op where it is exact and memory-safe, else as
 ///   `Composed`:
@@ -85,120 +62,29 @@ pub fn repeat_kv<B: Backend>(x: Tensor<B, 4>, n_rep: usize) -> Tensor<B, 4> {
 ///   as the query heads), which costs more than the step itself; those use the tiled path.
 ///
 /// # Shapes
-/// As [`causal_attention`].
-pub fn decoder_attention<B: Backend>(
+/// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, kv_heads, Lk, d]` with `heads` a multiple of
+///   `kv_heads` (query head `j` uses key head `j / (heads / kv_heads)`, as HF's `repeat_kv`),
+///   `offset + Lq <= Lk`; keys past `offset + Lq` are never read (a decode step passes the
+///   whole preallocated cache)
+/// - returns `[1, heads, Lq, d]`
+pub fn decoder_attention<B: HicoBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     offset: usize,
     options: &AttentionOptions,
 ) -> Tensor<B, 4> {
-    let [_, heads, lq, d] = q.dims();
-    let [_, kv, lk, _] = k.dims();
-    if options.implementation == AttentionImpl::Own {
-        let scale = 1.0 / (d as f32).sqrt();
-        if let Some(o) = kernel::attention(&q, &k, &v, Mask::Causal { offset }, scale) {
-            return o;
+    let scale = 1.0 / (q.dims()[3] as f32).sqrt();
+    let (mask, block) = (Mask::Causal { offset }, options.block);
+    match options.implementation {
+        AttentionImpl::Own => B::softmax_attention(q, k, v, mask, scale, block),
+        AttentionImpl::Fused if !B::ad_enabled(&q.device()) => {
+            composed::fused_where_exact(q, k, v, mask, scale, block)
+        }
+        AttentionImpl::Composed | AttentionImpl::Fused => {
+            composed::attention(q, k, v, mask, scale, block)
         }
     }
-    let fused_ok = options.implementation == AttentionImpl::Fused
-        && !B::ad_enabled(&q.device())
-        && offset == 0
-        && lq == lk
-        && lq > 1;
-    if !fused_ok {
-        return causal_attention(q, k, v, offset, options.block);
-    }
-    let rep = heads / kv;
-    let options = AttentionModuleOptions {
-        scale: None,
-        softcap: None,
-        is_causal: true,
-    };
-    fused(q, repeat_kv(k, rep), repeat_kv(v, rep), None, None, options)
-}
-
-/// Causal mask block for `groups` stacked copies of query rows `q0..q0+nq`: true (masked)
-/// where key index `>` query index; `[groups·nq, nk]`. Built on the device from two index
-/// ranges (no host-side matrix to upload for every diagonal tile).
-fn mask<B: Backend>(
-    q0: usize,
-    nq: usize,
-    k0: usize,
-    nk: usize,
-    groups: usize,
-    device: &B::Device,
-) -> Tensor<B, 2, Bool> {
-    let range = |a: usize, n: usize| Tensor::<B, 1, Int>::arange(a as i64..(a + n) as i64, device);
-    let query = range(q0, nq).reshape([nq, 1]).expand([nq, nk]);
-    let key = range(k0, nk).reshape([1, nk]).expand([nq, nk]);
-    key.greater(query)
-        .unsqueeze::<3>()
-        .expand([groups, nq, nk])
-        .reshape([groups * nq, nk])
-}
-
-/// Causal attention of `q` over `k`, `v` in tiles of `block` queries × `block` keys; query
-/// row `i` sits at key index `offset + i`.
-///
-/// # Shapes
-/// - `q`: `[1, heads, Lq, d]`, `k`, `v`: `[1, kv_heads, Lk, d]` with `heads` a multiple of
-///   `kv_heads` (query head `j` uses key head `j / (heads / kv_heads)`, as HF's `repeat_kv`),
-///   `offset + Lq <= Lk`; keys past `offset + Lq` are never read (a decode step passes the
-///   whole preallocated cache)
-/// - returns `[1, heads, Lq, d]`
-pub fn causal_attention<B: Backend>(
-    q: Tensor<B, 4>,
-    k: Tensor<B, 4>,
-    v: Tensor<B, 4>,
-    offset: usize,
-    block: usize,
-) -> Tensor<B, 4> {
-    let [_, heads, lq, d] = q.dims();
-    let [_, h, lk, _] = k.dims();
-    assert!(
-        heads % h == 0,
-        "{heads} query heads over {h} key/value heads"
-    );
-    let g = heads / h; // query heads per key head, stacked as rows
-    let device = q.device();
-    let scale = 1.0 / (d as f64).sqrt();
-    let block = block.max(1);
-    let mut outs = Vec::new();
-    for q0 in (0..lq).step_by(block) {
-        let nq = block.min(lq - q0);
-        // [1, heads, nq, d] → [1, kv_heads, g·nq, d]: row r·nq + i is query i of head r.
-        let qb = q
-            .clone()
-            .slice([0..1, 0..heads, q0..q0 + nq, 0..d])
-            .mul_scalar(scale)
-            .reshape([1, h, g * nq, d]);
-        let rows = g * nq;
-        let last_key = (offset + q0 + nq).min(lk); // keys beyond are masked for every row
-        let mut m: Tensor<B, 4> = Tensor::full([1, h, rows, 1], NEG, &device);
-        let mut l: Tensor<B, 4> = Tensor::zeros([1, h, rows, 1], &device);
-        let mut acc: Tensor<B, 4> = Tensor::zeros([1, h, rows, d], &device);
-        for k0 in (0..last_key).step_by(block) {
-            let nk = block.min(last_key - k0);
-            let kb = k.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
-            let vb = v.clone().slice([0..1, 0..h, k0..k0 + nk, 0..d]);
-            let mut s = qb.clone().matmul(kb.swap_dims(2, 3)); // [1, h, rows, nk]
-            if k0 + nk > offset + q0 + 1 {
-                let mk = mask::<B>(offset + q0, nq, k0, nk, g, &device)
-                    .unsqueeze::<4>()
-                    .expand([1, h, rows, nk]);
-                s = s.mask_fill(mk, NEG);
-            }
-            let m_new = m.clone().max_pair(s.clone().max_dim(3));
-            let p = (s - m_new.clone()).exp();
-            let corr = (m - m_new.clone()).exp();
-            l = l * corr.clone() + p.clone().sum_dim(3);
-            acc = acc * corr + p.matmul(vb);
-            m = m_new;
-        }
-        outs.push((acc / l).reshape([1, heads, nq, d]));
-    }
-    Tensor::cat(outs, 2)
 }
 
 #[cfg(test)]
@@ -206,7 +92,18 @@ mod tests {
     use super::*;
 
     use burn::tensor::{Distribution, activation::softmax};
-    use hico_core::backend::Cpu;
+    use hico_backend::Cpu;
+
+    /// The composed tiled form as `attention = "composed"` runs it.
+    fn causal_attention(
+        q: Tensor<Cpu, 4>,
+        k: Tensor<Cpu, 4>,
+        v: Tensor<Cpu, 4>,
+        offset: usize,
+    ) -> Tensor<Cpu, 4> {
+        let scale = 1.0 / (q.dims()[3] as f32).sqrt();
+        composed::attention(q, k, v, Mask::Causal { offset }, scale, BLOCK)
+    }
 
     /// Plain attention with the full matrix, for comparison.
     fn naive(
@@ -220,7 +117,7 @@ mod tests {
         let s = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (d as f64).sqrt());
-        let mk = mask::<Cpu>(offset, lq, 0, lk, 1, &Default::default())
+        let mk = composed::causal_mask::<Cpu>(offset, lq, 0, lk, 1, &Default::default())
             .unsqueeze::<4>()
             .expand([1, h, lq, lk]);
         softmax(s.mask_fill(mk, f32::NEG_INFINITY), 3).matmul(v)
@@ -234,7 +131,7 @@ mod tests {
         let (k, v) = (r(lk), r(lk));
         for lq in [lk, 1, 40] {
             let q = r(lq);
-            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq, BLOCK);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
             let want = naive(q, k.clone(), v.clone(), lk - lq);
             got.into_data().assert_approx_eq::<f32>(
                 &want.into_data(),
@@ -251,7 +148,7 @@ mod tests {
         let (k, v) = (r(kv, lk), r(kv, lk));
         for lq in [lk, 1, 200] {
             let q = r(kv * g, lq);
-            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq, BLOCK);
+            let got = causal_attention(q.clone(), k.clone(), v.clone(), lk - lq);
             let want = naive(q, repeat_kv(k.clone(), g), repeat_kv(v.clone(), g), lk - lq);
             got.into_data().assert_approx_eq::<f32>(
                 &want.into_data(),
@@ -272,8 +169,13 @@ mod tests {
                 let q = r(kv * g, lq);
                 let (kr, vr) = (repeat_kv(k.clone(), g), repeat_kv(v.clone(), g));
                 let want = naive(q.clone(), kr.clone(), vr.clone(), lk - lq);
-                // `own` (the CPU kernel on flex), `composed` (burn ops in tiles).
-                for implementation in [AttentionImpl::Own, AttentionImpl::Composed] {
+                // `own` (the CPU kernel on flex), `composed` (burn ops in tiles), `fused`
+                // (burn's op where exact, the tiles elsewhere).
+                for implementation in [
+                    AttentionImpl::Own,
+                    AttentionImpl::Composed,
+                    AttentionImpl::Fused,
+                ] {
                     let got = decoder_attention(
                         q.clone(),
                         k.clone(),
@@ -289,20 +191,6 @@ mod tests {
                         burn::tensor::Tolerance::absolute(1e-5),
                     );
                 }
-                if lq != lk {
-                    continue;
-                }
-                // The fused op as `attention = "fused"` calls it.
-                let opts = AttentionModuleOptions {
-                    scale: None,
-                    softcap: None,
-                    is_causal: true,
-                };
-                let got = fused(q, kr, vr, None, None, opts);
-                got.into_data().assert_approx_eq::<f32>(
-                    &want.into_data(),
-                    burn::tensor::Tolerance::absolute(1e-5),
-                );
             }
         }
     }

@@ -6,6 +6,7 @@
 //! ([`crate::dycoke`]).
 
 use burn::tensor::{Tensor, backend::Backend};
+use hico_backend::HicoBackend;
 
 /// Free token slots a cache keeps after its first write (a short answer never reallocates).
 pub const HEADROOM: usize = 256;
@@ -20,7 +21,7 @@ pub struct LayerKv<B: Backend> {
     pub len: usize,
 }
 
-impl<B: Backend> LayerKv<B> {
+impl<B: HicoBackend> LayerKv<B> {
     /// Cached tokens.
     pub fn len(&self) -> usize {
         self.len
@@ -91,7 +92,7 @@ pub struct KvCache<B: Backend> {
     pub dycoke: Option<crate::dycoke::DycokeState>,
 }
 
-impl<B: Backend> KvCache<B> {
+impl<B: HicoBackend> KvCache<B> {
     /// An empty cache for `n_layers` layers.
     pub fn new(n_layers: usize) -> Self {
         Self {
@@ -106,7 +107,7 @@ impl<B: Backend> KvCache<B> {
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
-    use hico_core::backend::Cpu;
+    use hico_backend::Cpu;
 
     /// Appending in pieces (through a reallocation) gives the concatenation of the pieces.
     #[test]

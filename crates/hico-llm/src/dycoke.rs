@@ -17,9 +17,10 @@
 //! later step may pick an entry an earlier one skipped. Pruned layers gather the kept rows of
 //! their cache (as the official `torch.gather`), so they read fewer entries.
 
-use burn::tensor::{Int, Tensor, TensorData, activation::softmax, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, activation::softmax};
+use hico_backend::HicoBackend;
+use hico_backend::nn::RowLinear;
 use hico_core::config::{DycokeKv, KvCacheConfig};
-use hico_core::nn::RowLinear;
 use hico_core::{DropPlan, PrefillInput};
 
 use crate::attention::decoder_attention;
@@ -53,7 +54,7 @@ impl DycokeState {
     /// When the input's drop plan removes visual tokens in the prefill (the pipeline's
     /// config check refuses `kv_cache.kind = "dycoke"` with a `[dropout]`): layers would
     /// then hold different visual blocks.
-    pub fn for_input<B: Backend>(input: &PrefillInput<B>) -> Option<Self> {
+    pub fn for_input<B: HicoBackend>(input: &PrefillInput<B>) -> Option<Self> {
         let KvCacheConfig::Dycoke(cfg) = &input.kv_cache else {
             return None;
         };
@@ -123,7 +124,7 @@ fn top_k(v: &[f32], k: usize) -> Vec<usize> {
 
 /// Softmax attention of one query row to the first `n` cached keys, averaged over the query
 /// heads: `q` `[1, heads, 1, d]`, `k` `[1, kv_heads, ≥ n, d]` → `n` weights.
-fn mean_attention<B: Backend>(q: &Tensor<B, 4>, k: &Tensor<B, 4>, n: usize) -> Tensor<B, 1> {
+fn mean_attention<B: HicoBackend>(q: &Tensor<B, 4>, k: &Tensor<B, 4>, n: usize) -> Tensor<B, 1> {
     let [_, heads, _, d] = q.dims();
     let kv = k.dims()[1];
     // Query head j uses key head j / (heads / kv), as HF's repeat_kv.
@@ -141,7 +142,7 @@ fn mean_attention<B: Backend>(q: &Tensor<B, 4>, k: &Tensor<B, 4>, n: usize) -> T
 ///
 /// # Shapes
 /// - `h`: `[1, 1, hidden]` → `[1, 1, hidden]`
-fn layer_step<B: Backend>(
+fn layer_step<B: HicoBackend>(
     lm: &CausalLm<B>,
     layer: &DecoderLayer<B>,
     h: Tensor<B, 3>,
@@ -152,7 +153,7 @@ fn layer_step<B: Backend>(
 ) -> (Tensor<B, 3>, Option<Vec<f32>>) {
     let a = &layer.self_attn;
     let rope = lm.rope.at(&[pos]);
-    let x = hico_core::nn::rms_norm(&layer.input_layernorm, h.clone());
+    let x = hico_backend::nn::rms_norm(&layer.input_layernorm, h.clone());
     let q = a.queries(x.clone(), &rope);
     let (k, v) = a.keys_values(x, &rope);
     let (k, v, old) = kv.append(k, v);
@@ -181,7 +182,7 @@ fn layer_step<B: Backend>(
 /// One decode step under DyCoke (the cache's [`DycokeState`] is set): as
 /// [`hico_core::LanguageModel::decode_step`], with the layers after `dycoke_l` attending to
 /// the visual entries the rule keeps.
-pub fn decode_step<B: Backend>(
+pub fn decode_step<B: HicoBackend>(
     lm: &CausalLm<B>,
     token: u32,
     cache: &mut KvCache<B>,

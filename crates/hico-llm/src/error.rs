@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use hico_core::weights::WeightError;
+use hico_weights::WeightError;
 
 /// Errors of loading, saving and running the language model.
 #[derive(Debug, thiserror::Error)]

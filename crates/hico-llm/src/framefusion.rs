@@ -19,7 +19,8 @@
 //! This file holds the rule on host numbers ([`FusionState`]) and the device side
 //! (similarity, merge sums); [`crate::prefill`] calls it layer by layer.
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
+use hico_backend::HicoBackend;
 use hico_core::config::FrameFusionDrop;
 
 use crate::prefill::{RowsOf, index};
@@ -166,7 +167,11 @@ impl FusionState {
 ///
 /// # Shapes
 /// - `h`: `[1, L, hidden]`
-pub fn similarity<B: Backend>(h: &Tensor<B, 3>, start: usize, prev: &[Option<usize>]) -> Vec<f32> {
+pub fn similarity<B: HicoBackend>(
+    h: &Tensor<B, 3>,
+    start: usize,
+    prev: &[Option<usize>],
+) -> Vec<f32> {
     let pairs: Vec<(usize, usize)> = prev
         .iter()
         .enumerate()
@@ -196,7 +201,7 @@ pub fn similarity<B: Backend>(h: &Tensor<B, 3>, start: usize, prev: &[Option<usi
 /// One merge step on the sequence: similarities, the state's choice, then the merged
 /// tokens leave and each survivor becomes the mean of itself and the tokens it absorbed.
 /// `after_layer` is the trace's 1-based layer (0: before layer 1).
-pub fn merge<B: Backend>(
+pub fn merge<B: HicoBackend>(
     state: &mut FusionState,
     rows: &mut RowsOf<'_, B>,
     h: Tensor<B, 3>,

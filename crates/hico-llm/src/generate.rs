@@ -2,6 +2,7 @@
 //! sampling ([`crate::sampling`]); stops at a stop id or `max_new_tokens`.
 
 use burn::tensor::{Tensor, backend::Backend};
+use hico_backend::HicoBackend;
 use hico_core::config::GenerationConfig;
 use hico_core::{LanguageModel, PrefillInput, PrefillOutput};
 use rand::{SeedableRng, rngs::StdRng};
@@ -22,7 +23,7 @@ pub struct Generation<B: Backend> {
 
 /// Pick the next token from `[1, vocab]` logits; `seen` are the ids the repetition penalty
 /// looks at.
-pub fn pick<B: Backend>(
+pub fn pick<B: HicoBackend>(
     logits: Tensor<B, 2>,
     seen: &[u32],
     cfg: &GenerationConfig,
@@ -41,7 +42,7 @@ pub fn pick<B: Backend>(
 /// pass the prompt's ids for text generation (as transformers' `generate(input_ids)`), none
 /// for a prompt given as embeddings (as `generate(inputs_embeds)`, how LLaVA-style video
 /// models such as VideoChat-Flash call it).
-pub fn generate<B: Backend, M: LanguageModel<B>>(
+pub fn generate<B: HicoBackend, M: LanguageModel<B>>(
     model: &M,
     input: PrefillInput<B>,
     prompt_ids: &[u32],

@@ -4,7 +4,8 @@
 use burn::module::Module;
 use burn::nn::{Linear, RmsNorm};
 use burn::tensor::{Tensor, backend::Backend};
-use hico_core::nn::RowLinear;
+use hico_backend::HicoBackend;
+use hico_backend::nn::RowLinear;
 
 use crate::attention::{AttentionOptions, decoder_attention};
 use crate::cache::LayerKv;
@@ -62,7 +63,7 @@ pub struct DecoderLayer<B: Backend> {
 }
 
 /// `[1, L, heads·d]` → `[1, heads, L, d]`, normed per head when `norm` is given.
-fn split_heads<B: Backend>(
+fn split_heads<B: HicoBackend>(
     x: Tensor<B, 3>,
     heads: usize,
     d: usize,
@@ -71,13 +72,13 @@ fn split_heads<B: Backend>(
     let l = x.dims()[1];
     let x = x.reshape([1, l, heads, d]);
     let x = match norm {
-        Some(n) => hico_core::nn::rms_norm(n, x),
+        Some(n) => hico_backend::nn::rms_norm(n, x),
         None => x,
     };
     x.swap_dims(1, 2)
 }
 
-impl<B: Backend> Attention<B> {
+impl<B: HicoBackend> Attention<B> {
     /// Query heads at the rows of `x`, rotated: `[1, L, hidden]` → `[1, heads, L, head_dim]`.
     pub fn queries(&self, x: Tensor<B, 3>, rope: &Rope<B>) -> Tensor<B, 4> {
         let q = self.q_proj.forward_rows(x);
@@ -133,7 +134,7 @@ impl<B: Backend> Attention<B> {
     }
 }
 
-impl<B: Backend> DecoderLayer<B> {
+impl<B: HicoBackend> DecoderLayer<B> {
     /// One decoder layer.
     ///
     /// # Shapes
@@ -160,7 +161,7 @@ impl<B: Backend> DecoderLayer<B> {
         cache: Option<&mut LayerKv<B>>,
         options: &AttentionOptions,
     ) -> Tensor<B, 3> {
-        let x = hico_core::nn::rms_norm(&self.input_layernorm, h.clone());
+        let x = hico_backend::nn::rms_norm(&self.input_layernorm, h.clone());
         h + self.self_attn.forward(x, rope, cache, options)
     }
 
@@ -186,9 +187,9 @@ impl<B: Backend> DecoderLayer<B> {
 
     /// The MLP block on its input rows: `[1, L, hidden]` → `[1, L, hidden]` (no residual).
     pub(crate) fn mlp_of(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = hico_core::nn::rms_norm(&self.post_attention_layernorm, h);
+        let x = hico_backend::nn::rms_norm(&self.post_attention_layernorm, h);
         let m = &self.mlp;
-        m.down_proj.forward_rows(hico_core::nn::swiglu(
+        m.down_proj.forward_rows(B::swiglu(
             m.gate_proj.forward_rows(x.clone()),
             m.up_proj.forward_rows(x),
         ))
@@ -199,7 +200,7 @@ impl<B: Backend> DecoderLayer<B> {
 mod tests {
     use super::*;
     use burn::tensor::{Distribution, Tolerance};
-    use hico_core::backend::Cpu;
+    use hico_backend::Cpu;
 
     #[test]
     fn row_blocks_of_the_mlp_equal_the_whole() {

@@ -25,6 +25,7 @@ pub mod tokenizer;
 pub mod weights;
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use hico_backend::HicoBackend;
 use hico_core::config::LlmConfig;
 use hico_core::{LanguageModel, LlmShape, PrefillInput, PrefillOutput};
 
@@ -48,7 +49,7 @@ pub struct TrainLogits<B: Backend> {
     pub src: Vec<usize>,
 }
 
-impl<B: Backend> CausalLm<B> {
+impl<B: HicoBackend> CausalLm<B> {
     /// Training forward: executes the plan, then applies the output head only to the rows
     /// of input positions `at` (the answer targets): at Qwen's 151,936-token vocabulary the
     /// logits of every row would be the largest tensor of a long sample. An error names a
@@ -85,13 +86,13 @@ impl<B: Backend> CausalLm<B> {
 }
 
 /// `[1, L]` id tensor.
-pub fn ids_tensor<B: Backend>(ids: &[u32], device: &B::Device) -> Tensor<B, 2, Int> {
+pub fn ids_tensor<B: HicoBackend>(ids: &[u32], device: &B::Device) -> Tensor<B, 2, Int> {
     let v: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
     Tensor::from_data(TensorData::new(v, [1, ids.len()]), device)
 }
 
 /// A text-only prefill input (no visual block, no drop, no capture).
-pub fn text_input<B: Backend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
+pub fn text_input<B: HicoBackend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
     PrefillInput {
         embeds,
         visual_start: 0,
@@ -104,7 +105,7 @@ pub fn text_input<B: Backend>(embeds: Tensor<B, 3>) -> PrefillInput<B> {
     }
 }
 
-impl<B: Backend> LanguageModel<B> for CausalLm<B> {
+impl<B: HicoBackend> LanguageModel<B> for CausalLm<B> {
     type Cache = KvCache<B>;
 
     fn shape(&self) -> LlmShape {
@@ -154,7 +155,7 @@ impl<B: Backend> LanguageModel<B> for CausalLm<B> {
 
 /// Build the model and tokenizer of the pipeline's `[llm]` section, with its attention
 /// keys. A random model's vocabulary is the tokenizer's size.
-pub fn load_llm<B: Backend>(
+pub fn load_llm<B: HicoBackend>(
     cfg: &LlmConfig,
     device: &B::Device,
 ) -> Result<(CausalLm<B>, HicoTokenizer), LlmError> {

@@ -9,7 +9,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::Embedding;
 use burn::nn::{EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
-use hico_core::nn::RowLinear;
+use hico_backend::HicoBackend;
+use hico_backend::nn::RowLinear;
 
 use crate::attention::AttentionOptions;
 use crate::layer::{Attention, DecoderLayer, Mlp};
@@ -50,7 +51,7 @@ const INIT: Initializer = Initializer::Normal {
     std: 0.02,
 };
 
-fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+fn linear<B: HicoBackend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
     let mut l = LinearConfig::new(d_in, d_out)
         .with_bias(false)
         .with_initializer(INIT)
@@ -61,19 +62,19 @@ fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device)
     l
 }
 
-fn rms<B: Backend>(d: usize, eps: f64, device: &B::Device) -> RmsNorm<B> {
+fn rms<B: HicoBackend>(d: usize, eps: f64, device: &B::Device) -> RmsNorm<B> {
     RmsNormConfig::new(d).with_epsilon(eps).init(device)
 }
 
 struct Materialize;
 
-impl<B: Backend> ModuleVisitor<B> for Materialize {
+impl<B: HicoBackend> ModuleVisitor<B> for Materialize {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
         let _ = p.val();
     }
 }
 
-impl<B: Backend> CausalLm<B> {
+impl<B: HicoBackend> CausalLm<B> {
     /// The model of `spec` with lazily initialised parameters: nothing is allocated or drawn
     /// until a parameter is first read, so a loader can fill it at no extra cost.
     pub fn init(spec: &LlmSpec, device: &B::Device) -> Self {
@@ -165,16 +166,15 @@ impl<B: Backend> CausalLm<B> {
 
     /// `[n, hidden]` → `[n, vocab]`.
     fn head_2d(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
-        let h = hico_core::nn::rms_norm(&self.model.norm, h);
+        let h = hico_backend::nn::rms_norm(&self.model.norm, h);
         match &self.lm_head {
             Some(head) => head.forward_rows(h),
-            // `W · hᵀ` reads the `[vocab, hidden]` matrix in its stored layout (a matmul
-            // with its transpose would copy the whole matrix per call); a few rows on the
-            // CPU take one streaming pass of dot products along its rows.
+            // `h · Wᵀ` with `W` read in its stored `[vocab, hidden]` layout (a transposed
+            // view; on the CPU a few rows take one streaming pass of dot products along W's
+            // rows, more rows one product reading it in place).
             None => {
                 let w = self.model.embed_tokens.weight.val();
-                hico_core::kernels::flex::few_rows_matmul(&h, &w.clone().transpose(), None)
-                    .unwrap_or_else(|| w.matmul(h.transpose()).transpose())
+                B::matmul_bias(h, w.transpose(), None)
             }
         }
     }

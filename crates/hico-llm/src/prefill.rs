@@ -16,6 +16,7 @@
 use burn::tensor::{
     IndexingUpdateOp, Int, Tensor, TensorData, activation::softmax, backend::Backend,
 };
+use hico_backend::HicoBackend;
 use hico_core::trace::RetentionStage;
 use hico_core::{DropStage, KeepRule, LayerAttention, PositionMode, PrefillInput, RetentionTrace};
 
@@ -64,7 +65,7 @@ pub fn uniform_keep(n: usize, keep: usize) -> Vec<usize> {
 }
 
 /// Row indices as an Int tensor.
-pub(crate) fn index<B: Backend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+pub(crate) fn index<B: HicoBackend>(rows: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
     let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
     Tensor::from_data(TensorData::new(v, [rows.len()]), device)
 }
@@ -91,7 +92,7 @@ pub struct RowsOf<'a, B: Backend> {
     pub positions: PositionMode,
 }
 
-impl<'a, B: Backend> RowsOf<'a, B> {
+impl<'a, B: HicoBackend> RowsOf<'a, B> {
     /// The rows of an input of `len` rows with `visual_len` visual rows from `visual_start`.
     pub fn new(
         table: &'a RopeTable<B>,
@@ -169,7 +170,7 @@ impl<'a, B: Backend> RowsOf<'a, B> {
     }
 }
 
-impl<B: Backend> CausalLm<B> {
+impl<B: HicoBackend> CausalLm<B> {
     /// Attention of the query rows at decoder layer `layer` (0-based) over the current
     /// sequence `h`, averaged over heads and queries: one weight per row of `h`.
     pub fn query_attention(
@@ -182,7 +183,7 @@ impl<B: Backend> CausalLm<B> {
         let device = h.device();
         let lyr = &self.model.layers[layer];
         let attn = &lyr.self_attn;
-        let x = hico_core::nn::rms_norm(&lyr.input_layernorm, h.detach());
+        let x = hico_backend::nn::rms_norm(&lyr.input_layernorm, h.detach());
         let l = x.dims()[1];
         let rope = self.rope.at(pos);
         let qpos: Vec<usize> = queries.iter().map(|&q| pos[q]).collect();

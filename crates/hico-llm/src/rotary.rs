@@ -8,6 +8,7 @@
 //! forward selects its rows by position id. Positions past the table are computed on the
 //! device from the inverse frequencies.
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::module::Module;
@@ -133,7 +134,7 @@ pub struct RopeTable<B: Backend> {
     pub inv_freq: Tensor<B, 2>,
 }
 
-impl<B: Backend> RopeTable<B> {
+impl<B: HicoBackend> RopeTable<B> {
     /// The table of positions `0..rows` for inverse frequencies `inv`.
     pub fn new(inv: &[f32], rows: usize, device: &B::Device) -> Self {
         let half = inv.len();
@@ -166,7 +167,10 @@ impl<B: Backend> RopeTable<B> {
 }
 
 /// `cos` and `sin` of `cat(p·inv, p·inv)` for each position: two `[n, head_dim]`.
-fn angles<B: Backend>(pos: Tensor<B, 1, Int>, inv: &Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+fn angles<B: HicoBackend>(
+    pos: Tensor<B, 1, Int>,
+    inv: &Tensor<B, 2>,
+) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let n = pos.dims()[0];
     let freqs = pos.float().reshape([n, 1]) * inv.clone(); // [n, half]
     let emb = Tensor::cat(vec![freqs.clone(), freqs], 1);
@@ -182,29 +186,21 @@ pub struct Rope<B: Backend> {
     pub sin: Tensor<B, 4>,
 }
 
-impl<B: Backend> Rope<B> {
+impl<B: HicoBackend> Rope<B> {
     /// Rotate `x`.
     ///
     /// # Shapes
     /// - `x`: `[1, heads, L, head_dim]` → same
     pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        // One pass on the CPU backend, plain or under autodiff (`hico_core::kernels::rope`),
-        // burn ops elsewhere.
-        if let Some(y) = hico_core::kernels::flex::rope(&x, &self.cos, &self.sin) {
-            return y;
-        }
-        let [b, h, l, d] = x.dims();
-        let x1 = x.clone().slice([0..b, 0..h, 0..l, 0..d / 2]);
-        let x2 = x.clone().slice([0..b, 0..h, 0..l, d / 2..d]);
-        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * self.cos.clone() + rotated * self.sin.clone()
+        // One pass on the CPU backend, plain or under autodiff; burn ops elsewhere.
+        B::rope(x, self.cos.clone(), self.sin.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hico_core::backend::Cpu;
+    use hico_backend::Cpu;
 
     /// Rows from the table and rows computed past it agree, and both match the host formula.
     #[test]

@@ -1,21 +1,21 @@
 //! The checkpoint key map of [`CausalLm`] (one [`Weights::walk`], used to load and to save)
 //! and Hugging Face model directories: `config.json` plus `model.safetensors` or a sharded
-//! `model.safetensors.index.json`, read one tensor at a time by `hico_core::weights` (bf16,
+//! `model.safetensors.index.json`, read one tensor at a time by `hico_weights` (bf16,
 //! f16 and f32; computed in f32). Every missing, unexpected or mis-shaped tensor is reported
 //! by name in one error.
 //!
 //! The supported families share transformers' key layout; optional parts (biases, q/k
 //! norms) are visited where the model has them.
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
-use hico_core::weights::{Loader, SaveDtype, Saver, WeightFiles, WeightVisitor, Weights};
+use hico_weights::{Loader, SaveDtype, Saver, WeightFiles, WeightVisitor, Weights};
 use serde_json::Value;
 
 use crate::{CausalLm, LlmError, LlmSpec};
 
-impl<B: Backend> Weights<B> for CausalLm<B> {
+impl<B: HicoBackend> Weights<B> for CausalLm<B> {
     fn walk<V: WeightVisitor<B>>(&mut self, prefix: &str, v: &mut V) {
         let m = &mut self.model;
         v.embedding(&format!("{prefix}model.embed_tokens"), &mut m.embed_tokens);
@@ -49,7 +49,7 @@ impl<B: Backend> Weights<B> for CausalLm<B> {
     }
 }
 
-impl<B: Backend> CausalLm<B> {
+impl<B: HicoBackend> CausalLm<B> {
     /// Load a Hugging Face directory: `config.json` (the family from its `model_type`) and
     /// its safetensors weights.
     pub fn load_hf(dir: &Path, device: &B::Device) -> Result<Self, LlmError> {

@@ -7,7 +7,7 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{floats, json, max_diff, model};
-use hico_core::backend::Cpu;
+use hico_backend::Cpu;
 use hico_core::{DropPlan, DropStage, KeepRule, LanguageModel, PositionMode, PrefillInput};
 use hico_llm::{CausalLm, ids_tensor, text_input};
 
@@ -213,7 +213,7 @@ fn captures_hold_the_query_attention_of_each_layer() {
 
 #[test]
 fn training_forward_backpropagates_through_a_drop() {
-    use hico_core::backend::CpuAutodiff;
+    use hico_backend::CpuAutodiff;
     let m: CausalLm<CpuAutodiff> =
         CausalLm::load_hf(&common::fixture("gqa"), &Default::default()).unwrap();
     let dev = m.device();

@@ -8,7 +8,7 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{floats, json, max_diff, model};
-use hico_core::backend::Cpu;
+use hico_backend::Cpu;
 use hico_core::config::{DropoutConfig, DycokeKv, FastvDrop, GenerationConfig, KvCacheConfig};
 use hico_core::{LanguageModel, PrefillInput};
 use hico_llm::{build_schedule, generate};

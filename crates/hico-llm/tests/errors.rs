@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::fixture;
-use hico_core::backend::Cpu;
+use hico_backend::Cpu;
 use hico_llm::{CausalLm, LlmError, LlmSpec, supported_model_types};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 

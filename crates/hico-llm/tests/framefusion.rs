@@ -9,7 +9,7 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{floats, json, max_diff, model};
-use hico_core::backend::Cpu;
+use hico_backend::Cpu;
 use hico_core::config::{DropoutConfig, FrameFusionDrop};
 use hico_core::{FrameLayout, LanguageModel, PositionMode, PrefillInput};
 use hico_llm::build_schedule;

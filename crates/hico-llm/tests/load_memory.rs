@@ -1,10 +1,10 @@
 //! Loading a checkpoint holds the model plus one tensor in flight, never the file or an f32
 //! copy of every tensor beside the model (what the loader before issue #16 did: peak at least
-//! model + file). Measured with the counting allocator of `hico_core::mem` (exact heap bytes,
+//! model + file). Measured with the counting allocator of `hico_backend::mem` (exact heap bytes,
 //! not timings); its own test binary, so no other test allocates while it measures.
 
-use hico_core::backend::{Cpu, cpu_device};
-use hico_core::mem::{self, Tracking};
+use hico_backend::mem::{self, Tracking};
+use hico_backend::{Cpu, cpu_device};
 use hico_llm::{CausalLm, LlmSpec};
 
 #[global_allocator]

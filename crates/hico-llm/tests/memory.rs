@@ -1,10 +1,10 @@
 //! Long prefills hold memory linear in the sequence length: no L×L score matrix (nor a
 //! row-block × L strip) is ever allocated, and peak heap above the weights grows about as L.
-//! Measured with the counting allocator of `hico_core::mem` (exact heap bytes, not timings).
+//! Measured with the counting allocator of `hico_backend::mem` (exact heap bytes, not timings).
 
 use burn::tensor::{Distribution, Tensor};
-use hico_core::backend::{Cpu, cpu_device};
-use hico_core::mem::{self, Tracking};
+use hico_backend::mem::{self, Tracking};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::{DropPlan, DropStage, KeepRule, LanguageModel, PositionMode, PrefillInput};
 use hico_llm::{CausalLm, LlmSpec};
 

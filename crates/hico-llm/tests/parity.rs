@@ -8,8 +8,8 @@
 mod common;
 
 use common::{fixture, floats, json, max_diff, model};
+use hico_backend::Cpu;
 use hico_core::LanguageModel;
-use hico_core::backend::Cpu;
 use hico_core::config::GenerationConfig;
 use hico_llm::{CausalLm, generate, ids_tensor, text_input};
 

@@ -21,7 +21,7 @@ pub enum ModelError {
     /// A release checkpoint could not be read or does not match the model (every missing,
     /// unexpected and mis-shaped tensor of the three parts listed).
     #[error(transparent)]
-    Weights(#[from] hico_core::weights::WeightError),
+    Weights(#[from] hico_weights::WeightError),
     /// A whole-video compression method refused its input or parameters.
     #[error(transparent)]
     Compress(#[from] hico_compress::CompressError),

@@ -5,6 +5,7 @@ use burn::{
     module::{Module, ModuleVisitor, Param},
     prelude::*,
 };
+use hico_backend::HicoBackend;
 use hico_core::{ClipCompressor, PatchGrid, VisionEncoder, VisualToken};
 use hico_llm::CausalLm;
 use hico_vision::{Connector, UmtEncoder};
@@ -35,7 +36,7 @@ pub struct VisualEmbeds<B: Backend> {
     pub attention: Option<Vec<f32>>,
 }
 
-impl<B: Backend> VideoLlm<B> {
+impl<B: HicoBackend> VideoLlm<B> {
     /// Encode, compress and connect clips.
     ///
     /// # Shapes

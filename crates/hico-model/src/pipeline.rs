@@ -3,6 +3,7 @@
 //! video length), splice the visual tokens into the chat prompt, prefill with the dropout
 //! plan, decode.
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::prelude::*;
@@ -71,7 +72,7 @@ pub struct Prompt {
     pub after: Vec<u32>,
 }
 
-impl<B: Backend> Pipeline<B> {
+impl<B: HicoBackend> Pipeline<B> {
     /// Check `cfg` ([`PipelineConfig::validate`]), then build every component: all weights
     /// from the release when `cfg.model` names one ([`crate::release`]); otherwise from the
     /// checkpoints the config names, random where it names none (seeded by `cfg.seed`).

@@ -9,6 +9,7 @@
 //! gather, or a weighted sum by `select_assign`), so it runs on any backend and gradients
 //! pass; the provenance of an output token is the union of what it stands for.
 
+use hico_backend::HicoBackend;
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -58,7 +59,7 @@ pub fn layout(
 ///
 /// # Shapes
 /// - `x`: `[n_in, C]`; returns `[plan.len(), C]`
-pub fn apply_plan<B: Backend>(x: Tensor<B, 2>, plan: &Plan) -> Tensor<B, 2> {
+pub fn apply_plan<B: HicoBackend>(x: Tensor<B, 2>, plan: &Plan) -> Tensor<B, 2> {
     let device = x.device();
     let [_, c] = x.dims();
     let ints = |v: Vec<i64>| {
@@ -93,7 +94,7 @@ pub fn apply_plan<B: Backend>(x: Tensor<B, 2>, plan: &Plan) -> Tensor<B, 2> {
 /// - `embeds`: `[n_visual, C]` in the order of `prov.tokens`; `query`: `[Q, C]`;
 ///   `attention`: `[n_visual]`, what each token's patches received in the encoder
 /// - returns the kept `[K, C]`, their provenance and the record
-pub fn compress_block<B: Backend>(
+pub fn compress_block<B: HicoBackend>(
     method: &Method,
     embeds: Tensor<B, 2>,
     prov: &Provenance,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Tensor, TensorData};
-use hico_core::backend::{Cpu, cpu_device};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::config::{DycokeKv, KvCacheConfig, PipelineConfig, parse_toml};
 use hico_core::{FramePlan, VideoInfo};
 use hico_model::release::write_release;

@@ -1,13 +1,13 @@
 //! Streamed video encoding holds one batch of clips at a time: what the encoder and
 //! compressor allocate beyond the visual tokens they return does not grow with the number
-//! of frames. Measured with the counting allocator of `hico_core::mem` (exact heap bytes).
+//! of frames. Measured with the counting allocator of `hico_backend::mem` (exact heap bytes).
 
 use std::path::Path;
 
 use burn::tensor::{Distribution, Tensor};
-use hico_core::backend::{Cpu, cpu_device};
+use hico_backend::mem::{self, Tracking};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::config::PipelineConfig;
-use hico_core::mem::{self, Tracking};
 use hico_core::{FramePlan, VideoInfo};
 use hico_model::Pipeline;
 

@@ -7,13 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
-use hico_core::backend::{Cpu, cpu_device};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::config::release::release_pipeline;
 use hico_core::config::{DropoutConfig, PipelineConfig, parse_toml};
-use hico_core::weights::{SaveDtype, WeightError};
 use hico_core::{LanguageModel, PrefillInput};
 use hico_model::release::{ExportOptions, write_release};
 use hico_model::{ModelError, Pipeline, materialize};
+use hico_weights::{SaveDtype, WeightError};
 
 fn tokenizer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/byte_tokenizer.json")
@@ -120,7 +120,7 @@ fn a_written_release_loads_back_with_identical_outputs() {
         assert_eq!(json["tokenizer_padding_side"], "right");
         assert_eq!(json["mm_pos_num_frames"], 4);
         assert!(json["auto_map"]["AutoModel"].is_string());
-        let files = hico_core::weights::WeightFiles::open_dir(dir.path()).unwrap();
+        let files = hico_weights::WeightFiles::open_dir(dir.path()).unwrap();
         let head = files.read_f32("visual_head.weight").unwrap();
         assert_eq!(head.len(), 32 * 32, "[mm_hidden, hidden]");
         assert!(head.iter().all(|&x| x == 0.0));

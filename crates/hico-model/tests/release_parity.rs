@@ -12,15 +12,15 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
+use hico_backend::{Cpu, cpu_device};
 use hico_core::VisionEncoder;
-use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::PixelDtype;
 use hico_core::config::{PipelineConfig, parse_toml_value, pipeline_from_toml};
-use hico_core::weights::WeightFiles;
 use hico_model::{EncodedVideo, Pipeline};
 use hico_video::{
     FrameReader, Frames, PassOrder, frames_to_tensor, frames_to_tensor_as, pil_bicubic,
 };
+use hico_weights::WeightFiles;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

@@ -6,6 +6,7 @@
 //! - `llm_hf/`: the LLM alone in the Hugging Face layout (`config.json`,
 //!   `model.safetensors`), loadable by `transformers`' `AutoModelForCausalLM` (the LLM's own family).
 
+use hico_backend::HicoBackend;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -15,7 +16,7 @@ use hico_model::Pipeline;
 use crate::{TrainError, checkpoint};
 
 /// Write the final model folder (atomically per file).
-pub fn write_final<B: Backend>(pipe: &Pipeline<B>, dir: &Path) -> Result<(), TrainError> {
+pub fn write_final<B: HicoBackend>(pipe: &Pipeline<B>, dir: &Path) -> Result<(), TrainError> {
     checkpoint::save_weights(&pipe.model, dir)?;
     checkpoint::write_json(&dir.join("pipeline.json"), &pipe.cfg)?;
     pipe.model
@@ -46,7 +47,7 @@ pub fn resolve_weights(path: &Path) -> Result<PathBuf, TrainError> {
 
 /// Build the pipeline of `pipeline` and load trained weights from `checkpoint` (a stage
 /// output folder, its `final/` folder or a checkpoint folder).
-pub fn load_trained<B: Backend>(
+pub fn load_trained<B: HicoBackend>(
     pipeline: &PipelineConfig,
     checkpoint: &Path,
     device: &Device<B>,

@@ -2,6 +2,7 @@
 //! compressor → connector → spliced prompt → LLM (executing the dropout plan when the
 //! stage asks for it) → cross entropy on the answer spans.
 
+use hico_backend::HicoBackend;
 use std::sync::Arc;
 
 use burn::{
@@ -75,7 +76,7 @@ pub struct SampleLoss<B: Backend> {
 }
 
 /// Forward one decoded sample. `None` when even its first turn exceeds `max_length`.
-pub fn sample_loss<B: Backend>(
+pub fn sample_loss<B: HicoBackend>(
     pipe: &Pipeline<B>,
     sample: &Sample,
     decoded: &Decoded,

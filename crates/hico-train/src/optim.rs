@@ -2,7 +2,7 @@
 //!
 //! [`AdamW`] is burn's AdamW (same hyper-parameters, same state record, so checkpoints
 //! written before it load and resume unchanged) with the per-parameter update done by
-//! [`hico_core::kernels::adamw`] when the parameter lives on burn's flex backend: one read of
+//! `HicoBackend::adamw` (the kernel `hico_kernels::adamw` on burn's flex backend): one read of
 //! the parameter, gradient and moments and one write of each, in place of about a dozen
 //! tensor ops with a fresh buffer each. The kernel repeats burn's arithmetic in burn's order,
 //! so both give the same bits (tested below). Other backends (burn-cuda) and AMSGrad take
@@ -13,12 +13,9 @@ use burn::{
         AdamWConfig, AdamWState, AdaptiveMomentumState, LearningRate, SimpleOptimizer,
         adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig,
     },
-    tensor::{
-        Tensor,
-        backend::{AutodiffBackend, Backend},
-    },
+    tensor::Tensor,
 };
-use hico_core::kernels::{adamw::AdamWStep, flex};
+use hico_backend::{AdamWStep, HicoAutodiff, HicoBackend};
 
 /// AdamW (decoupled weight decay) with a fused CPU step; see the module docs.
 #[derive(Clone)]
@@ -49,7 +46,7 @@ impl AdamW {
     }
 
     /// The optimizer over a module's parameters, with optional clipping of each gradient.
-    pub fn init<B: AutodiffBackend, M: burn::module::AutodiffModule<B>>(
+    pub fn init<B: HicoAutodiff, M: burn::module::AutodiffModule<B>>(
         self,
         clipping: Option<GradientClippingConfig>,
     ) -> OptimizerAdaptor<Self, M, B> {
@@ -61,7 +58,7 @@ impl AdamW {
     }
 }
 
-impl<B: Backend> SimpleOptimizer<B> for AdamW {
+impl<B: HicoBackend> SimpleOptimizer<B> for AdamW {
     type State<const D: usize> = AdamWState<B, D>;
 
     fn step<const D: usize>(
@@ -81,7 +78,7 @@ impl<B: Backend> SimpleOptimizer<B> for AdamW {
             time: i32::try_from(time).unwrap_or(i32::MAX),
         };
         let moments = state.map(|s| (s.momentum.moment_1, s.momentum.moment_2));
-        match flex::adamw(&step, (tensor, grad, moments)) {
+        match B::adamw(&step, (tensor, grad, moments)) {
             Ok((tensor, moment_1, moment_2)) => {
                 let momentum = AdaptiveMomentumState {
                     time,
@@ -119,7 +116,7 @@ mod tests {
         optim::{GradientsParams, Optimizer},
         tensor::TensorData,
     };
-    use hico_core::backend::{Cpu, CpuAutodiff};
+    use hico_backend::{Cpu, CpuAutodiff};
 
     /// Deterministic values in about [-1, 1] (no global RNG: tests run in parallel).
     fn wave(n: usize, salt: usize) -> Vec<f32> {

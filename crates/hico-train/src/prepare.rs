@@ -3,6 +3,7 @@
 //! optimizer. Used by `trainer.rs` (which runs replicas) and `steps.rs` (the step loop);
 //! depends on neither.
 
+use hico_backend::HicoAutodiff;
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -11,7 +12,6 @@ use std::{
 use burn::{
     optim::{adaptor::OptimizerAdaptor, grad_clipping::GradientClippingConfig},
     prelude::*,
-    tensor::backend::AutodiffBackend,
 };
 use hico_core::{config::PipelineConfig, lock::DirLock};
 use hico_model::{Pipeline, VideoLlm};
@@ -60,7 +60,7 @@ pub(crate) struct Prepared {
 /// a copy held for the whole stage would keep a second set of weights alive. Only the `lead`
 /// process (rank 0 of a multi-process run, else the only one) locks `out_dir` and writes to
 /// it; the others only read its checkpoints.
-pub(crate) fn prepare<B: AutodiffBackend>(
+pub(crate) fn prepare<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,
@@ -161,7 +161,7 @@ pub(crate) fn prepare<B: AutodiffBackend>(
 }
 
 /// The AdamW of a stage (per-part learning rates are passed at each step).
-pub(crate) fn optimizer<B: AutodiffBackend>(stage: &StageConfig) -> Optim<B> {
+pub(crate) fn optimizer<B: HicoAutodiff>(stage: &StageConfig) -> Optim<B> {
     let clipping = stage
         .optim
         .clip_norm
@@ -170,7 +170,7 @@ pub(crate) fn optimizer<B: AutodiffBackend>(stage: &StageConfig) -> Optim<B> {
 }
 
 /// Mark the parts the stage does not train as `no_grad`.
-fn freeze<B: AutodiffBackend>(mut m: VideoLlm<B>, stage: &StageConfig) -> VideoLlm<B> {
+fn freeze<B: HicoAutodiff>(mut m: VideoLlm<B>, stage: &StageConfig) -> VideoLlm<B> {
     if stage.lr.encoder.is_none() {
         m.encoder = m.encoder.no_grad();
     }

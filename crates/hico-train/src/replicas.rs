@@ -10,6 +10,7 @@
 //! gradients, then the end-of-step status), so none waits for a call that never comes.
 
 use burn::{module::AutodiffModule, optim::GradientsParams, tensor::backend::AutodiffBackend};
+use hico_backend::HicoAutodiff;
 
 use crate::TrainError;
 
@@ -32,7 +33,7 @@ pub(crate) trait Replicas<B: AutodiffBackend> {
 /// Training on one device.
 pub(crate) struct Single;
 
-impl<B: AutodiffBackend> Replicas<B> for Single {
+impl<B: HicoAutodiff> Replicas<B> for Single {
     fn rank(&self) -> usize {
         0
     }

@@ -8,6 +8,7 @@
 //! are summed and applied with that part's learning rate, replica 0 writes metrics and
 //! checkpoints, and the success of that is shared. With one replica the sums are identities.
 
+use hico_backend::HicoAutodiff;
 use std::{
     io::IsTerminal,
     path::{Path, PathBuf},
@@ -87,7 +88,7 @@ impl Totals {
         ]
     }
 
-    fn sum<B: AutodiffBackend>(&mut self, replicas: &impl Replicas<B>) -> Result<(), TrainError> {
+    fn sum<B: HicoAutodiff>(&mut self, replicas: &impl Replicas<B>) -> Result<(), TrainError> {
         let mut fields = self.fields();
         let mut v = fields.each_ref().map(|x| **x);
         replicas.sum(&mut v)?;
@@ -100,7 +101,7 @@ impl Totals {
 
 /// Run the stage's remaining steps as replica `replicas.rank()` starting from `model`;
 /// replica 0 returns the outcome, the others `None`.
-pub(crate) fn run_replica<B: AutodiffBackend>(
+pub(crate) fn run_replica<B: HicoAutodiff>(
     prep: &Prepared,
     model: VideoLlm<B>,
     stage: &StageConfig,

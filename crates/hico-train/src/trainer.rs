@@ -10,9 +10,10 @@
 //! this step of the schedule. Frozen parts are marked `no_grad`: no gradient is computed
 //! for them and the optimizer holds no state for them.
 
+use hico_backend::HicoAutodiff;
 use std::path::Path;
 
-use burn::{prelude::Device, tensor::backend::AutodiffBackend};
+use burn::prelude::Device;
 use hico_core::config::PipelineConfig;
 
 use crate::{
@@ -23,7 +24,7 @@ use crate::{
 };
 
 /// Train one stage; see [`run_stage_with`].
-pub fn run_stage<B: AutodiffBackend>(
+pub fn run_stage<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,
@@ -47,7 +48,7 @@ pub fn run_stage<B: AutodiffBackend>(
 /// checkpoint (the newest that passes its manifest). Writes `out_dir/{stage.json,
 /// pipeline.json, metrics.jsonl, checkpoints/, final/}`, holding `out_dir`'s lock
 /// ([`DirLock`]) meanwhile: a second run on the same folder fails before writing anything.
-pub fn run_stage_with<B: AutodiffBackend>(
+pub fn run_stage_with<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,
@@ -60,7 +61,7 @@ pub fn run_stage_with<B: AutodiffBackend>(
     // The steps run on a worker of rayon's pool (`on_worker`: +10 % training tokens/s on two
     // cores, docs/performance.md). The data loader's threads are plain threads, so a step
     // waiting for a sample never waits on the pool.
-    let outcome = hico_core::backend::on_worker(|| {
+    let outcome = hico_backend::on_worker(|| {
         steps::run_replica(&prep, model, stage, out_dir, device, opts, &Single)
     })?;
     Ok(outcome.expect("replica 0 reports the outcome"))
@@ -75,7 +76,7 @@ pub fn run_stage_with<B: AutodiffBackend>(
 /// as a single-device run's, so a run can resume on any number of devices. One device is
 /// [`run_stage_with`]; several need the `ddp` feature (default on), else this returns
 /// [`TrainError::Invalid`] before any work.
-pub fn run_stage_parallel<B: AutodiffBackend>(
+pub fn run_stage_parallel<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,
@@ -101,7 +102,7 @@ pub fn run_stage_parallel<B: AutodiffBackend>(
 
 /// [`run_stage_parallel`] on two or more devices.
 #[cfg(feature = "ddp")]
-fn parallel<B: AutodiffBackend>(
+fn parallel<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,
@@ -181,7 +182,7 @@ fn parallel<B: AutodiffBackend>(
 /// another still needs it.
 #[cfg(feature = "ddp")]
 #[allow(clippy::too_many_arguments)]
-pub fn run_stage_distributed<B: AutodiffBackend>(
+pub fn run_stage_distributed<B: HicoAutodiff>(
     pipeline: &PipelineConfig,
     stage: &StageConfig,
     init: Option<&Path>,

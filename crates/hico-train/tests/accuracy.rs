@@ -4,7 +4,7 @@
 
 mod common;
 
-use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+use hico_backend::{Cpu, CpuAutodiff, cpu_device};
 use hico_train::{
     load_trained,
     metrics::read_metrics,

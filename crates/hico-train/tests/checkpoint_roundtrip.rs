@@ -9,7 +9,7 @@ use burn::{
     optim::{AdamWConfig, GradientsParams, Optimizer},
     tensor::{Distribution, Tensor},
 };
-use hico_core::backend::CpuAutodiff as AD;
+use hico_backend::CpuAutodiff as AD;
 use hico_train::{
     checkpoint::{self, TrainState},
     rng::TrainRng,

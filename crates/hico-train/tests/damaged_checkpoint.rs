@@ -9,10 +9,8 @@ mod common;
 
 use std::path::Path;
 
-use hico_core::{
-    backend::{CpuAutodiff, cpu_device},
-    lock::DirLock,
-};
+use hico_backend::{CpuAutodiff, cpu_device};
+use hico_core::lock::DirLock;
 use hico_train::{
     RunOptions, StageConfig, checkpoint,
     metrics::{StepMetrics, read_metrics},

@@ -13,7 +13,7 @@ mod common;
 
 use std::path::Path;
 
-use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+use hico_backend::{Cpu, CpuAutodiff, cpu_device};
 use hico_train::{
     RunOptions, StageConfig, load_trained, metrics::read_metrics, run_stage, run_stage_parallel,
 };

@@ -6,7 +6,7 @@
 mod common;
 
 use burn::tensor::{Distribution, Tensor};
-use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+use hico_backend::{Cpu, CpuAutodiff, cpu_device};
 use hico_core::config::{DropoutConfig, LlmConfig, PipelineConfig};
 use hico_core::{FramePlan, VideoInfo};
 use hico_llm::{CausalLm, supported_model_types};

@@ -9,7 +9,7 @@ mod common;
 
 use std::{path::Path, process::Command, time::Duration};
 
-use hico_core::backend::{CpuAutodiff, cpu_device};
+use hico_backend::{CpuAutodiff, cpu_device};
 use hico_train::{StageConfig, checkpoint, metrics::read_metrics, run_stage};
 
 const STEPS: usize = 10;

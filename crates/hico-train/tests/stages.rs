@@ -5,7 +5,7 @@
 
 mod common;
 
-use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+use hico_backend::{Cpu, CpuAutodiff, cpu_device};
 use hico_model::Pipeline;
 use hico_train::{StageConfig, TrainError, checkpoint, load_trained, run_stage};
 

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Tensor, TensorData};
-use hico_core::backend::{Cpu, cpu_device};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::config::{CompressorConfig, VisionConfig};
 use hico_core::{PatchGrid, VisionEncoder};
 use hico_vision::compressor::{Pool, mean_of_groups};
@@ -49,9 +49,9 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    hico_core::mem::keep_freed_memory();
+    hico_backend::mem::keep_freed_memory();
     // Timed where hico's runs call them: on a worker of rayon's pool (`on_worker`).
-    hico_core::backend::on_worker(run);
+    hico_backend::on_worker(run);
 }
 
 fn run() {

@@ -9,9 +9,10 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, backend::Backend};
+use hico_backend::HicoBackend;
+use hico_backend::nn::RowLinear;
 use hico_core::config::ConnectorConfig;
-use hico_core::nn::RowLinear;
-use hico_core::weights::{WeightVisitor, Weights};
+use hico_weights::{WeightVisitor, Weights};
 
 /// Linear(d_in → d_out), exact GELU, Linear(d_out → d_out).
 #[derive(Module, Debug)]
@@ -34,7 +35,7 @@ pub enum Connector<B: Backend> {
     Linear(Linear<B>),
 }
 
-impl<B: Backend> Connector<B> {
+impl<B: HicoBackend> Connector<B> {
     /// A randomly initialised connector of the configured kind.
     pub fn new(cfg: &ConnectorConfig, d_in: usize, d_out: usize, device: &Device<B>) -> Self {
         match cfg {
@@ -55,13 +56,13 @@ impl<B: Backend> Connector<B> {
         match self {
             Self::Mlp2xGelu(m) => m
                 .linear_2
-                .forward_rows(hico_core::nn::gelu(m.linear_1.forward_rows(x))),
+                .forward_rows(B::gelu_erf(m.linear_1.forward_rows(x))),
             Self::Linear(l) => l.forward_rows(x),
         }
     }
 }
 
-impl<B: Backend> Weights<B> for Connector<B> {
+impl<B: HicoBackend> Weights<B> for Connector<B> {
     fn walk<V: WeightVisitor<B>>(&mut self, prefix: &str, v: &mut V) {
         match self {
             Self::Mlp2xGelu(m) => {
@@ -77,7 +78,7 @@ impl<B: Backend> Weights<B> for Connector<B> {
 mod tests {
     use super::*;
     use burn::tensor::activation::gelu;
-    use hico_core::backend::{Cpu, cpu_device};
+    use hico_backend::{Cpu, cpu_device};
 
     #[test]
     fn shapes_and_gelu() {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use hico_core::weights::WeightError;
+use hico_weights::WeightError;
 
 /// What can go wrong loading or running the vision side.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,9 @@
 //! input (`d Σ out / d x_i = 1 / size(token of i)`). Plus: `temporal` on a clip of
 //! identical frames merges along time before space; each kind builds from one TOML line.
 
-use burn::tensor::{Tensor, TensorData, backend::Backend};
-use hico_core::backend::{Cpu, CpuAutodiff};
+use burn::tensor::{Tensor, TensorData};
+use hico_backend::HicoBackend;
+use hico_backend::{Cpu, CpuAutodiff};
 use hico_core::config::CompressorConfig;
 use hico_core::{PatchGrid, Provenance, VisualToken};
 use hico_vision::build_compressor;
@@ -44,7 +45,7 @@ fn configs(tpf: usize) -> Vec<CompressorConfig> {
     ]
 }
 
-fn tensor<B: Backend>(data: Vec<f32>, dims: [usize; 3]) -> Tensor<B, 3> {
+fn tensor<B: HicoBackend>(data: Vec<f32>, dims: [usize; 3]) -> Tensor<B, 3> {
     Tensor::from_data(TensorData::new(data, dims), &Default::default())
 }
 

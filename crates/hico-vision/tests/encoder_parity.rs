@@ -7,11 +7,11 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{Fixture, fixture, max_diff};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::VisionEncoder;
-use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::VisionConfig;
-use hico_core::weights::WeightError;
 use hico_vision::{UmtEncoder, VisionError};
+use hico_weights::WeightError;
 
 fn cfg() -> VisionConfig {
     VisionConfig {

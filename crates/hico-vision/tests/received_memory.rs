@@ -1,13 +1,13 @@
 //! The attention each token receives (`UmtEncoder::encode_with_attention`, what VisionZip-like
 //! methods rank by) is computed a block of query rows at a time: with 2,048 tokens in one clip
 //! no allocation reaches one head's `[N, N]` score matrix, and the result equals the encoder's
-//! plain output. Measured with the counting allocator of `hico_core::mem` (exact heap bytes).
+//! plain output. Measured with the counting allocator of `hico_backend::mem` (exact heap bytes).
 
 use burn::tensor::{Distribution, Tensor};
+use hico_backend::mem::{self, Tracking};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::VisionEncoder;
-use hico_core::backend::{Cpu, cpu_device};
 use hico_core::config::VisionConfig;
-use hico_core::mem::{self, Tracking};
 use hico_vision::UmtEncoder;
 
 #[global_allocator]

@@ -7,7 +7,7 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{Fixture, max_diff};
-use hico_core::backend::{Cpu, cpu_device};
+use hico_backend::{Cpu, cpu_device};
 use hico_core::{ClipCompressor, PatchGrid};
 use hico_vision::compressor::Tome;
 

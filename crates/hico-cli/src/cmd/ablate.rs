@@ -7,10 +7,11 @@
 //! `[benchmark] kind` is a public task (`videomme`, `mvbench`, ...) runs its cells with
 //! `hico eval`'s path instead (`hico_eval::ablate::public_grid`).
 
+use hico_backend::HicoAutodiff;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::lock::DirLock;
 use hico_eval::ablate::{Experiment, PublicExperiment, run_public_grid, run_seeds};
 use hico_model::Pipeline;
@@ -76,14 +77,14 @@ struct PublicJob {
 impl Job for PublicJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         let out = self.exp.out_dir();
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let _lock = DirLock::acquire(&out, "hico ablate")?;
         let build = |cfg: &hico_core::config::PipelineConfig| {
             Pipeline::<B::InnerBackend>::new(cfg.clone(), &device).map_err(|e| e.to_string())
         };
-        hico_core::backend::on_worker(|| {
+        hico_backend::on_worker(|| {
             run_public_grid(&self.exp, &self.path, build, |l| eprintln!("{l}"))
         })?;
         print!(
@@ -103,7 +104,7 @@ struct AblateJob {
 impl Job for AblateJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         let (exp, path) = (&self.exp, &self.path);
         let out = exp.out_dir();
         // One run per output folder: a second `hico ablate` on it stops here.

@@ -2,6 +2,7 @@
 //! scripts can put them side by side with their references (`benches/torch_llm_bench.py`,
 //! `scripts/long_video_bench.sh`, `scripts/gpu-check.sh`). Numbers, never assertions.
 
+use hico_backend::{HicoAutodiff, HicoBackend};
 use std::{path::PathBuf, time::Instant};
 
 use anyhow::{Context, Result};
@@ -130,22 +131,22 @@ struct BenchJob {
     device: DeviceArg,
 }
 
-fn sync<B: Backend>(device: &Device<B>) {
+fn sync<B: HicoBackend>(device: &Device<B>) {
     let _ = B::sync(device);
 }
 
 impl Job for BenchJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         // Timed as `hico run`, training and scoring run: on a worker of rayon's pool
         // (`on_worker`), where each op splits its work in place.
-        hico_core::backend::on_worker(move || self.measure::<B>(device))
+        hico_backend::on_worker(move || self.measure::<B>(device))
     }
 }
 
 impl BenchJob {
-    fn measure<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn measure<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         type I<B> = <B as AutodiffBackend>::InnerBackend;
         let dev_name = format!("{:?}", self.device).to_lowercase();
         match self.cmd {
@@ -224,7 +225,7 @@ impl BenchJob {
                 cfg.sampler = SamplerConfig::Uniform { frames };
                 cfg.validate(&config)?;
                 let pipe = Pipeline::<I<B>>::new(cfg.clone(), &device)?;
-                let heap0 = hico_core::mem::reset();
+                let heap0 = hico_backend::mem::reset();
                 let t0 = Instant::now();
                 let encoded = match &video {
                     Some(v) => pipe
@@ -256,16 +257,16 @@ impl BenchJob {
                 };
                 sync::<I<B>>(&device);
                 let t_encode = t0.elapsed().as_secs_f64();
-                let heap_encode = hico_core::mem::stats();
-                hico_core::mem::reset();
+                let heap_encode = hico_backend::mem::stats();
+                hico_backend::mem::reset();
                 let t0 = Instant::now();
                 let out = pipe.answer(&encoded, "What happens in the video?", vec![], |_| {})?;
                 let t_answer = t0.elapsed().as_secs_f64();
-                let heap_answer = hico_core::mem::stats();
+                let heap_answer = hico_backend::mem::stats();
                 // Heap above the loaded weights, per stage (null without the counting
                 // allocator, e.g. when this runs as a library).
-                let heap_mib = |s: hico_core::mem::HeapStats| {
-                    hico_core::mem::tracking().then(|| s.peak_above(&heap0) as f64 / 1048576.0)
+                let heap_mib = |s: hico_backend::mem::HeapStats| {
+                    hico_backend::mem::tracking().then(|| s.peak_above(&heap0) as f64 / 1048576.0)
                 };
                 println!(
                     "{}",

@@ -1,15 +1,14 @@
 //! The parts of `hico bench` that check a device rather than time a stage alone: LLM
 //! parity against the transformers fixtures, and full-model training steps.
 
+use hico_backend::{HicoAutodiff, HicoBackend};
 use std::{path::Path, time::Instant};
 
 use anyhow::{Context, Result};
 use burn::{
     nn::loss::CrossEntropyLossConfig,
     optim::{AdamWConfig, GradientsParams, Optimizer},
-    tensor::{
-        Device, Distribution, Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend,
-    },
+    tensor::{Device, Distribution, Int, Tensor, TensorData},
 };
 use hico_core::{LanguageModel, config::PipelineConfig, config::SamplerConfig};
 use hico_llm::{AttentionOptions, CausalLm, ids_tensor, text_input};
@@ -30,7 +29,7 @@ fn ids_of(v: &Value) -> Vec<u32> {
 }
 
 /// Compare logits and greedy continuations with each `<name>.json` beside a `<name>/` HF dir.
-pub fn parity<B: Backend>(
+pub fn parity<B: HicoBackend>(
     dir: &Path,
     dev: &str,
     precision: Precision,
@@ -100,7 +99,7 @@ pub fn parity<B: Backend>(
 }
 
 /// Time full-model training steps on random frames.
-pub fn train_step<B: AutodiffBackend>(
+pub fn train_step<B: HicoAutodiff>(
     config: &Path,
     frames: usize,
     steps: usize,

@@ -2,15 +2,13 @@
 //! head on every row or only on the target rows (`train-memory`), and the time and peak
 //! memory of loading a Hugging Face checkpoint (`llm-load`, after `--write` made one).
 
+use hico_backend::{HicoAutodiff, HicoBackend};
 use std::{path::Path, time::Instant};
 
 use anyhow::{Result, bail};
-use burn::tensor::{
-    Device, Int, Tensor, TensorData, activation::log_softmax, backend::AutodiffBackend,
-    backend::Backend,
-};
-use hico_core::weights::{SaveDtype, Saver, Weights};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation::log_softmax};
 use hico_llm::{CausalLm, ids_tensor, text_input};
+use hico_weights::{SaveDtype, Saver, Weights};
 use serde_json::json;
 
 use crate::cmd::measure::{peak_heap_mib, peak_rss_mib, shape_config};
@@ -26,7 +24,7 @@ pub enum HeadRows {
 
 /// One forward + backward of a random LLM of `shape` (with `layers` decoder layers when
 /// given) on `tokens` tokens, with a cross-entropy loss on the last `targets` positions.
-pub fn train_memory<B: AutodiffBackend>(
+pub fn train_memory<B: HicoAutodiff>(
     shape: &str,
     layers: Option<usize>,
     tokens: usize,
@@ -48,7 +46,7 @@ pub fn train_memory<B: AutodiffBackend>(
     let at: Vec<usize> = (tokens - 1 - targets..tokens - 1).collect();
     let next: Vec<i64> = at.iter().map(|&p| i64::from(ids[p + 1])).collect();
     let next = Tensor::<B, 2, Int>::from_data(TensorData::new(next, [targets, 1]), device);
-    let base = hico_core::mem::reset();
+    let base = hico_backend::mem::reset();
     let t0 = Instant::now();
     let input = text_input(model.embed_ids(ids_tensor(&ids, device)));
     let logits = match head {
@@ -78,7 +76,7 @@ pub fn train_memory<B: AutodiffBackend>(
 /// `write`: save a random LLM of `shape` to `dir` in bf16 (as released checkpoints are).
 /// Otherwise: load `dir` and report the time, the peak heap above the start and the model's
 /// own size in f32.
-pub fn llm_load<B: Backend>(
+pub fn llm_load<B: HicoBackend>(
     shape: &str,
     dir: &Path,
     write: bool,
@@ -101,7 +99,7 @@ pub fn llm_load<B: Backend>(
         );
         return Ok(());
     }
-    let base = hico_core::mem::reset();
+    let base = hico_backend::mem::reset();
     let t0 = Instant::now();
     let model = CausalLm::<B>::load_hf(dir, device)?;
     let _ = B::sync(device);

@@ -1,10 +1,11 @@
 //! `hico encode`: run the vision side only (decode, sample, encode, compress, connect);
 //! print the token count of each stage and write the provenance map.
 
+use hico_backend::HicoAutodiff;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 
@@ -40,7 +41,7 @@ struct EncodeJob {
 impl Job for EncodeJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         let pipe = Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)
             .with_context(|| format!("building the pipeline of {}", self.args.source.describe()))?;
         let pb = crate::progress::bar("encoding clips");

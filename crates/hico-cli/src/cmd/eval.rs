@@ -3,10 +3,11 @@
 //! (docs/benchmarks.md); `hico eval compare A B`: paired McNemar per group of two runs;
 //! `hico eval merge RUN... --out DIR`: join shards.
 
+use hico_backend::HicoAutodiff;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_benchmarks::Task;
 use hico_core::config::PipelineConfig;
 use hico_eval::public::{self, predictions, report};
@@ -187,7 +188,7 @@ struct EvalJob {
 impl Job for EvalJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         std::fs::create_dir_all(&self.opts.out)
             .with_context(|| format!("creating {}", self.opts.out.display()))?;
         let _lock = hico_core::lock::DirLock::acquire(&self.opts.out, "hico eval")?;
@@ -196,8 +197,7 @@ impl Job for EvalJob {
             None => Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)?,
         };
         self.cfg.write_json(&self.opts.out.join("config.json"))?;
-        let s =
-            hico_core::backend::on_worker(|| public::run(&pipe, &self.opts, |l| eprintln!("{l}")))?;
+        let s = hico_backend::on_worker(|| public::run(&pipe, &self.opts, |l| eprintln!("{l}")))?;
         let r = &s.results;
         println!(
             "{} ({}): {:.3} [{:.3}, {:.3}] over {} questions ({} answered now, {} resumed, {} \

@@ -2,10 +2,11 @@
 //! family (`hico_llm::supported_model_types`), streaming
 //! tokens to the terminal as they are decoded.
 
+use hico_backend::HicoAutodiff;
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::LanguageModel;
 use hico_core::config::GenerationConfig;
 use hico_llm::{
@@ -57,7 +58,7 @@ struct Generate(Command);
 
 impl Job for Generate {
     type Output = ();
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         let Command::Generate {
             model,
             prompt,

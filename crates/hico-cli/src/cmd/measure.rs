@@ -29,19 +29,19 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Peak heap in MiB above `base` (a [`hico_core::mem::reset`] taken before the measured work),
+/// Peak heap in MiB above `base` (a [`hico_backend::mem::reset`] taken before the measured work),
 /// if the counting allocator is installed (the `hico` binary installs it).
-pub fn peak_heap_mib(base: &hico_core::mem::HeapStats) -> Option<f64> {
-    hico_core::mem::tracking()
-        .then(|| hico_core::mem::stats().peak_above(base) as f64 / 1_048_576.0)
+pub fn peak_heap_mib(base: &hico_backend::mem::HeapStats) -> Option<f64> {
+    hico_backend::mem::tracking()
+        .then(|| hico_backend::mem::stats().peak_above(base) as f64 / 1_048_576.0)
 }
 
 /// Which attention ran (the `impl` field of the JSON lines): `hico` (tiled, default tiles),
 /// `hico_b<N>` (tiles of N, `HICO_ATTENTION_BLOCK`), `hico_composed` (`HICO_ATTENTION=composed`)
 /// or `hico_fused` (`HICO_ATTENTION=fused`).
 pub(crate) fn hico_impl() -> String {
-    use hico_core::backend::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block};
-    match hico_core::backend::attention_impl() {
+    use hico_core::config::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block};
+    match hico_core::config::attention_impl() {
         AttentionImpl::Own if attention_block() == DEFAULT_ATTENTION_BLOCK => "hico".into(),
         AttentionImpl::Own => format!("hico_b{}", attention_block()),
         AttentionImpl::Composed => "hico_composed".into(),

@@ -2,10 +2,11 @@
 //! multi-hop or find the object) as mp4 files plus `manifest.json` / `llava.json`, and score a pipeline on one
 //! (option-letter logits, optional free-form exact match, accuracy per depth × length).
 
+use hico_backend::HicoAutodiff;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::PipelineConfig;
 use hico_eval::{
     bench::{BenchSpec, HaystackSource, Manifest, MhNiahSpec, NiahSpec, ObjectSpec, build_set},
@@ -191,7 +192,7 @@ struct EvalJob {
 impl Job for EvalJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         let pipe = match &self.checkpoint {
             Some(ck) => hico_train::load_trained::<B::InnerBackend>(&self.cfg, ck, &device)?,
             None => Pipeline::<B::InnerBackend>::new(self.cfg.clone(), &device)?,

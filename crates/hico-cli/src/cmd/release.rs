@@ -8,15 +8,16 @@
 //! - `load`: load a release (`--model`) and print load time, peak heap (above the start)
 //!   and peak RSS as JSON.
 
+use hico_backend::HicoAutodiff;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::{LlmConfig, PipelineConfig};
-use hico_core::weights::SaveDtype;
 use hico_model::Pipeline;
 use hico_model::release::{ExportOptions, write_random_release, write_release};
+use hico_weights::SaveDtype;
 use serde_json::json;
 
 use crate::backend::{DeviceArg, Job, dispatch};
@@ -144,7 +145,7 @@ fn pipeline_json(checkpoint: &Path) -> Result<PipelineConfig> {
 impl Job for ReleaseJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         match self.0 {
             Command::Export {
                 checkpoint,
@@ -174,7 +175,7 @@ impl Job for ReleaseJob {
             }
             Command::Load { source } => {
                 let cfg = source.load()?;
-                let base = hico_core::mem::reset();
+                let base = hico_backend::mem::reset();
                 let t0 = Instant::now();
                 let pipe = Pipeline::<B::InnerBackend>::new(cfg, &device)?;
                 let secs = t0.elapsed().as_secs_f64();

@@ -1,13 +1,14 @@
 //! `hico run`: answer a question about a video with a pipeline config; print the answer
 //! (streamed), the stage token counts and the ledger; write the run directory.
 
+use hico_backend::HicoAutodiff;
 use std::{
     io::Write,
     path::{Path, PathBuf},
 };
 
 use anyhow::{Context, Result};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 
@@ -71,14 +72,14 @@ struct RunJob {
 impl Job for RunJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         // On a worker of rayon's pool: every op splits its work in place (`on_worker`).
-        hico_core::backend::on_worker(move || self.answer::<B>(device))
+        hico_backend::on_worker(move || self.answer::<B>(device))
     }
 }
 
 impl RunJob {
-    fn answer<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn answer<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         // Inference needs no gradients: run on the inner backend.
         let pipe =
             match &self.args.checkpoint {

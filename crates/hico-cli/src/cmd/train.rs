@@ -6,10 +6,11 @@
 //! as threads of this process. `--rank R --world-size N --master-addr HOST:PORT` (or
 //! torchrun's environment variables) makes this process rank R of N (`train_dist.rs`).
 
+use hico_backend::HicoAutodiff;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::PipelineConfig;
 use hico_train::{StageConfig, TrainOutcome};
 
@@ -151,7 +152,7 @@ struct TrainJob {
 }
 
 /// The devices of `n` replicas: `first` repeated when `shared`, else devices 0..n of its kind.
-fn replica_devices<B: AutodiffBackend>(
+fn replica_devices<B: HicoAutodiff>(
     first: &Device<B>,
     n: usize,
     shared: bool,
@@ -173,7 +174,7 @@ fn replica_devices<B: AutodiffBackend>(
 impl Job for TrainJob {
     type Output = ();
 
-    fn run<B: AutodiffBackend>(self, device: Device<B>) -> Result<()> {
+    fn run<B: HicoAutodiff>(self, device: Device<B>) -> Result<()> {
         #[cfg(feature = "ddp")]
         if let Some(launch) = &self.launch {
             return self.run_process::<B>(launch, device);
@@ -250,7 +251,7 @@ impl TrainJob {
     /// Every stage as one rank of a multi-process run: join the others, then train each
     /// stage on this process's device (GPU `local_rank` of its kind, or the CPU).
     #[cfg(feature = "ddp")]
-    fn run_process<B: AutodiffBackend>(&self, launch: &Launch, device: Device<B>) -> Result<()> {
+    fn run_process<B: HicoAutodiff>(&self, launch: &Launch, device: Device<B>) -> Result<()> {
         use burn::tensor::backend::{Device as _, DeviceId, DeviceOps as _};
         let (rank, world) = (launch.config.rank, launch.config.world);
         let device = match self.shared {

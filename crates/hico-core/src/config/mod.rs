@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod attention;
 mod dropout;
 mod kv_cache;
 mod load;
@@ -18,6 +19,7 @@ mod release_map;
 mod semantic;
 mod validate;
 
+pub use attention::{AttentionImpl, DEFAULT_ATTENTION_BLOCK, attention_block, attention_impl};
 pub use dropout::*;
 pub use kv_cache::*;
 pub use load::{from_value, load_toml, parse_toml, parse_toml_value, set_dotted};

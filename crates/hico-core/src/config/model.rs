@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::AttentionImpl;
+use crate::config::AttentionImpl;
 
 /// Space-time ViT encoder (UMT-style).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,15 +226,15 @@ pub enum RopeScalingConfig {
     },
 }
 
-/// `HICO_ATTENTION` when set (see [`crate::backend::attention_impl`]), else `own`: the
+/// `HICO_ATTENTION` when set (see [`crate::config::attention_impl`]), else `own`: the
 /// environment variable is the default of configs that do not set `attention`, and the
 /// resolved value is what every run records in its `config.json`.
 fn default_attention() -> AttentionImpl {
-    crate::backend::attention_impl()
+    crate::config::attention_impl()
 }
-/// `HICO_ATTENTION_BLOCK` when set, else 256 (see [`crate::backend::attention_block`]).
+/// `HICO_ATTENTION_BLOCK` when set, else 256 (see [`crate::config::attention_block`]).
 fn default_attention_block() -> usize {
-    crate::backend::attention_block()
+    crate::config::attention_block()
 }
 fn default_family() -> String {
     "qwen2".into()

@@ -258,8 +258,8 @@ pub(super) fn map_config(
         video_compressor: Default::default(),
         llm: LlmConfig::Hf {
             path: dir.to_owned(),
-            attention: crate::backend::attention_impl(),
-            attention_block: crate::backend::attention_block(),
+            attention: crate::config::attention_impl(),
+            attention_block: crate::config::attention_block(),
         },
         dropout: dropout(&k)?,
         kv_cache: KvCacheConfig::None,

@@ -111,7 +111,7 @@ impl PublicExperiment {
 
 /// Run every cell (building its pipeline with `build`), then write `results.csv`,
 /// `results.md` and `paired.json` into the output folder. `log` gets progress lines.
-pub fn run_public_grid<B: burn::prelude::Backend>(
+pub fn run_public_grid<B: hico_backend::HicoBackend>(
     exp: &PublicExperiment,
     path: &Path,
     build: impl Fn(&PipelineConfig) -> Result<Pipeline<B>, String>,

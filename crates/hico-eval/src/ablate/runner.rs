@@ -28,6 +28,7 @@
 //! OUT/niah.csv                    accuracy per depth × haystack length, mean over cells
 //! ```
 
+use hico_backend::HicoBackend;
 use std::{
     io::IsTerminal,
     panic::{AssertUnwindSafe, catch_unwind},
@@ -35,7 +36,6 @@ use std::{
     time::Instant,
 };
 
-use burn::prelude::*;
 use hico_core::config::{CompressorConfig, PipelineConfig};
 use hico_model::Pipeline;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -127,7 +127,7 @@ pub fn prepare_benchmark(
 /// training cache key). A cell is skipped when its `done.json` was written for the same
 /// model and its `config.json` equals the cell's current config. Returns what ran; writes
 /// the tables.
-pub fn run_grid<B: Backend>(
+pub fn run_grid<B: HicoBackend>(
     exp: &Experiment,
     exp_path: &Path,
     bench: &Path,
@@ -194,7 +194,7 @@ pub fn checked_cells(exp: &Experiment, exp_path: &Path) -> Result<Vec<Cell>, Eva
 /// Score `cells` with one model into `run.dir/cells/<cell>/` (or, for cells named
 /// `depth/...`, `run.dir/depth/...`), skipping finished ones; the summary's `paired` is
 /// left empty (the tables are written over every model).
-pub fn score_cells<B: Backend>(
+pub fn score_cells<B: HicoBackend>(
     exp: &Experiment,
     cells: &[Cell],
     run: &ModelRun,
@@ -343,7 +343,7 @@ fn finished(dir: &Path, cell: &Cell, model: &str) -> Option<Row> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_cell<B: Backend>(
+fn run_cell<B: HicoBackend>(
     cell: &Cell,
     dir: &Path,
     bench: &Path,
@@ -391,7 +391,7 @@ fn run_cell<B: Backend>(
 /// Record the first correctly and the first wrongly answered question in full under
 /// `dir/examples/{correct,wrong}/` (run record, `question.json` with the video path relative
 /// to the set, the answer, the prediction and the needles).
-fn record_examples<B: Backend>(
+fn record_examples<B: HicoBackend>(
     pipe: &Pipeline<B>,
     dir: &Path,
     bench: &Path,

@@ -4,9 +4,10 @@
 //! seed, the mean per cell, each `[[paired]]` claim per seed (exact McNemar) and over the
 //! seeds (Cochran-Mantel-Haenszel, [`crate::stats::cmh_paired`]), and the depth curve.
 
+use hico_backend::HicoAutodiff;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_core::config::PipelineConfig;
 use hico_model::Pipeline;
 use indicatif::MultiProgress;
@@ -134,7 +135,7 @@ fn seed_verdict(s: &SeedPaired) -> String {
 /// and, for a trained model, the drop-depth cells with each, and write the tables over all
 /// of them. Returns what ran; cell names in `ran`, `skipped` and `failed` carry their seed
 /// (`seed-<s>/<cell>`).
-pub fn run_seeds<B: AutodiffBackend>(
+pub fn run_seeds<B: HicoAutodiff>(
     exp: &Experiment,
     exp_path: &Path,
     multi: &MultiProgress,

@@ -6,9 +6,10 @@
 //! each cached the same way and keyed by the phases before it. Each training seed
 //! (`[train] seeds`) is one such chain in its own folder (`OUT/seed-<s>/`).
 
+use hico_backend::HicoAutodiff;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, backend::AutodiffBackend};
+use burn::tensor::Device;
 use hico_train::{StageConfig, run_stage};
 use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,7 @@ pub struct Trained {
 /// weights; the main phase (`out/train`) starts from the last. The seed offsets the base
 /// config's `seed` (initialisation), the stage's `seed` (data order) and the training sets'
 /// seeds ([`crate::ablate::TrainSpec::for_seed`]).
-pub fn ensure_trained<B: AutodiffBackend>(
+pub fn ensure_trained<B: HicoAutodiff>(
     exp: &Experiment,
     exp_path: &Path,
     out: &Path,
@@ -102,7 +103,7 @@ struct Phase {
 
 /// Train one phase from `init`'s weights (random when `None`), or reuse its cached result
 /// while its set, stage, base config, starting point and hico's code are unchanged.
-fn train_phase<B: AutodiffBackend>(
+fn train_phase<B: HicoAutodiff>(
     job: &Phase,
     base: &PipelineConfig,
     init: Option<&Trained>,

@@ -14,10 +14,10 @@
 pub mod predictions;
 pub mod report;
 
+use hico_backend::HicoBackend;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::prelude::*;
 use hico_benchmarks::{Question, Read, Task, py_strip};
 use hico_core::config::{PipelineConfig, SamplerConfig};
 use hico_core::{FramePlan, Sampler, VideoInfo};
@@ -197,7 +197,7 @@ pub struct Summary {
 }
 
 /// Answer one question from its decoded frames.
-fn answer<B: Backend>(
+fn answer<B: HicoBackend>(
     pipe: &Pipeline<B>,
     q: &Question,
     d: Decoded,
@@ -255,7 +255,7 @@ fn answer<B: Backend>(
 
 /// Run `opts.task` on `pipe` (built with [`apply_settings`]); resumes the predictions already
 /// in `opts.out`. `log` receives one progress line per question (rate and ETA).
-pub fn run<B: Backend>(
+pub fn run<B: HicoBackend>(
     pipe: &Pipeline<B>,
     opts: &Options,
     mut log: impl FnMut(&str),

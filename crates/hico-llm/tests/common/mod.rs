@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use hico_core::backend::Cpu;
+use hico_backend::Cpu;
 use hico_llm::CausalLm;
 
 /// `tests/fixtures/<name>`.

@@ -3,6 +3,7 @@
 //! fields, `generation_config.json` and the tokenizer. Settings the release format cannot
 //! express are refused, naming the config key.
 
+use hico_backend::HicoBackend;
 use std::path::{Path, PathBuf};
 
 use burn::module::Param;
@@ -12,7 +13,7 @@ use hico_core::config::{
     CompressorConfig, ConnectorConfig, DropoutConfig, PROJECTOR_PREFIX, PipelineConfig,
     VISION_PREFIX,
 };
-use hico_core::weights::{Layout, SaveDtype, Saver, WeightVisitor, Weights};
+use hico_weights::{Layout, SaveDtype, Saver, WeightVisitor, Weights};
 use serde_json::{Map, Value, json};
 
 use crate::{ModelError, VideoLlm};
@@ -32,7 +33,7 @@ pub struct ExportOptions {
 }
 
 /// Walk the three parts of `model` under the release's prefixes.
-pub fn walk_release<B: Backend, V: WeightVisitor<B>>(model: &mut VideoLlm<B>, v: &mut V) {
+pub fn walk_release<B: HicoBackend, V: WeightVisitor<B>>(model: &mut VideoLlm<B>, v: &mut V) {
     model.encoder.walk(VISION_PREFIX, v);
     model.connector.walk(PROJECTOR_PREFIX, v);
     model.llm.walk("", v);
@@ -42,7 +43,7 @@ pub fn walk_release<B: Backend, V: WeightVisitor<B>>(model: &mut VideoLlm<B>, v:
 /// never uses (`model.mm_projector.tvg_mlp.*`, `visual_head.weight`; see
 /// [`super::ignored_key`]), written as zeros so that code loads the directory with no
 /// missing key. hico's loader ignores them.
-pub(super) fn write_unused_heads<B: Backend>(
+pub(super) fn write_unused_heads<B: HicoBackend>(
     saver: &mut Saver,
     mm_hidden: usize,
     hidden: usize,
@@ -328,7 +329,7 @@ pub(super) fn write_side_files(
 
 /// Write `model` with its pipeline config `cfg` as a release directory `out` (see the
 /// module docs); `tokenizer` is the `tokenizer.json` of its LLM.
-pub fn write_release<B: Backend>(
+pub fn write_release<B: HicoBackend>(
     model: &mut VideoLlm<B>,
     cfg: &PipelineConfig,
     tokenizer: &Path,

@@ -5,7 +5,7 @@
 //! refusals, `generation_config.json`) lives in
 //! [`hico_core::config::release`](hico_core::config::release); a resolved config with
 //! `model` set is loaded here by [`load_model`] (what [`Pipeline::new`](crate::Pipeline::new)
-//! calls). Keys, by part ([`hico_core::weights::Weights`] walks, one [`Loader`], one
+//! calls). Keys, by part ([`hico_weights::Weights`] walks, one [`Loader`], one
 //! `finish`):
 //!
 //! | part | prefix | key map |
@@ -25,13 +25,14 @@ mod random;
 pub use export::{ExportOptions, release_config_json, walk_release, write_release};
 pub use random::write_random_release;
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::prelude::*;
 use hico_core::config::{PROJECTOR_PREFIX, PipelineConfig, VISION_PREFIX};
-use hico_core::weights::{Loader, WeightFiles, Weights};
 use hico_llm::{AttentionOptions, CausalLm, HicoTokenizer, LlmSpec};
 use hico_vision::{Connector, UmtEncoder};
+use hico_weights::{Loader, WeightFiles, Weights};
 
 use crate::{ModelError, VideoLlm};
 
@@ -64,7 +65,7 @@ pub fn llm_spec(dir: &Path) -> Result<LlmSpec, ModelError> {
 /// came from that release): every tensor converted one at a time to f32 (bf16, f16 or f32
 /// on disk, sharded or not); every missing, unexpected and mis-shaped tensor of all three
 /// parts reported in one error.
-pub fn load_model<B: Backend>(
+pub fn load_model<B: HicoBackend>(
     cfg: &PipelineConfig,
     dir: &Path,
     device: &Device<B>,

@@ -3,15 +3,16 @@
 //! written without ever holding the f32 model: parameters stay lazy, each is drawn, converted
 //! and dropped in turn, so memory peaks at the written bytes plus one tensor.
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hico_core::config::{LlmConfig, PipelineConfig};
-use hico_core::weights::{Layout, Saver, WeightVisitor};
 use hico_llm::{HicoTokenizer, LlmSpec};
 use hico_vision::{Connector, UmtEncoder};
+use hico_weights::{Layout, Saver, WeightVisitor};
 
 use super::export::{ExportOptions, walk_release, write_side_files, write_unused_heads};
 use crate::{ModelError, VideoLlm};
@@ -23,7 +24,7 @@ struct RandomFill<'a, B: Backend> {
     device: B::Device,
 }
 
-impl<B: Backend> WeightVisitor<B> for RandomFill<'_, B> {
+impl<B: HicoBackend> WeightVisitor<B> for RandomFill<'_, B> {
     fn param<const D: usize>(
         &mut self,
         key: &str,
@@ -83,7 +84,7 @@ fn qwen2_spec(llm: &LlmConfig, vocab: usize) -> Result<(LlmSpec, &str), ModelErr
 /// section must be `random`, with a tokenizer.json path, copied as `tokenizer.json`); the
 /// LLM's vocabulary is `vocab` rows (the released Qwen2.5 models pad 151,665 tokens to
 /// 151,936), the tokenizer's size when `None`.
-pub fn write_random_release<B: Backend>(
+pub fn write_random_release<B: HicoBackend>(
     cfg: &PipelineConfig,
     vocab: Option<usize>,
     out: &Path,

@@ -49,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 use crate::TrainError;
 
 /// The tensor service of a rank (its backend type parameter is unused: only raw data moves).
-type Service = TensorDataService<hico_core::backend::Cpu, WebSocket>;
+type Service = TensorDataService<hico_backend::Cpu, WebSocket>;
 
 /// Where this process stands in a multi-process run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,11 +8,12 @@ use burn::{
     optim::GradientsParams,
     tensor::{ElementConversion, Tensor, TensorData, backend::AutodiffBackend},
 };
+use hico_backend::HicoAutodiff;
 
 use super::ProcessGroup;
 use crate::{TrainError, replicas::Replicas};
 
-impl<B: AutodiffBackend> Replicas<B> for ProcessGroup {
+impl<B: HicoAutodiff> Replicas<B> for ProcessGroup {
     fn rank(&self) -> usize {
         self.rank
     }
@@ -55,7 +56,7 @@ struct Flatten<'a, B: AutodiffBackend> {
     _b: std::marker::PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for Flatten<'_, B> {
+impl<B: HicoAutodiff> ModuleVisitor<B> for Flatten<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let value = param.val();
         if !value.is_require_grad() {
@@ -80,7 +81,7 @@ struct Unflatten<'a, B: AutodiffBackend> {
     _b: std::marker::PhantomData<B>,
 }
 
-impl<B: AutodiffBackend> ModuleVisitor<B> for Unflatten<'_, B> {
+impl<B: HicoAutodiff> ModuleVisitor<B> for Unflatten<'_, B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let value = param.val();
         if !value.is_require_grad() {
@@ -107,7 +108,7 @@ impl<B: burn::tensor::backend::Backend> ModuleVisitor<B> for Checksum {
 
 /// Fail on every rank unless every rank starts at rank 0's step with rank 0's weights
 /// (checked by a checksum of the weights).
-pub(crate) fn check_same_start<B: AutodiffBackend, M: Module<B>>(
+pub(crate) fn check_same_start<B: HicoAutodiff, M: Module<B>>(
     group: &ProcessGroup,
     step: usize,
     model: &M,

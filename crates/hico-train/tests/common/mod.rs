@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use hico_backend::HicoBackend;
 use std::{
     path::{Path, PathBuf},
     sync::OnceLock,
@@ -10,7 +11,7 @@ use std::{
 
 use burn::{
     module::{Module, ModuleVisitor, Param},
-    tensor::{Tensor, backend::Backend},
+    tensor::Tensor,
 };
 use hico_core::config::PipelineConfig;
 use hico_train::{StageConfig, synth_data::write_colour_split};
@@ -61,7 +62,7 @@ pub fn stage_on(data: &Path) -> StageConfig {
 
 struct Collect(Vec<f32>);
 
-impl<B: Backend> ModuleVisitor<B> for Collect {
+impl<B: HicoBackend> ModuleVisitor<B> for Collect {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
         let data = p.val().into_data().convert::<f32>();
         self.0.extend(data.to_vec::<f32>().unwrap());
@@ -69,7 +70,7 @@ impl<B: Backend> ModuleVisitor<B> for Collect {
 }
 
 /// Every float parameter of a module, flattened in visit order.
-pub fn params<B: Backend, M: Module<B>>(m: &M) -> Vec<f32> {
+pub fn params<B: HicoBackend, M: Module<B>>(m: &M) -> Vec<f32> {
     let mut c = Collect(Vec::new());
     m.visit(&mut c);
     c.0

@@ -1,13 +1,14 @@
 //! The `identity` compressor: every patch token passes through, in space-time order.
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
+use hico_backend::HicoBackend;
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
 
 /// Keeps every token.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Identity;
 
-impl<B: Backend> ClipCompressor<B> for Identity {
+impl<B: HicoBackend> ClipCompressor<B> for Identity {
     fn output_tokens(&self, grid: &PatchGrid) -> usize {
         grid.per_clip()
     }

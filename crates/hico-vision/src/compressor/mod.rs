@@ -17,7 +17,8 @@ pub mod pool;
 pub mod temporal;
 pub mod tome;
 
-use burn::tensor::{Tensor, TensorData, backend::Backend};
+use burn::tensor::{Tensor, TensorData};
+use hico_backend::HicoBackend;
 use hico_core::ClipCompressor;
 use hico_core::config::CompressorConfig;
 
@@ -28,7 +29,7 @@ pub use tome::{Tome, merge_schedule};
 
 /// Build the compressor a config names; `vision_heads` (the vision tower's attention heads)
 /// sets the channel groups of ToMe's matching metric.
-pub fn build_compressor<B: Backend>(
+pub fn build_compressor<B: HicoBackend>(
     cfg: &CompressorConfig,
     vision_heads: usize,
 ) -> Box<dyn ClipCompressor<B>> {
@@ -54,7 +55,7 @@ pub fn build_compressor<B: Backend>(
 /// - `x`: `[n_clips, N, D]`; `groups[c][j]`: member ids of output token `j` of clip `c`
 ///   (every clip has the same number `k` of groups)
 /// - returns `[n_clips, k, D]`
-pub fn mean_of_groups<B: Backend>(x: Tensor<B, 3>, groups: &[Vec<Vec<u32>>]) -> Tensor<B, 3> {
+pub fn mean_of_groups<B: HicoBackend>(x: Tensor<B, 3>, groups: &[Vec<Vec<u32>>]) -> Tensor<B, 3> {
     let [c, n, _] = x.dims();
     let k = groups.first().map_or(0, Vec::len);
     let mut w = vec![0f32; c * k * n];
@@ -77,7 +78,7 @@ pub fn mean_of_groups<B: Backend>(x: Tensor<B, 3>, groups: &[Vec<Vec<u32>>]) -> 
 }
 
 /// The features of a `[n_clips, N, D]` tensor on the CPU, one `Vec` per clip.
-pub(crate) fn clip_rows<B: Backend>(x: &Tensor<B, 3>) -> Vec<Vec<f32>> {
+pub(crate) fn clip_rows<B: HicoBackend>(x: &Tensor<B, 3>) -> Vec<Vec<f32>> {
     let [c, n, d] = x.dims();
     let data = x
         .clone()

@@ -3,16 +3,13 @@
 //! size by at most one row/column and never overlap (unlike PyTorch's adaptive pooling,
 //! whose cells overlap when `s` does not divide `h`): every patch lands in one cell.
 //!
-//! The mean is separable: a cell's mean is the mean over its rows of the per-row means over
-//! its columns. `compress` therefore runs two small batched matmuls (columns, then rows)
-//! with `[s, w]` and `[s, h]` averaging matrices instead of one dense `[L·s·s, L·h·w]`
-//! matrix per clip (mostly zeros: 12× / 14× the multiply-adds at 224 / 448 px), the same
-//! values up to float rounding. On burn's flex CPU backend the means come from one pass over
-//! the input instead ([`hico_core::kernels::pool`]: the two products read and write
-//! the clip twice, which cost several times PyTorch's pool, docs/performance.md).
+//! The means are `HicoBackend::cell_means`: on burn's flex CPU backend one pass over the
+//! input (the kernel `hico_kernels::pool`); elsewhere two small batched products with the
+//! axes' averaging matrices (a cell's mean is the mean over its rows of the per-row means
+//! over its columns), the same values up to float rounding.
 
-use burn::tensor::{Tensor, TensorData, backend::Backend};
-use hico_core::kernels::pool::Cells;
+use burn::tensor::Tensor;
+use hico_backend::{Cells, HicoBackend};
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
 
 /// Spatial average pooling per frame.
@@ -52,44 +49,7 @@ impl Pool {
     }
 }
 
-/// The `[1, s, n]` averaging matrix of one axis of length `n` cut into `s` cells
-/// (boundaries `⌊i·n/s⌋`): row `c` holds `1 / size` on the positions of cell `c`.
-fn axis_means<B: Backend>(n: usize, s: usize, device: &B::Device) -> Tensor<B, 3> {
-    let mut w = vec![0f32; s * n];
-    for c in 0..s {
-        let (a, b) = (c * n / s, (c + 1) * n / s);
-        w[c * n + a..c * n + b].fill(1.0 / (b - a) as f32);
-    }
-    Tensor::from_data(TensorData::new(w, [1, s, n]), device)
-}
-
-/// The cells' means by two small batched products with the axes' averaging matrices
-/// (columns, then rows of each frame), for backends without hico's CPU kernel.
-///
-/// # Shapes
-/// - `tokens`: `[c, f·h·w, D]`; returns `[c, f·sh·sw, D]`
-fn separable_means<B: Backend>(tokens: Tensor<B, 3>, cells: Cells) -> Tensor<B, 3> {
-    let [c, _, d] = tokens.dims();
-    let Cells {
-        frames: f,
-        h,
-        w,
-        sh,
-        sw,
-    } = cells;
-    let dev = tokens.device();
-    // Columns first: [c·f·h, w, D] → [c·f·h, sw, D] (measured faster than rows first).
-    let cols = axis_means::<B>(w, sw, &dev)
-        .expand([c * f * h, sw, w])
-        .matmul(tokens.reshape([c * f * h, w, d]));
-    // Then rows: [c·f, h, sw·D] → [c·f, sh, sw·D], i.e. frame-major, row-major cells.
-    axis_means::<B>(h, sh, &dev)
-        .expand([c * f, sh, h])
-        .matmul(cols.reshape([c * f, h, sw * d]))
-        .reshape([c, f * sh * sw, d])
-}
-
-impl<B: Backend> ClipCompressor<B> for Pool {
+impl<B: HicoBackend> ClipCompressor<B> for Pool {
     fn output_tokens(&self, grid: &PatchGrid) -> usize {
         grid.frames * self.side.min(grid.h) * self.side.min(grid.w)
     }
@@ -112,8 +72,7 @@ impl<B: Backend> ClipCompressor<B> for Pool {
             sw: self.side.min(w),
         };
         // One pass over the input on the CPU backend; two separable products elsewhere.
-        let features = hico_core::kernels::flex::cell_means(&tokens, cells)
-            .unwrap_or_else(|| separable_means(tokens, cells));
+        let features = B::cell_means(tokens, cells);
         CompressedClips {
             features,
             members: vec![self.groups(grid); c],
@@ -146,7 +105,7 @@ mod tests {
     fn kernel_and_separable_products_equal_mean_of_members() {
         use crate::compressor::mean_of_groups;
         use burn::tensor::TensorData;
-        use hico_core::backend::{Cpu, CpuAutodiff, cpu_device};
+        use hico_backend::{Cpu, CpuAutodiff, cpu_device};
         let dev = cpu_device();
         for (frames, h, w, tpf) in [(4, 14, 14, 16), (2, 7, 5, 9), (3, 2, 3, 16), (1, 5, 5, 1)] {
             let grid = PatchGrid { frames, h, w };

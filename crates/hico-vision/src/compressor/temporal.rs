@@ -17,7 +17,8 @@
 //! then row, then column). A merged token is the mean of its patches (size-weighted);
 //! output tokens are in space-time order of their first patch.
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
+use hico_backend::HicoBackend;
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
 
 use super::{clip_rows, mean_of_groups, sort_space_time};
@@ -145,7 +146,7 @@ impl Temporal {
     }
 }
 
-impl<B: Backend> ClipCompressor<B> for Temporal {
+impl<B: HicoBackend> ClipCompressor<B> for Temporal {
     fn output_tokens(&self, grid: &PatchGrid) -> usize {
         (self.tokens_per_frame * grid.frames).clamp(1, grid.per_clip())
     }

@@ -19,7 +19,8 @@
 //! come to the CPU, and the merge is `select` / `select_assign(Add)` on the features, so
 //! gradients flow exactly as in the reference.
 
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use hico_backend::HicoBackend;
 use hico_core::{ClipCompressor, CompressedClips, PatchGrid};
 
 /// The reference's schedule of tokens removed per round, from `p` tokens to `target`.
@@ -47,7 +48,7 @@ pub struct Tome {
     pub heads: usize,
 }
 
-fn ints<B: Backend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
+fn ints<B: HicoBackend>(v: Vec<i64>, device: &B::Device) -> Tensor<B, 1, Int> {
     let n = v.len();
     Tensor::from_data(TensorData::new(v, [n]), device)
 }
@@ -64,7 +65,7 @@ impl Tome {
     }
 
     /// One round: remove `r` tokens from each clip of `x` (`[c, p, D]`, sizes `[c, p, 1]`).
-    fn round<B: Backend>(
+    fn round<B: HicoBackend>(
         &self,
         x: Tensor<B, 3>,
         size: Tensor<B, 3>,
@@ -145,7 +146,7 @@ impl Tome {
     }
 }
 
-impl<B: Backend> ClipCompressor<B> for Tome {
+impl<B: HicoBackend> ClipCompressor<B> for Tome {
     fn output_tokens(&self, grid: &PatchGrid) -> usize {
         (self.tokens_per_frame * grid.frames).min(grid.per_clip())
     }

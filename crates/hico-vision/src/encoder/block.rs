@@ -9,9 +9,9 @@ use burn::tensor::{
     Device, Tensor, activation::softmax, backend::Backend, module::attention as fused,
     ops::AttentionModuleOptions,
 };
-use hico_core::backend::AttentionImpl;
-use hico_core::kernels::attention::Mask;
-use hico_core::nn::RowLinear;
+use hico_backend::nn::RowLinear;
+use hico_backend::{HicoBackend, Mask};
+use hico_core::config::AttentionImpl;
 
 /// Self-attention with the reference's `q_bias` / `v_bias` layout.
 #[derive(Module, Debug)]
@@ -35,7 +35,7 @@ pub struct Attention<B: Backend> {
     pub attention: AttentionImpl,
 }
 
-impl<B: Backend> Attention<B> {
+impl<B: HicoBackend> Attention<B> {
     /// Random init (biases zero, as the reference).
     pub fn new(width: usize, heads: usize, device: &Device<B>) -> Self {
         Self {
@@ -90,7 +90,7 @@ impl<B: Backend> Attention<B> {
 /// `[B, H, RECEIVED_ROWS, N]`, never `[B, H, N, N]`.
 pub const RECEIVED_ROWS: usize = 128;
 
-impl<B: Backend> Attention<B> {
+impl<B: HicoBackend> Attention<B> {
     /// The attention each token receives: column sums of `softmax(q·kᵀ/√hd)` averaged over
     /// heads and query tokens (what VisionZip ranks by when the encoder has no CLS token),
     /// computed [`RECEIVED_ROWS`] query rows at a time.
@@ -121,7 +121,7 @@ impl<B: Backend> Attention<B> {
 ///
 /// # Shapes
 /// - `q`, `k`, `v`: `[B, H, N, hd]`; returns `[B, H, N, hd]`
-fn attend<B: Backend>(
+fn attend<B: HicoBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -130,17 +130,12 @@ fn attend<B: Backend>(
     if attention == AttentionImpl::Fused {
         return fused(q, k, v, None, None, AttentionModuleOptions::default());
     }
-    let hd = q.dims()[3];
-    if attention == AttentionImpl::Own {
-        let scale = (hd as f32).powf(-0.5);
-        if let Some(o) = hico_core::kernels::flex::attention(&q, &k, &v, Mask::None, scale) {
-            return o;
-        }
+    let (scale, n) = ((q.dims()[3] as f32).powf(-0.5), k.dims()[2]);
+    // One tile of every key: the explicit product where the backend has no kernel.
+    match attention {
+        AttentionImpl::Own => B::softmax_attention(q, k, v, Mask::None, scale, n),
+        _ => hico_backend::composed::attention(q, k, v, Mask::None, scale, n),
     }
-    let scores = q
-        .mul_scalar((hd as f64).powf(-0.5))
-        .matmul(k.swap_dims(2, 3));
-    softmax(scores, 3).matmul(v)
 }
 
 /// The MLP: `fc1` (D → ratio·D), exact GELU, `fc2` (back to D).
@@ -165,7 +160,7 @@ pub struct Block<B: Backend> {
     pub mlp: Mlp<B>,
 }
 
-impl<B: Backend> Block<B> {
+impl<B: HicoBackend> Block<B> {
     /// Random init.
     pub fn new(width: usize, heads: usize, hidden: usize, eps: f64, device: &Device<B>) -> Self {
         let norm = || LayerNormConfig::new(width).with_epsilon(eps).init(device);
@@ -192,7 +187,7 @@ impl<B: Backend> Block<B> {
     /// - `x`: `[B, N, D]`; returns `[B, N, D]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let x = x.clone() + self.attn.forward(self.norm1.forward(x));
-        let h = self.mlp.fc2.forward_rows(hico_core::nn::gelu(
+        let h = self.mlp.fc2.forward_rows(B::gelu_erf(
             self.mlp.fc1.forward_rows(self.norm2.forward(x.clone())),
         ));
         x + h
@@ -203,7 +198,7 @@ impl<B: Backend> Block<B> {
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
-    use hico_core::backend::Cpu;
+    use hico_backend::Cpu;
 
     /// burn's fused op, hico's CPU kernel and the explicit product agree, also past the CPU
     /// backend's switch to its tiled loop (600 × 600 > 256K scores) and across the kernel's

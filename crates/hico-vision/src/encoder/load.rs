@@ -20,17 +20,18 @@
 //! name `P.norm.*` for the final LayerNorm, and ignores `P.pos_embed` / `P.img_pos_embed`
 //! (the table is recomputed), the blocks past `output_blocks` and every key outside `P`.
 
+use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, backend::Backend};
+use burn::tensor::{Device, Tensor};
 use hico_core::config::VisionConfig;
-use hico_core::weights::{Layout, Loader, WeightFiles, WeightVisitor, Weights};
+use hico_weights::{Layout, Loader, WeightFiles, WeightVisitor, Weights};
 
 use super::{UmtEncoder, running_blocks};
 use crate::VisionError;
 
-impl<B: Backend> Weights<B> for UmtEncoder<B> {
+impl<B: HicoBackend> Weights<B> for UmtEncoder<B> {
     fn walk<V: WeightVisitor<B>>(&mut self, prefix: &str, v: &mut V) {
         let [in_, d] = self.patch_embed.weight.lazy_shape().dims();
         let p = self.patch;
@@ -70,7 +71,7 @@ struct Renamed<'a, V> {
     to: String,
 }
 
-impl<B: Backend, V: WeightVisitor<B>> WeightVisitor<B> for Renamed<'_, V> {
+impl<B: HicoBackend, V: WeightVisitor<B>> WeightVisitor<B> for Renamed<'_, V> {
     fn param<const D: usize>(
         &mut self,
         key: &str,
@@ -86,7 +87,7 @@ impl<B: Backend, V: WeightVisitor<B>> WeightVisitor<B> for Renamed<'_, V> {
     }
 }
 
-impl<B: Backend> UmtEncoder<B> {
+impl<B: HicoBackend> UmtEncoder<B> {
     /// Load from a UMT safetensors file with the reference key names (see the module docs).
     /// Every missing, unexpected or mis-shaped tensor under the encoder's prefix is reported
     /// at once.

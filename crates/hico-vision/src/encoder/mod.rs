@@ -18,8 +18,9 @@ pub use block::{Attention, Block, Mlp};
 use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData, backend::Backend};
+use hico_backend::HicoBackend;
+use hico_backend::nn::RowLinear;
 use hico_core::config::VisionConfig;
-use hico_core::nn::RowLinear;
 use hico_core::{PatchGrid, VisionEncoder};
 
 /// LayerNorm eps of the final `vision_layernorm` (fixed in the reference).
@@ -40,10 +41,10 @@ pub struct UmtEncoder<B: Backend> {
     pub pos_grid: usize,
 }
 
-impl<B: Backend> UmtEncoder<B> {
+impl<B: HicoBackend> UmtEncoder<B> {
     /// The same encoder with its attention implementation set: the pipeline passes its
     /// `[llm] attention` so one recorded key decides the whole model's attention.
-    pub fn with_attention(mut self, implementation: hico_core::backend::AttentionImpl) -> Self {
+    pub fn with_attention(mut self, implementation: hico_core::config::AttentionImpl) -> Self {
         for b in &mut self.blocks {
             b.attn.attention = implementation;
         }
@@ -72,7 +73,7 @@ pub fn param_count(cfg: &VisionConfig, blocks: usize) -> usize {
     (3 * p * p * d + d) + blocks * block + 2 * d
 }
 
-impl<B: Backend> UmtEncoder<B> {
+impl<B: HicoBackend> UmtEncoder<B> {
     /// A randomly initialised encoder.
     pub fn new(cfg: &VisionConfig, device: &Device<B>) -> Self {
         let p = cfg.patch_size;
@@ -144,7 +145,7 @@ impl<B: Backend> UmtEncoder<B> {
     }
 }
 
-impl<B: Backend> VisionEncoder<B> for UmtEncoder<B> {
+impl<B: HicoBackend> VisionEncoder<B> for UmtEncoder<B> {
     fn width(&self) -> usize {
         self.vision_layernorm.gamma.dims()[0]
     }
@@ -167,7 +168,7 @@ impl<B: Backend> VisionEncoder<B> for UmtEncoder<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hico_core::backend::{Cpu, cpu_device};
+    use hico_backend::{Cpu, cpu_device};
 
     fn cfg(width: usize, depth: usize, heads: usize, output_blocks: usize) -> VisionConfig {
         VisionConfig {
@@ -215,7 +216,7 @@ mod tests {
 
     #[test]
     fn attention_is_chosen_by_the_config_and_every_form_agrees() {
-        use hico_core::backend::AttentionImpl;
+        use hico_core::config::AttentionImpl;
         let mut c = cfg(32, 2, 2, 0);
         c.pos_grid = 2;
         let dev = cpu_device();

@@ -1,3 +1,5 @@
+//! # hico-weights
+//!
 //! Checkpoint weights by key: one key map per model family, used to load and to save.
 //!
 //! A module that lives in checkpoints implements [`Weights`]: its `walk` visits every

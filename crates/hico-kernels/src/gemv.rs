@@ -252,8 +252,8 @@ pub fn gemv(x: &[f32], w: Weights, (m, k, n): (usize, usize, usize)) -> Vec<f32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::attention::tests::values;
-    use crate::kernels::on_threads;
+    use crate::attention::tests::values;
+    use crate::on_threads;
 
     fn reference(x: &[f32], w: &[f32], (m, k, n): (usize, usize, usize), rows: bool) -> Vec<f64> {
         let mut y = vec![0.0f64; m * n];

@@ -1,30 +1,5 @@
-//! Backend aliases. The whole model is written once over `B: Backend` (inference) or
-//! `B: AutodiffBackend` (training); the binary picks a concrete backend by cargo feature
-//! and `--device`.
-
-/// The default CPU backend: burn's pure-Rust `flex` backend (rayon + SIMD), measured the
-/// fastest of burn 0.21's CPU backends for our shapes (see docs/design.md).
-pub type Cpu = burn::backend::Flex;
-/// The default CPU backend with autodiff, for training and tests.
-pub type CpuAutodiff = burn::backend::Autodiff<Cpu>;
-/// The CPU device.
-pub fn cpu_device() -> burn::tensor::Device<Cpu> {
-    Default::default()
-}
-
-/// `f()` run on a worker of rayon's global pool (the caller's thread waits). Every parallel
-/// op inside (gemm, burn-flex's kernels, hico's) then splits its work with the other
-/// workers in place; called from an outside thread, each op is handed to the pool and the
-/// caller sleeps until it is done, two thread switches per op, which costs most where ops
-/// are small (decode steps, short prefills, compressors). Training, scoring, `hico run` and
-/// the benches run their work this way (docs/performance.md). A nested call runs `f` in
-/// place.
-///
-/// Do not block inside `f` on another thread that itself waits for the pool (a thread of
-/// data-parallel replicas, say): with one worker that would deadlock.
-pub fn on_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    rayon::scope(|_| f())
-}
+//! `[llm] attention` and `[llm] attention_block`: which attention inference runs, and the
+//! tile size of the composed form; their defaults come from the environment.
 
 /// Which attention implementation inference uses: hico's own (default), hico's own composed
 /// of burn ops, or burn's fused `module::attention` op where it is exact. The LLM takes it
@@ -32,16 +7,17 @@ pub fn on_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// is the environment variable `HICO_ATTENTION` ([`attention_impl`]); the vision encoder
 /// follows the same key (`Pipeline::with_model` passes it to `UmtEncoder::with_attention`).
 ///
-/// hico's own is, on burn's plain `flex` CPU backend, the kernel of
-/// [`crate::kernels::attention`] (tiled online softmax, strided inputs, grouped-query heads
-/// in place, SIMD exp), and on every other backend the same algorithm composed of burn ops
-/// (`composed`: the LLM's tiled online-softmax attention with no L×L buffer, the vision
-/// encoder's explicit `softmax(q·kᵀ)·v`). `composed` forces the burn-op form on the CPU too
+/// hico's own is the backend's `HicoBackend::attention` (crate `hico-backend`): on burn's
+/// plain `flex` CPU backend the kernel of `hico_kernels::attention` (tiled online softmax,
+/// strided inputs, grouped-query heads in place, SIMD exp), on the cubecl backends (cuda,
+/// wgpu) burn's fused op where it is exact, elsewhere the same algorithm composed of burn
+/// ops (`composed`: tiled online-softmax attention with no L×L buffer; the vision encoder's
+/// explicit `softmax(q·kᵀ)·v`, one tile). `composed` forces the burn-op form on the CPU too
 /// (the form before the kernel, kept for comparisons). burn's fused op is a flash-style
 /// loop on the CPU backend (measured slower than hico's own there, docs/performance.md) and
 /// an autotuned flash kernel on burn-cuda built with `autotune` (`scripts/gpu-check.sh`
 /// runs both). Training on `Autodiff<flex>` uses the kernel too, as one autodiff op with its
-/// own FlashAttention-2-style backward ([`crate::kernels::attention_grad`]); autodiff on
+/// own FlashAttention-2-style backward (`hico_kernels::attention_grad`); autodiff on
 /// other backends uses the composed form (burn-autodiff implements the fused op as the
 /// naive L×L product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -1,6 +1,6 @@
 //! [`RowLinear`]: a linear layer applied to the rows of a tensor of any rank as one 2-D
-//! matrix product; [`swiglu`] and [`gelu`]: the MLP activations, and [`rms_norm`]: burn's
-//! `RmsNorm`, each in one pass on the CPU (inference, and training through their own backward).
+//! matrix product ([`HicoBackend::matmul_bias`]), and [`rms_norm`]: burn's `RmsNorm` module run
+//! as [`HicoBackend::rms_norm`].
 //!
 //! burn's `Linear::forward` on a rank-3 input broadcasts the weight to `[1, in, out]` and
 //! runs a batched matmul; on the flex CPU backend that path is far slower than the 2-D one
@@ -8,18 +8,17 @@
 //! 0.44 ms as `[1, 896] × [896, 4864]`). Flattening the leading dimensions first gives the
 //! same product through the fast path on every backend. On the plain flex backend a product
 //! of at most four rows (a decode step) streams the weights once instead
-//! ([`crate::kernels::gemv`]); other products on flex, with or without autodiff, run as one
-//! gemm call into an output written once ([`crate::kernels::linear`]: burn-flex's matmul
+//! ([`hico_kernels::gemv`]); other products on flex, with or without autodiff, run as one
+//! gemm call into an output written once ([`hico_kernels::linear`]: burn-flex's matmul
 //! zeroes and then copies each output before the product writes it).
 
 use burn::nn::{Linear, RmsNorm};
-use burn::tensor::activation;
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
 
-use crate::kernels::flex;
+use crate::HicoBackend;
 
 /// `forward_rows`: [`Linear::forward`] over the flattened leading dimensions.
-pub trait RowLinear<B: Backend> {
+pub trait RowLinear<B: HicoBackend> {
     /// `y = x·W + b` for every row of `x`.
     ///
     /// # Shapes
@@ -27,7 +26,7 @@ pub trait RowLinear<B: Backend> {
     fn forward_rows<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D>;
 }
 
-impl<B: Backend> RowLinear<B> for Linear<B> {
+impl<B: HicoBackend> RowLinear<B> for Linear<B> {
     fn forward_rows<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         if D < 2 {
             return self.forward(x);
@@ -35,43 +34,27 @@ impl<B: Backend> RowLinear<B> for Linear<B> {
         let mut dims = x.dims();
         let rows = dims[..D - 1].iter().product::<usize>();
         let x2: Tensor<B, 2> = x.reshape([rows, dims[D - 1]]);
-        // A few rows (a decode step) on the CPU: one streaming pass over the weights.
-        let bias = self.bias.as_ref().map(|b| b.val());
-        let w = self.weight.val();
-        let y = flex::few_rows_matmul(&x2, &w, bias.as_ref())
-            .or_else(|| flex::linear(&x2, &w, bias.as_ref()))
-            .unwrap_or_else(|| self.forward(x2));
+        let y = B::matmul_bias(x2, self.weight.val(), self.bias.as_ref().map(|b| b.val()));
         dims[D - 1] = y.dims()[1];
         y.reshape(dims)
     }
 }
 
-/// `silu(gate) · up`, SwiGLU's product: one vectorised pass on the flex backend
-/// ([`crate::kernels::act`]; under autodiff one tracked op with a one-pass backward), burn's
-/// `silu` and a product elsewhere (GPU, other dtypes).
-pub fn swiglu<B: Backend, const D: usize>(gate: Tensor<B, D>, up: Tensor<B, D>) -> Tensor<B, D> {
-    flex::silu_mul(&gate, &up).unwrap_or_else(|| activation::silu(gate) * up)
-}
-
-/// The exact (erf) GELU: one vectorised pass on the flex backend
-/// ([`crate::kernels::act`]; under autodiff one tracked op with a one-pass backward), burn's
-/// `gelu` elsewhere (GPU, other dtypes).
-pub fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    flex::gelu(&x).unwrap_or_else(|| activation::gelu(x))
-}
-
-/// `norm.forward(x)`: one pass over the rows on the flex backend ([`crate::kernels::norm`];
-/// under autodiff one tracked op with a one-pass backward), burn's composed `RmsNorm`
-/// elsewhere (GPU, other dtypes).
-pub fn rms_norm<B: Backend, const D: usize>(norm: &RmsNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    flex::rms_norm(&x, &norm.gamma.val(), norm.epsilon as f32).unwrap_or_else(|| norm.forward(x))
+/// `norm.forward(x)` as [`HicoBackend::rms_norm`] (on flex one pass over the rows, under
+/// autodiff one tracked op with a one-pass backward).
+pub fn rms_norm<B: HicoBackend, const D: usize>(
+    norm: &RmsNorm<B>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    B::rms_norm(x, norm.gamma.val(), norm.epsilon)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Cpu;
+    use crate::Cpu;
     use burn::nn::LinearConfig;
+    use burn::tensor::activation;
     use burn::tensor::{Distribution, Tolerance};
 
     #[test]
@@ -99,8 +82,12 @@ mod tests {
         for rows in 1..=4 {
             let x = Tensor::<Cpu, 3>::random([1, rows, 40], Distribution::Default, &dev);
             assert!(
-                flex::few_rows_matmul(&x.clone().reshape([rows, 40]), &lin.weight.val(), None)
-                    .is_some()
+                crate::flex::few_rows_matmul(
+                    &x.clone().reshape([rows, 40]),
+                    &lin.weight.val(),
+                    None
+                )
+                .is_some()
             );
             lin.forward_rows(x.clone())
                 .into_data()
@@ -109,7 +96,7 @@ mod tests {
         // A transposed weight (the tied output head) and a matrix too many rows for it.
         let e = Tensor::<Cpu, 2>::random([700, 40], Distribution::Default, &dev);
         let h = Tensor::<Cpu, 2>::random([2, 40], Distribution::Default, &dev);
-        flex::few_rows_matmul(&h, &e.clone().transpose(), None)
+        crate::flex::few_rows_matmul(&h, &e.clone().transpose(), None)
             .expect("a transposed view takes the kernel")
             .into_data()
             .assert_approx_eq::<f32>(
@@ -120,12 +107,12 @@ mod tests {
                 Tolerance::absolute(1e-5),
             );
         let many = Tensor::<Cpu, 2>::random([5, 40], Distribution::Default, &dev);
-        assert!(flex::few_rows_matmul(&many, &e.transpose(), None).is_none());
+        assert!(crate::flex::few_rows_matmul(&many, &e.transpose(), None).is_none());
     }
 
     #[test]
     fn activations_equal_burn_ops_on_flex_and_keep_gradients_under_autodiff() {
-        use crate::backend::CpuAutodiff;
+        use crate::CpuAutodiff;
         let dev = Default::default();
         let r =
             |dims: [usize; 3]| Tensor::<Cpu, 3>::random(dims, Distribution::Normal(0.0, 3.0), &dev);
@@ -139,18 +126,20 @@ mod tests {
         ];
         for (g, u) in cases {
             let tol = Tolerance::absolute(1e-5).set_relative(1e-5);
-            swiglu(g.clone(), u.clone())
+            Cpu::swiglu(g.clone(), u.clone())
                 .into_data()
                 .assert_approx_eq::<f32>(&(activation::silu(g.clone()) * u).into_data(), tol);
-            gelu(g.clone())
+            Cpu::gelu_erf(g.clone())
                 .into_data()
                 .assert_approx_eq::<f32>(&activation::gelu(g).into_data(), tol);
         }
-        assert!(flex::gelu(&g).is_some() && flex::silu_mul(&g, &u).is_some());
+        assert!(crate::flex::gelu_erf(&g).is_some() && crate::flex::silu_mul(&g, &u).is_some());
         // Autodiff: gradients flow (d/dx gelu(x) at 0 is 0.5).
         let x = Tensor::<CpuAutodiff, 1>::zeros([3], &dev).require_grad();
         let y = Tensor::<CpuAutodiff, 1>::ones([3], &dev);
-        let grads = (gelu(x.clone()) + swiglu(x.clone(), y)).sum().backward();
+        let grads = (CpuAutodiff::gelu_erf(x.clone()) + CpuAutodiff::swiglu(x.clone(), y))
+            .sum()
+            .backward();
         // d/dx silu(x)·1 at 0 is 0.5 as well.
         x.grad(&grads)
             .expect("gradient reaches x")
@@ -163,7 +152,7 @@ mod tests {
 
     #[test]
     fn autodiff_kernels_give_burn_ops_values_and_gradients() {
-        use crate::backend::CpuAutodiff;
+        use crate::CpuAutodiff;
         use burn::nn::RmsNormConfig;
         use burn::tensor::TensorData;
         type A = CpuAutodiff;
@@ -188,8 +177,8 @@ mod tests {
             let w = Tensor::<A, 3>::from_inner(w0.clone()).swap_dims(1, 2);
             let (a, b, c) = if kernel {
                 (
-                    swiglu(g.clone(), u.clone()),
-                    gelu(g.clone()),
+                    A::swiglu(g.clone(), u.clone()),
+                    A::gelu_erf(g.clone()),
                     rms_norm(&norm, u.clone()),
                 )
             } else {
@@ -222,7 +211,8 @@ mod tests {
         got.3.assert_approx_eq::<f32>(&want.3, tol);
         // The kernels did run: under autodiff on flex each answers Some.
         let g = Tensor::<A, 3>::from_inner(g0.clone());
-        assert!(flex::gelu(&g).is_some() && flex::silu_mul(&g, &g).is_some());
-        assert!(flex::rms_norm(&g, &norm.gamma.val(), 1e-6).is_some());
+        assert!(crate::autodiff::gelu_erf(&g).is_some());
+        assert!(crate::autodiff::silu_mul(&g, &g).is_some());
+        assert!(crate::autodiff::rms_norm(&g, &norm.gamma.val(), 1e-6).is_some());
     }
 }

@@ -1,48 +1,107 @@
-//! hico's attention and rotary kernels as single ops of burn's autodiff graph on the flex
-//! backend (training on the CPU). Attention runs [`super::attention::attention_with_lse`] on
-//! the inner tensors and records one node whose backward is [`super::attention_grad`], in
-//! place of the ~30 tracked burn ops (and their saved `L × L` intermediates) of the composed
-//! form. The rotary step records one node whose backward is the same kernel turning the
-//! other way (the rotation's transpose), in place of six tracked ops on strided views.
+//! `impl<B: HicoBackend> HicoBackend for Autodiff<B, C>`: every op delegates to the inner
+//! backend's `autodiff_*` method, whose default is the composed burn ops (burn-autodiff
+//! tracks them). The flex backend overrides those methods with the nodes below: hico's
+//! kernels as single ops of burn's autodiff graph (training on the CPU). Attention runs
+//! [`hico_kernels::attention::attention_with_lse`] on the inner tensors and records one node
+//! whose backward is [`hico_kernels::attention_grad`], in place of the ~30 tracked burn ops
+//! (and their saved `L × L` intermediates) of the composed form. The rotary step records
+//! one node whose backward is the same kernel turning the other way (the rotation's
+//! transpose), in place of six tracked ops on strided views.
 //!
 //! The activations, RMSNorm and the linear layers' product are nodes of the same kind, each
 //! with a one-pass (or, for the product, two-product) backward.
 //!
 //! This uses burn-autodiff's public op API (`Backward`, `OpsPrep`), as burn's own ops do.
-//! The node saves `Q`, `K`, `V`, the output and one log-sum-exp per query row (shared
-//! buffers, no copies).
+//! The attention node saves `Q`, `K`, `V`, the output and one log-sum-exp per query row
+//! (shared buffers, no copies).
 
-use std::any::Any;
-
-use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::NoCheckpointing};
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive, backend::Backend};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
-use super::attention::{Mask, attention_with_lse};
-use super::attention_grad::{Forward, attention_backward};
-use super::flex::{contiguous, mat, rope_flex, table, view};
+use hico_kernels::adamw::AdamWStep;
+use hico_kernels::attention::{Mask, attention_with_lse};
+use hico_kernels::attention_grad::{Forward, attention_backward};
+use hico_kernels::pool::Cells;
 
-/// The float primitive of `Autodiff<Flex>`: a flex tensor and its graph node.
-type AdTensor = FloatTensor<Autodiff<Flex>>;
+use crate::flex::{contiguous, mat, rope_flex, table, view};
+use crate::{AdamWTensors, HicoBackend, composed};
 
-/// The tensor's autodiff primitive when `B` is burn's autodiff over the flex backend.
-fn ad_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<AdTensor> {
-    let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
-        return None;
-    };
-    let boxed: Box<dyn Any> = Box::new(p);
-    boxed.downcast::<AdTensor>().ok().map(|b| *b)
+impl<B: HicoBackend, C: CheckpointStrategy> HicoBackend for Autodiff<B, C> {
+    fn softmax_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        mask: Mask,
+        scale: f32,
+        block: usize,
+    ) -> Tensor<Self, 4> {
+        B::autodiff_softmax_attention(q, k, v, mask, scale, block)
+    }
+
+    fn rope(x: Tensor<Self, 4>, cos: Tensor<Self, 4>, sin: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        B::autodiff_rope(x, cos, sin)
+    }
+
+    fn swiglu<const D: usize>(gate: Tensor<Self, D>, up: Tensor<Self, D>) -> Tensor<Self, D> {
+        B::autodiff_swiglu(gate, up)
+    }
+
+    fn gelu_erf<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
+        B::autodiff_gelu_erf(x)
+    }
+
+    fn rms_norm<const D: usize>(
+        x: Tensor<Self, D>,
+        gamma: Tensor<Self, 1>,
+        eps: f64,
+    ) -> Tensor<Self, D> {
+        B::autodiff_rms_norm(x, gamma, eps)
+    }
+
+    fn matmul_bias(
+        x: Tensor<Self, 2>,
+        w: Tensor<Self, 2>,
+        bias: Option<Tensor<Self, 1>>,
+    ) -> Tensor<Self, 2> {
+        B::autodiff_matmul_bias(x, w, bias)
+    }
+
+    /// Composed (tracked) burn ops: the pooling kernel has no backward.
+    fn cell_means(x: Tensor<Self, 3>, cells: Cells) -> Tensor<Self, 3> {
+        composed::cell_means(x, cells)
+    }
+
+    /// Handed back: optimizers step on the inner backend's tensors, never on tracked ones.
+    fn adamw<const D: usize>(
+        _step: &AdamWStep,
+        tensors: AdamWTensors<Self, D>,
+    ) -> Result<(Tensor<Self, D>, Tensor<Self, D>, Tensor<Self, D>), AdamWTensors<Self, D>> {
+        Err(tensors)
+    }
 }
 
-/// A burn tensor of backend `B` holding `t` (`None` unless `B` is autodiff over flex).
-fn from_ad<B: Backend, const D: usize>(t: AdTensor) -> Option<Tensor<B, D>> {
-    let boxed: Box<dyn Any> = Box::new(t);
-    let prim = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
-    Some(Tensor::from_primitive(TensorPrimitive::Float(prim)))
+/// The float primitive of `Autodiff<Flex, C>`: a flex tensor and its graph node.
+type AdTensor<C> = FloatTensor<Autodiff<Flex, C>>;
+
+/// The autodiff primitive under `t` when its values are `f32` (shared buffer, no copy);
+/// `None` for a quantized tensor or another float dtype.
+fn ad_of<C: CheckpointStrategy, const D: usize>(
+    t: &Tensor<Autodiff<Flex, C>, D>,
+) -> Option<AdTensor<C>> {
+    match t.clone().into_primitive() {
+        TensorPrimitive::Float(p) if p.primitive.dtype() == DType::F32 => Some(p),
+        _ => None,
+    }
+}
+
+/// A burn tensor holding `t`.
+fn from_ad<C: CheckpointStrategy, const D: usize>(t: AdTensor<C>) -> Tensor<Autodiff<Flex, C>, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
 }
 
 /// The attention node's backward.
@@ -70,7 +129,7 @@ impl Backward<Flex, 3> for AttentionBackward {
         let d_o: FlexTensor = grads.consume::<Flex>(&ops.node);
         let s = &ops.state;
         // The forward checked these views; the incoming gradient is f32 like the output.
-        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> super::attention::View4<'a> {
+        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> hico_kernels::attention::View4<'a> {
             view(t).unwrap_or_else(|| panic!("attention backward: the {what} is not an f32 view"))
         }
         let lse = &s.lse.storage::<f32>()[s.lse.layout().start_offset()..];
@@ -100,14 +159,14 @@ impl Backward<Flex, 3> for AttentionBackward {
 /// live on burn's autodiff over the flex backend in `f32`; `None` otherwise.
 ///
 /// # Shapes
-/// As [`super::flex::attention`].
-pub(super) fn attention<B: Backend>(
-    q: &Tensor<B, 4>,
-    k: &Tensor<B, 4>,
-    v: &Tensor<B, 4>,
+/// As [`crate::flex`].
+pub(crate) fn softmax_attention<C: CheckpointStrategy>(
+    q: &Tensor<Autodiff<Flex, C>, 4>,
+    k: &Tensor<Autodiff<Flex, C>, 4>,
+    v: &Tensor<Autodiff<Flex, C>, 4>,
     mask: Mask,
     scale: f32,
-) -> Option<Tensor<B, 4>> {
+) -> Option<Tensor<Autodiff<Flex, C>, 4>> {
     let (aq, ak, av) = (ad_of(q)?, ad_of(k)?, ad_of(v)?);
     let (vq, vk, vv) = (
         view(&aq.primitive)?,
@@ -119,7 +178,7 @@ pub(super) fn attention<B: Backend>(
     let o = FlexTensor::from_data(TensorData::new(out, [b, lq, heads, d])).permute(&[0, 2, 1, 3]);
     let nodes = [aq.node.clone(), ak.node.clone(), av.node.clone()];
     let out = match AttentionBackward
-        .prepare::<NoCheckpointing>(nodes)
+        .prepare::<C>(nodes)
         .compute_bound()
         .stateful()
     {
@@ -137,7 +196,7 @@ pub(super) fn attention<B: Backend>(
         }
         OpsKind::UnTracked(prep) => prep.finish(o),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }
 
 /// The rotary node's backward: `dx = Rᵀ dy`, the kernel with the sine table negated and its
@@ -172,12 +231,12 @@ impl Backward<Flex, 1> for RopeBackward {
 /// gradient (they are functions of the positions).
 ///
 /// # Shapes
-/// As [`super::flex::rope`].
-pub(super) fn rope<B: Backend>(
-    x: &Tensor<B, 4>,
-    cos: &Tensor<B, 4>,
-    sin: &Tensor<B, 4>,
-) -> Option<Tensor<B, 4>> {
+/// As [`crate::flex`].
+pub(crate) fn rope<C: CheckpointStrategy>(
+    x: &Tensor<Autodiff<Flex, C>, 4>,
+    cos: &Tensor<Autodiff<Flex, C>, 4>,
+    sin: &Tensor<Autodiff<Flex, C>, 4>,
+) -> Option<Tensor<Autodiff<Flex, C>, 4>> {
     let ax = ad_of(x)?;
     let (cos, sin) = (
         table(&ad_of(cos)?.primitive)?,
@@ -185,7 +244,7 @@ pub(super) fn rope<B: Backend>(
     );
     let y = rope_flex(&ax.primitive, &cos, &sin)?;
     let out = match RopeBackward
-        .prepare::<NoCheckpointing>([ax.node.clone()])
+        .prepare::<C>([ax.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -209,7 +268,7 @@ pub(super) fn rope<B: Backend>(
         }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }
 
 /// `t` stored contiguously (copied only when it is a strided or broadcast view): incoming
@@ -232,7 +291,7 @@ fn tensor(v: Vec<f32>, shape: &FlexTensor) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape.layout().shape().clone()))
 }
 
-/// SwiGLU's node backward: `(dg, du)` by [`super::act::silu_mul_grad`].
+/// SwiGLU's node backward: `(dg, du)` by [`hico_kernels::act::silu_mul_grad`].
 #[derive(Debug)]
 struct SiluMulBackward;
 
@@ -245,7 +304,7 @@ impl Backward<Flex, 2> for SiluMulBackward {
         let (g, u) = &ops.state;
         let n = g.layout().num_elements();
         let (mut dg, mut du) = (vec![0.0f32; n], vec![0.0f32; n]);
-        super::act::silu_mul_grad(values(g), values(u), values(&dy), &mut dg, &mut du);
+        hico_kernels::act::silu_mul_grad(values(g), values(u), values(&dy), &mut dg, &mut du);
         let [pg, pu] = ops.parents;
         for (parent, grad) in [(pg, dg), (pu, du)] {
             if let Some(node) = parent {
@@ -257,30 +316,30 @@ impl Backward<Flex, 2> for SiluMulBackward {
 
 /// `silu(gate) · up` by the CPU kernels as one autodiff op, when both tensors live on burn's
 /// autodiff over flex in `f32`, stored contiguously with one shape; `None` otherwise.
-pub(super) fn silu_mul<B: Backend, const D: usize>(
-    gate: &Tensor<B, D>,
-    up: &Tensor<B, D>,
-) -> Option<Tensor<B, D>> {
+pub(crate) fn silu_mul<C: CheckpointStrategy, const D: usize>(
+    gate: &Tensor<Autodiff<Flex, C>, D>,
+    up: &Tensor<Autodiff<Flex, C>, D>,
+) -> Option<Tensor<Autodiff<Flex, C>, D>> {
     let (ag, au) = (ad_of(gate)?, ad_of(up)?);
     if ag.primitive.layout().shape() != au.primitive.layout().shape() {
         return None;
     }
     let (g, u) = (contiguous(&ag.primitive)?, contiguous(&au.primitive)?);
     let mut out = vec![0.0f32; g.len()];
-    super::act::silu_mul(g, u, &mut out);
+    hico_kernels::act::silu_mul(g, u, &mut out);
     let y = tensor(out, &ag.primitive);
     let out = match SiluMulBackward
-        .prepare::<NoCheckpointing>([ag.node.clone(), au.node.clone()])
+        .prepare::<C>([ag.node.clone(), au.node.clone()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(prep) => prep.finish((ag.primitive.clone(), au.primitive.clone()), y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }
 
-/// GELU's node backward: `dx` by [`super::act::gelu_grad`].
+/// GELU's node backward: `dx` by [`hico_kernels::act::gelu_grad`].
 #[derive(Debug)]
 struct GeluBackward;
 
@@ -292,7 +351,7 @@ impl Backward<Flex, 1> for GeluBackward {
         let dy = dense(grads.consume::<Flex>(&ops.node));
         let x = &ops.state;
         let mut dx = vec![0.0f32; x.layout().num_elements()];
-        super::act::gelu_grad(values(x), values(&dy), &mut dx);
+        hico_kernels::act::gelu_grad(values(x), values(&dy), &mut dx);
         if let [Some(node)] = ops.parents {
             grads.register::<Flex>(node.id, tensor(dx, x));
         }
@@ -301,24 +360,26 @@ impl Backward<Flex, 1> for GeluBackward {
 
 /// The exact GELU by the CPU kernels as one autodiff op, when `x` lives on burn's autodiff
 /// over flex in `f32`, stored contiguously; `None` otherwise.
-pub(super) fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
+pub(crate) fn gelu_erf<C: CheckpointStrategy, const D: usize>(
+    x: &Tensor<Autodiff<Flex, C>, D>,
+) -> Option<Tensor<Autodiff<Flex, C>, D>> {
     let ax = ad_of(x)?;
     let v = contiguous(&ax.primitive)?;
     let mut out = vec![0.0f32; v.len()];
-    super::act::gelu(v, &mut out);
+    hico_kernels::act::gelu(v, &mut out);
     let y = tensor(out, &ax.primitive);
     let out = match GeluBackward
-        .prepare::<NoCheckpointing>([ax.node.clone()])
+        .prepare::<C>([ax.node.clone()])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(prep) => prep.finish(ax.primitive.clone(), y),
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }
 
-/// RMSNorm's node backward: `(dx, dγ)` by [`super::norm::rms_norm_grad`].
+/// RMSNorm's node backward: `(dx, dγ)` by [`hico_kernels::norm::rms_norm_grad`].
 #[derive(Debug)]
 struct RmsNormBackward;
 
@@ -337,7 +398,7 @@ impl Backward<Flex, 2> for RmsNormBackward {
         let dy = dense(grads.consume::<Flex>(&ops.node));
         let s = &ops.state;
         let (dx, dgamma) =
-            super::norm::rms_norm_grad(values(&s.x), values(&s.gamma), &s.r, values(&dy));
+            hico_kernels::norm::rms_norm_grad(values(&s.x), values(&s.gamma), &s.r, values(&dy));
         let [px, pg] = ops.parents;
         if let Some(node) = px {
             grads.register::<Flex>(node.id, tensor(dx, &s.x));
@@ -351,11 +412,11 @@ impl Backward<Flex, 2> for RmsNormBackward {
 /// `x · γ / √(mean(x²) + ε)` over the last dimension by the CPU kernels as one autodiff op,
 /// when both tensors live on burn's autodiff over flex in `f32`, stored contiguously, `γ`
 /// as wide as `x`'s rows; `None` otherwise.
-pub(super) fn rms_norm<B: Backend, const D: usize>(
-    x: &Tensor<B, D>,
-    gamma: &Tensor<B, 1>,
+pub(crate) fn rms_norm<C: CheckpointStrategy, const D: usize>(
+    x: &Tensor<Autodiff<Flex, C>, D>,
+    gamma: &Tensor<Autodiff<Flex, C>, 1>,
     eps: f32,
-) -> Option<Tensor<B, D>> {
+) -> Option<Tensor<Autodiff<Flex, C>, D>> {
     let (ax, ag) = (ad_of(x)?, ad_of(gamma)?);
     let (v, g) = (contiguous(&ax.primitive)?, contiguous(&ag.primitive)?);
     if g.is_empty() || x.dims()[D - 1] != g.len() {
@@ -363,10 +424,10 @@ pub(super) fn rms_norm<B: Backend, const D: usize>(
     }
     let mut out = vec![0.0f32; v.len()];
     let mut r = vec![0.0f32; v.len() / g.len()];
-    super::norm::rms_norm(v, g, eps, &mut out, &mut r);
+    hico_kernels::norm::rms_norm(v, g, eps, &mut out, &mut r);
     let y = tensor(out, &ax.primitive);
     let out = match RmsNormBackward
-        .prepare::<NoCheckpointing>([ax.node.clone(), ag.node.clone()])
+        .prepare::<C>([ax.node.clone(), ag.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -380,11 +441,11 @@ pub(super) fn rms_norm<B: Backend, const D: usize>(
         }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }
 
 /// The product node's backward: `dx = dy · wᵀ`, `dw = xᵀ · dy`, each one product of
-/// [`super::linear::matmul`] on the saved views (nothing transposed by a copy).
+/// [`hico_kernels::linear::matmul`] on the saved views (nothing transposed by a copy).
 #[derive(Debug)]
 struct LinearBackward;
 
@@ -401,7 +462,7 @@ impl Backward<Flex, 2> for LinearBackward {
     fn backward(self, ops: Ops<LinearSaved, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<Flex>(&ops.node);
         let s = &ops.state;
-        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> super::linear::Mat<'a> {
+        fn viewed<'a>(t: &'a FlexTensor, what: &str) -> hico_kernels::linear::Mat<'a> {
             mat(t).unwrap_or_else(|| panic!("linear backward: the {what} is not an f32 matrix"))
         }
         let (x, w, g) = (
@@ -411,33 +472,39 @@ impl Backward<Flex, 2> for LinearBackward {
         );
         let [px, pw] = ops.parents;
         if let Some(node) = px {
-            let dx = super::linear::matmul(g, w.t(), None);
+            let dx = hico_kernels::linear::matmul(g, w.t(), None);
             let shape = x.shape;
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
         }
         if let Some(node) = pw {
-            let dw = super::linear::matmul(x.t(), g, None);
+            let dw = hico_kernels::linear::matmul(x.t(), g, None);
             let shape = w.shape;
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dw, shape)));
         }
     }
 }
 
-/// `x · w` by [`super::linear::matmul`] as one autodiff op with its own backward, when both
+/// `x · w` by [`hico_kernels::linear::matmul`] as one autodiff op with its own backward, when both
 /// tensors live on burn's autodiff over flex in `f32`; `None` otherwise.
 ///
 /// # Shapes
 /// - `x`: `[m, k]`, `w`: `[k, n]`; returns `[m, n]`
-pub(super) fn matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+pub(crate) fn matmul<C: CheckpointStrategy>(
+    x: &Tensor<Autodiff<Flex, C>, 2>,
+    w: &Tensor<Autodiff<Flex, C>, 2>,
+) -> Option<Tensor<Autodiff<Flex, C>, 2>> {
     let (ax, aw) = (ad_of(x)?, ad_of(w)?);
     let (a, b) = (mat(&ax.primitive)?, mat(&aw.primitive)?);
     if a.shape[1] != b.shape[0] {
         return None;
     }
     let shape = [a.shape[0], b.shape[1]];
-    let y = FlexTensor::from_data(TensorData::new(super::linear::matmul(a, b, None), shape));
+    let y = FlexTensor::from_data(TensorData::new(
+        hico_kernels::linear::matmul(a, b, None),
+        shape,
+    ));
     let out = match LinearBackward
-        .prepare::<NoCheckpointing>([ax.node.clone(), aw.node.clone()])
+        .prepare::<C>([ax.node.clone(), aw.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -450,5 +517,5 @@ pub(super) fn matmul<B: Backend>(x: &Tensor<B, 2>, w: &Tensor<B, 2>) -> Option<T
         }
         OpsKind::UnTracked(prep) => prep.finish(y),
     };
-    from_ad(out)
+    Some(from_ad(out))
 }

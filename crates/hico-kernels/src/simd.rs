@@ -89,12 +89,12 @@ macro_rules! simd_fn {
                 fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
-                match $crate::kernels::simd::isa() {
+                match $crate::simd::isa() {
                     // SAFETY: `isa` answers Avx512 only when the CPU has these features.
-                    $crate::kernels::simd::Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::simd::Isa::Avx512 => return unsafe { avx512($($arg),*) },
                     // SAFETY: `isa` answers Avx2 only when the CPU has AVX2 and FMA.
-                    $crate::kernels::simd::Isa::Avx2 => return unsafe { avx2($($arg),*) },
-                    $crate::kernels::simd::Isa::Baseline => {}
+                    $crate::simd::Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::simd::Isa::Baseline => {}
                 }
             }
             $body($($arg),*)

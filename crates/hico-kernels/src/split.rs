@@ -80,7 +80,7 @@ fn zeroed(c: &mut [MaybeUninit<f32>]) -> &mut [f32] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::on_threads;
+    use crate::on_threads;
 
     #[test]
     fn every_chunk_once_with_its_index() {

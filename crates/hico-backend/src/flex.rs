@@ -1,30 +1,145 @@
-//! hico's CPU kernels reached from generic model code: a call site written over
-//! `B: Backend` asks [`attention`] first and falls back to composed burn ops when it
-//! answers `None`.
-//!
-//! This is burn's backend-extension idea (a backend-specific kernel behind a backend-generic
-//! call) without a new trait bound on every generic: the tensor's primitive is checked by
-//! type at run time. It is burn's `flex` backend's `FlexTensor` only for the plain (not
-//! autodiff) `flex` backend in `f32`, so inference on the CPU takes the kernel, while
-//! training (whose primitive is an autodiff tensor, which needs the composed ops'
-//! backward) and the GPU backends keep their own paths. Nothing is copied on the way in:
-//! the kernel reads the tensors' buffers through their strides.
+//! `impl HicoBackend for Flex`: hico's CPU kernels ([`hico_kernels`]) for burn's plain `flex`
+//! backend. Each op reads the tensors' buffers in place through their strides and runs the
+//! kernel when the tensors are `f32` with a layout the kernel reads; otherwise (another
+//! dtype, a quantized tensor, a negative stride, a shape the kernel does not take) it runs
+//! the composed burn ops of [`crate::composed`], and each function below says which inputs
+//! those are.
 
-use std::any::Any;
-
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive, backend::Backend};
+use burn::backend::Autodiff;
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
-use super::attention::{Mask, View4, attention as attention_kernel};
-use super::pool::{Cells, View3, cell_means as cell_means_kernel};
+use hico_kernels::adamw::AdamWStep;
+use hico_kernels::attention::{Mask, View4, attention as attention_kernel};
+use hico_kernels::pool::{Cells, View3, cell_means as cell_means_kernel};
 
-/// The tensor's flex primitive when `B` is the plain flex backend (shared buffer, no copy).
-pub(super) fn flex_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<FlexTensor> {
-    let TensorPrimitive::Float(p) = t.clone().into_primitive() else {
-        return None;
-    };
-    let boxed: Box<dyn Any> = Box::new(p);
-    boxed.downcast::<FlexTensor>().ok().map(|b| *b)
+use crate::{AdamWTensors, HicoBackend, autodiff, composed};
+
+impl HicoBackend for Flex {
+    fn softmax_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        mask: Mask,
+        scale: f32,
+        block: usize,
+    ) -> Tensor<Self, 4> {
+        softmax_attention(&q, &k, &v, mask, scale)
+            .unwrap_or_else(|| composed::attention(q, k, v, mask, scale, block))
+    }
+
+    fn rope(x: Tensor<Self, 4>, cos: Tensor<Self, 4>, sin: Tensor<Self, 4>) -> Tensor<Self, 4> {
+        rope(&x, &cos, &sin).unwrap_or_else(|| composed::rope(x, cos, sin))
+    }
+
+    fn swiglu<const D: usize>(gate: Tensor<Self, D>, up: Tensor<Self, D>) -> Tensor<Self, D> {
+        silu_mul(&gate, &up).unwrap_or_else(|| composed::swiglu(gate, up))
+    }
+
+    fn gelu_erf<const D: usize>(x: Tensor<Self, D>) -> Tensor<Self, D> {
+        gelu_erf(&x).unwrap_or_else(|| composed::gelu(x))
+    }
+
+    fn rms_norm<const D: usize>(
+        x: Tensor<Self, D>,
+        gamma: Tensor<Self, 1>,
+        eps: f64,
+    ) -> Tensor<Self, D> {
+        rms_norm(&x, &gamma, eps as f32).unwrap_or_else(|| composed::rms_norm(x, gamma, eps))
+    }
+
+    fn matmul_bias(
+        x: Tensor<Self, 2>,
+        w: Tensor<Self, 2>,
+        bias: Option<Tensor<Self, 1>>,
+    ) -> Tensor<Self, 2> {
+        few_rows_matmul(&x, &w, bias.as_ref())
+            .or_else(|| matmul_bias(&x, &w, bias.as_ref()))
+            .unwrap_or_else(|| composed::linear(x, w, bias))
+    }
+
+    fn cell_means(x: Tensor<Self, 3>, cells: Cells) -> Tensor<Self, 3> {
+        cell_means(&x, cells).unwrap_or_else(|| composed::cell_means(x, cells))
+    }
+
+    fn adamw<const D: usize>(
+        step: &AdamWStep,
+        tensors: AdamWTensors<Self, D>,
+    ) -> Result<(Tensor<Self, D>, Tensor<Self, D>, Tensor<Self, D>), AdamWTensors<Self, D>> {
+        adamw(step, tensors)
+    }
+
+    fn autodiff_softmax_attention<C: CheckpointStrategy>(
+        q: Tensor<Autodiff<Self, C>, 4>,
+        k: Tensor<Autodiff<Self, C>, 4>,
+        v: Tensor<Autodiff<Self, C>, 4>,
+        mask: Mask,
+        scale: f32,
+        block: usize,
+    ) -> Tensor<Autodiff<Self, C>, 4> {
+        autodiff::softmax_attention(&q, &k, &v, mask, scale)
+            .unwrap_or_else(|| composed::attention(q, k, v, mask, scale, block))
+    }
+
+    fn autodiff_rope<C: CheckpointStrategy>(
+        x: Tensor<Autodiff<Self, C>, 4>,
+        cos: Tensor<Autodiff<Self, C>, 4>,
+        sin: Tensor<Autodiff<Self, C>, 4>,
+    ) -> Tensor<Autodiff<Self, C>, 4> {
+        autodiff::rope(&x, &cos, &sin).unwrap_or_else(|| composed::rope(x, cos, sin))
+    }
+
+    fn autodiff_swiglu<C: CheckpointStrategy, const D: usize>(
+        gate: Tensor<Autodiff<Self, C>, D>,
+        up: Tensor<Autodiff<Self, C>, D>,
+    ) -> Tensor<Autodiff<Self, C>, D> {
+        autodiff::silu_mul(&gate, &up).unwrap_or_else(|| composed::swiglu(gate, up))
+    }
+
+    fn autodiff_gelu_erf<C: CheckpointStrategy, const D: usize>(
+        x: Tensor<Autodiff<Self, C>, D>,
+    ) -> Tensor<Autodiff<Self, C>, D> {
+        autodiff::gelu_erf(&x).unwrap_or_else(|| composed::gelu(x))
+    }
+
+    fn autodiff_rms_norm<C: CheckpointStrategy, const D: usize>(
+        x: Tensor<Autodiff<Self, C>, D>,
+        gamma: Tensor<Autodiff<Self, C>, 1>,
+        eps: f64,
+    ) -> Tensor<Autodiff<Self, C>, D> {
+        autodiff::rms_norm(&x, &gamma, eps as f32)
+            .unwrap_or_else(|| composed::rms_norm(x, gamma, eps))
+    }
+
+    fn autodiff_matmul_bias<C: CheckpointStrategy>(
+        x: Tensor<Autodiff<Self, C>, 2>,
+        w: Tensor<Autodiff<Self, C>, 2>,
+        bias: Option<Tensor<Autodiff<Self, C>, 1>>,
+    ) -> Tensor<Autodiff<Self, C>, 2> {
+        match autodiff::matmul(&x, &w) {
+            Some(y) => match bias {
+                Some(b) => y + b.unsqueeze_dim(0),
+                None => y,
+            },
+            None => composed::linear(x, w, bias),
+        }
+    }
+}
+
+/// The `f32` flex tensor under `t` (shared buffer, no copy); `None` for a quantized tensor
+/// or another float dtype.
+pub(crate) fn flex_of<const D: usize>(t: &Tensor<Flex, D>) -> Option<FlexTensor> {
+    match t.clone().into_primitive() {
+        TensorPrimitive::Float(p) if p.dtype() == DType::F32 => Some(p),
+        _ => None,
+    }
+}
+
+/// A burn tensor holding `t`.
+pub(crate) fn from_flex<const D: usize>(t: FlexTensor) -> Tensor<Flex, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
 }
 
 /// Buffer, start, shape and strides of an `f32` flex tensor of rank `D`, when its strides
@@ -44,7 +159,7 @@ fn parts<const D: usize>(t: &FlexTensor) -> Option<(&[f32], usize, [usize; D], [
 }
 
 /// A strided view of a rank-4 `f32` flex tensor.
-pub(super) fn view(t: &FlexTensor) -> Option<View4<'_>> {
+pub(crate) fn view(t: &FlexTensor) -> Option<View4<'_>> {
     let (data, offset, shape, strides) = parts::<4>(t)?;
     Some(View4 {
         data,
@@ -54,62 +169,47 @@ pub(super) fn view(t: &FlexTensor) -> Option<View4<'_>> {
     })
 }
 
-/// A burn tensor of backend `B` holding `t` (`None` unless `B` is the plain flex backend).
-pub(super) fn from_flex<B: Backend, const D: usize>(t: FlexTensor) -> Option<Tensor<B, D>> {
-    let boxed: Box<dyn Any> = Box::new(t);
-    let prim = *boxed.downcast::<B::FloatTensorPrimitive>().ok()?;
-    Some(Tensor::from_primitive(TensorPrimitive::Float(prim)))
-}
-
-/// `softmax(scale · q kᵀ + mask) v` by hico's CPU kernel ([`super::attention`]) when the
+/// `softmax(scale · q kᵀ + mask) v` by hico's CPU kernel ([`hico_kernels::attention`]) when the
 /// tensors live on the plain flex backend in `f32`; `None` otherwise (the caller composes
 /// burn ops instead).
 ///
 /// # Shapes
 /// - `q`: `[B, heads, Lq, d]`, `k`, `v`: `[B, kv_heads, Lk, d]` (grouped-query heads are read
-///   in place, as [`super::attention::attention`])
+///   in place, as [`hico_kernels::attention::attention`])
 /// - returns `[B, heads, Lq, d]`, stored as `[B, Lq, heads, d]` so that swapping dimensions 1
 ///   and 2 and merging the heads copies nothing
-pub fn attention<B: Backend>(
-    q: &Tensor<B, 4>,
-    k: &Tensor<B, 4>,
-    v: &Tensor<B, 4>,
+pub(crate) fn softmax_attention(
+    q: &Tensor<Flex, 4>,
+    k: &Tensor<Flex, 4>,
+    v: &Tensor<Flex, 4>,
     mask: Mask,
     scale: f32,
-) -> Option<Tensor<B, 4>> {
-    let Some((fq, fk, fv)) = flex_of(q)
-        .zip(flex_of(k))
-        .zip(flex_of(v))
-        .map(|((q, k), v)| (q, k, v))
-    else {
-        return super::autodiff::attention(q, k, v, mask, scale);
-    };
+) -> Option<Tensor<Flex, 4>> {
+    let (fq, fk, fv) = (flex_of(q)?, flex_of(k)?, flex_of(v)?);
     let (vq, vk, vv) = (view(&fq)?, view(&fk)?, view(&fv)?);
     let [b, heads, lq, d] = vq.shape;
     let out = attention_kernel(vq, vk, vv, mask, scale);
     let out = FlexTensor::from_data(TensorData::new(out, [b, lq, heads, d])).permute(&[0, 2, 1, 3]);
-    from_flex(out)
+    Some(from_flex(out))
 }
 
-/// `x` rotated by `cos` / `sin` ([`super::rope::rope`]) when the tensors live on the plain
+/// `x` rotated by `cos` / `sin` ([`hico_kernels::rope::rope`]) when the tensors live on the plain
 /// flex backend in `f32`; `None` otherwise.
 ///
 /// # Shapes
 /// - `x`: `[B, H, L, d]`, `cos`, `sin`: `[1, 1, L, d]`; returns `[B, H, L, d]`, stored as
 ///   `[B, L, H, d]` (the projection's layout)
-pub fn rope<B: Backend>(
-    x: &Tensor<B, 4>,
-    cos: &Tensor<B, 4>,
-    sin: &Tensor<B, 4>,
-) -> Option<Tensor<B, 4>> {
-    let Some(fx) = flex_of(x) else {
-        return super::autodiff::rope(x, cos, sin);
-    };
-    from_flex(rope_flex(&fx, &flex_of(cos)?, &flex_of(sin)?)?)
+pub(crate) fn rope(
+    x: &Tensor<Flex, 4>,
+    cos: &Tensor<Flex, 4>,
+    sin: &Tensor<Flex, 4>,
+) -> Option<Tensor<Flex, 4>> {
+    let fx = flex_of(x)?;
+    Some(from_flex(rope_flex(&fx, &flex_of(cos)?, &flex_of(sin)?)?))
 }
 
 /// A rotary table as `f32` values stored contiguously from the buffer's start.
-pub(super) fn table(t: &FlexTensor) -> Option<FlexTensor> {
+pub(crate) fn table(t: &FlexTensor) -> Option<FlexTensor> {
     let f = if t.is_contiguous() && t.layout().start_offset() == 0 {
         t.clone()
     } else {
@@ -120,7 +220,7 @@ pub(super) fn table(t: &FlexTensor) -> Option<FlexTensor> {
 
 /// [`rope`] on flex tensors: `x` `[B, H, L, d]` rotated by `cos`, `sin` (`L·d` values each);
 /// the result is stored `[B, L, H, d]`.
-pub(super) fn rope_flex(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor) -> Option<FlexTensor> {
+pub(crate) fn rope_flex(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor) -> Option<FlexTensor> {
     let vx = view(x)?;
     let (fc, fs) = (table(cos)?, table(sin)?);
     let [b, h, l, d] = vx.shape;
@@ -128,16 +228,16 @@ pub(super) fn rope_flex(x: &FlexTensor, cos: &FlexTensor, sin: &FlexTensor) -> O
     if fc.layout().num_elements() != n || fs.layout().num_elements() != n {
         return None;
     }
-    let out = super::rope::rope(vx, &fc.storage::<f32>()[..n], &fs.storage::<f32>()[..n]);
+    let out = hico_kernels::rope::rope(vx, &fc.storage::<f32>()[..n], &fs.storage::<f32>()[..n]);
     Some(FlexTensor::from_data(TensorData::new(out, [b, l, h, d])).permute(&[0, 2, 1, 3]))
 }
 
-/// The mean feature of every cell of a patch grid ([`super::pool::cell_means`]) when the
+/// The mean feature of every cell of a patch grid ([`hico_kernels::pool::cell_means`]) when the
 /// tensor lives on the plain flex backend in `f32`; `None` otherwise.
 ///
 /// # Shapes
 /// - `x`: `[clips, frames·h·w, D]`; returns `[clips, frames·sh·sw, D]`
-pub fn cell_means<B: Backend>(x: &Tensor<B, 3>, cells: Cells) -> Option<Tensor<B, 3>> {
+pub(crate) fn cell_means(x: &Tensor<Flex, 3>, cells: Cells) -> Option<Tensor<Flex, 3>> {
     let fx = flex_of(x)?;
     let (data, offset, shape, strides) = parts::<3>(&fx)?;
     let [c, _, d] = shape;
@@ -149,14 +249,17 @@ pub fn cell_means<B: Backend>(x: &Tensor<B, 3>, cells: Cells) -> Option<Tensor<B
     };
     let out = cell_means_kernel(view, cells);
     let rows = cells.frames * cells.sh * cells.sw;
-    from_flex(FlexTensor::from_data(TensorData::new(out, [c, rows, d])))
+    Some(from_flex(FlexTensor::from_data(TensorData::new(
+        out,
+        [c, rows, d],
+    ))))
 }
 
 /// The `f32` elements of a flex tensor stored contiguously (any start offset), without a copy.
 /// Dimensions of size 1 may have any stride: a block of rows sliced out of `[1, L, D]` is
 /// contiguous here, though burn-flex's own check (which wants every stride canonical) says
 /// it is not.
-pub(super) fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
+pub(crate) fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
     let layout = t.layout();
     let mut expected = 1isize;
     for (&n, &s) in layout.shape().iter().zip(layout.strides()).rev() {
@@ -172,70 +275,73 @@ pub(super) fn contiguous(t: &FlexTensor) -> Option<&[f32]> {
     t.storage::<f32>().get(start..start + n)
 }
 
-/// `silu(gate) · up` ([`super::act::silu_mul`]) when both tensors live on the plain flex
+/// `silu(gate) · up` ([`hico_kernels::act::silu_mul`]) when both tensors live on the plain flex
 /// backend in `f32`, stored contiguously with the same shape; `None` otherwise.
-pub fn silu_mul<B: Backend, const D: usize>(
-    gate: &Tensor<B, D>,
-    up: &Tensor<B, D>,
-) -> Option<Tensor<B, D>> {
-    let Some((fg, fu)) = flex_of(gate).zip(flex_of(up)) else {
-        return super::autodiff::silu_mul(gate, up);
-    };
+pub(crate) fn silu_mul<const D: usize>(
+    gate: &Tensor<Flex, D>,
+    up: &Tensor<Flex, D>,
+) -> Option<Tensor<Flex, D>> {
+    let (fg, fu) = (flex_of(gate)?, flex_of(up)?);
     if fg.layout().shape() != fu.layout().shape() {
         return None;
     }
     let (g, u) = (contiguous(&fg)?, contiguous(&fu)?);
     let mut out = vec![0.0f32; g.len()];
-    super::act::silu_mul(g, u, &mut out);
-    from_flex(FlexTensor::from_data(TensorData::new(out, gate.dims())))
+    hico_kernels::act::silu_mul(g, u, &mut out);
+    Some(from_flex(FlexTensor::from_data(TensorData::new(
+        out,
+        gate.dims(),
+    ))))
 }
 
-/// `gelu(x)` (erf form, [`super::act::gelu`]) when `x` lives on the plain flex backend in
+/// `gelu(x)` (erf form, [`hico_kernels::act::gelu`]) when `x` lives on the plain flex backend in
 /// `f32`, stored contiguously; `None` otherwise.
-pub fn gelu<B: Backend, const D: usize>(x: &Tensor<B, D>) -> Option<Tensor<B, D>> {
-    let Some(fx) = flex_of(x) else {
-        return super::autodiff::gelu(x);
-    };
+pub(crate) fn gelu_erf<const D: usize>(x: &Tensor<Flex, D>) -> Option<Tensor<Flex, D>> {
+    let fx = flex_of(x)?;
     let v = contiguous(&fx)?;
     let mut out = vec![0.0f32; v.len()];
-    super::act::gelu(v, &mut out);
-    from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
+    hico_kernels::act::gelu(v, &mut out);
+    Some(from_flex(FlexTensor::from_data(TensorData::new(
+        out,
+        x.dims(),
+    ))))
 }
 
-/// `x · γ / √(mean(x²) + ε)` over the last dimension ([`super::norm::rms_norm`]) when both
+/// `x · γ / √(mean(x²) + ε)` over the last dimension ([`hico_kernels::norm::rms_norm`]) when both
 /// tensors live on the plain flex backend in `f32`, stored contiguously, `γ` as wide as `x`'s
 /// rows; `None` otherwise. Under burn's autodiff on flex it is one tracked op with its own
 /// backward (`autodiff.rs`).
-pub fn rms_norm<B: Backend, const D: usize>(
-    x: &Tensor<B, D>,
-    gamma: &Tensor<B, 1>,
+pub(crate) fn rms_norm<const D: usize>(
+    x: &Tensor<Flex, D>,
+    gamma: &Tensor<Flex, 1>,
     eps: f32,
-) -> Option<Tensor<B, D>> {
-    let Some((fx, fg)) = flex_of(x).zip(flex_of(gamma)) else {
-        return super::autodiff::rms_norm(x, gamma, eps);
-    };
+) -> Option<Tensor<Flex, D>> {
+    let (fx, fg) = (flex_of(x)?, flex_of(gamma)?);
     let (v, g) = (contiguous(&fx)?, contiguous(&fg)?);
     if g.is_empty() || x.dims()[D - 1] != g.len() {
         return None;
     }
     let mut out = vec![0.0f32; v.len()];
     let mut r = vec![0.0f32; v.len() / g.len()];
-    super::norm::rms_norm(v, g, eps, &mut out, &mut r);
-    from_flex(FlexTensor::from_data(TensorData::new(out, x.dims())))
+    hico_kernels::norm::rms_norm(v, g, eps, &mut out, &mut r);
+    Some(from_flex(FlexTensor::from_data(TensorData::new(
+        out,
+        x.dims(),
+    ))))
 }
 
-/// `x · w (+ bias)` by [`super::gemv`] when `x` has at most [`super::gemv::MAX_ROWS`] rows and
+/// `x · w (+ bias)` by [`hico_kernels::gemv`] when `x` has at most [`hico_kernels::gemv::MAX_ROWS`] rows and
 /// the tensors live on the plain flex backend in `f32`, `w` stored `[k, n]` or as the
 /// transpose of a stored `[n, k]` (a transposed view); `None` otherwise (a matrix product).
 ///
 /// # Shapes
 /// - `x`: `[m, k]`, `w`: `[k, n]`, `bias`: `[n]`; returns `[m, n]`
-pub fn few_rows_matmul<B: Backend>(
-    x: &Tensor<B, 2>,
-    w: &Tensor<B, 2>,
-    bias: Option<&Tensor<B, 1>>,
-) -> Option<Tensor<B, 2>> {
-    use super::gemv::{MAX_ROWS, Weights, gemv};
+pub(crate) fn few_rows_matmul(
+    x: &Tensor<Flex, 2>,
+    w: &Tensor<Flex, 2>,
+    bias: Option<&Tensor<Flex, 1>>,
+) -> Option<Tensor<Flex, 2>> {
+    use hico_kernels::gemv::{MAX_ROWS, Weights, gemv};
     let [m, k] = x.dims();
     let [k2, n] = w.dims();
     if !(1..=MAX_ROWS).contains(&m) || k != k2 || k == 0 || n == 0 {
@@ -269,28 +375,22 @@ pub fn few_rows_matmul<B: Backend>(
             row.iter_mut().zip(bv).for_each(|(o, b)| *o += b);
         }
     }
-    from_flex(FlexTensor::from_data(TensorData::new(y, [m, n])))
+    Some(from_flex(FlexTensor::from_data(TensorData::new(y, [m, n]))))
 }
 
-/// `x · w (+ bias)` by [`super::linear::matmul`] (one product into a buffer written once)
+/// `x · w (+ bias)` by [`hico_kernels::linear::matmul`] (one product into a buffer written once)
 /// when the tensors live on the plain flex backend in `f32`; under burn's autodiff on flex
 /// the product is one tracked op with its own backward (two more such products) and the
 /// bias a tracked addition; `None` otherwise.
 ///
 /// # Shapes
 /// - `x`: `[m, k]`, `w`: `[k, n]`, `bias`: `[n]`; returns `[m, n]`
-pub fn linear<B: Backend>(
-    x: &Tensor<B, 2>,
-    w: &Tensor<B, 2>,
-    bias: Option<&Tensor<B, 1>>,
-) -> Option<Tensor<B, 2>> {
-    let Some((fx, fw)) = flex_of(x).zip(flex_of(w)) else {
-        let y = super::autodiff::matmul(x, w)?;
-        return Some(match bias {
-            Some(b) => y + b.clone().unsqueeze_dim(0),
-            None => y,
-        });
-    };
+pub(crate) fn matmul_bias(
+    x: &Tensor<Flex, 2>,
+    w: &Tensor<Flex, 2>,
+    bias: Option<&Tensor<Flex, 1>>,
+) -> Option<Tensor<Flex, 2>> {
+    let (fx, fw) = (flex_of(x)?, flex_of(w)?);
     let fb = match bias {
         Some(b) => Some(flex_of(b)?),
         None => None,
@@ -304,14 +404,14 @@ pub fn linear<B: Backend>(
         return None;
     }
     let shape = [a.shape[0], b.shape[1]];
-    let y = super::linear::matmul(a, b, bias);
-    from_flex(FlexTensor::from_data(TensorData::new(y, shape)))
+    let y = hico_kernels::linear::matmul(a, b, bias);
+    Some(from_flex(FlexTensor::from_data(TensorData::new(y, shape))))
 }
 
 /// A strided view of a rank-2 `f32` flex tensor.
-pub(super) fn mat(t: &FlexTensor) -> Option<super::linear::Mat<'_>> {
+pub(crate) fn mat(t: &FlexTensor) -> Option<hico_kernels::linear::Mat<'_>> {
     let (data, offset, shape, strides) = parts::<2>(t)?;
-    Some(super::linear::Mat {
+    Some(hico_kernels::linear::Mat {
         data,
         offset,
         shape,
@@ -319,19 +419,16 @@ pub(super) fn mat(t: &FlexTensor) -> Option<super::linear::Mat<'_>> {
     })
 }
 
-/// The flex tensor of `t`, taken by value (no second owner of its buffer), when `B` is the
-/// plain flex backend.
-fn into_flex<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<FlexTensor, Tensor<B, D>> {
-    if flex_of(&t).is_none_or(|f| f.dtype() != DType::F32) {
+/// The `f32` flex tensor of `t`, taken by value (no second owner of its buffer).
+#[allow(clippy::result_large_err)] // the tensor handed back, as the caller passed it
+fn into_flex<const D: usize>(t: Tensor<Flex, D>) -> Result<FlexTensor, Tensor<Flex, D>> {
+    if flex_of(&t).is_none() {
         return Err(t);
     }
-    let TensorPrimitive::Float(p) = t.into_primitive() else {
-        unreachable!("flex_of read a float tensor")
-    };
-    let boxed: Box<dyn Any> = Box::new(p);
-    Ok(*boxed
-        .downcast::<FlexTensor>()
-        .expect("flex_of read a flex tensor"))
+    match t.into_primitive() {
+        TensorPrimitive::Float(p) => Ok(p),
+        TensorPrimitive::QFloat(_) => unreachable!("flex_of read a float tensor"),
+    }
 }
 
 /// `t` as a contiguous tensor at offset 0 that owns its buffer alone (copied only when it
@@ -349,24 +446,16 @@ fn writable(t: FlexTensor) -> FlexTensor {
     }
 }
 
-/// A parameter, its gradient and its two AdamW moments (`None` before the first step).
-pub type AdamWTensors<B, const D: usize> = (
-    Tensor<B, D>,
-    Tensor<B, D>,
-    Option<(Tensor<B, D>, Tensor<B, D>)>,
-);
-
-/// One AdamW step ([`super::adamw`]) in one pass, in place where the buffers are not shared:
+/// One AdamW step ([`hico_kernels::adamw`]) in one pass, in place where the buffers are not shared:
 /// the new parameter and moments, when all the tensors live on the plain flex backend in
 /// `f32` with one shape; otherwise the inputs back, untouched, for the composed step.
-#[allow(clippy::type_complexity)]
-pub fn adamw<B: Backend, const D: usize>(
-    step: &super::adamw::AdamWStep,
-    (param, grad, moments): AdamWTensors<B, D>,
-) -> Result<(Tensor<B, D>, Tensor<B, D>, Tensor<B, D>), AdamWTensors<B, D>> {
+#[allow(clippy::type_complexity, clippy::result_large_err)]
+pub(crate) fn adamw<const D: usize>(
+    step: &AdamWStep,
+    (param, grad, moments): AdamWTensors<Flex, D>,
+) -> Result<(Tensor<Flex, D>, Tensor<Flex, D>, Tensor<Flex, D>), AdamWTensors<Flex, D>> {
     let dims = param.dims();
-    let fits =
-        |t: &Tensor<B, D>| t.dims() == dims && flex_of(t).is_some_and(|f| f.dtype() == DType::F32);
+    let fits = |t: &Tensor<Flex, D>| t.dims() == dims && flex_of(t).is_some();
     let all =
         fits(&param) && fits(&grad) && moments.as_ref().is_none_or(|(m, v)| fits(m) && fits(v));
     if !all {
@@ -387,34 +476,23 @@ pub fn adamw<B: Backend, const D: usize>(
             (zeros(), zeros())
         }
     };
-    super::adamw::adamw_step(
+    hico_kernels::adamw::adamw_step(
         step,
         p.storage_mut::<f32>(),
         contiguous(&g).expect("made contiguous above"),
         m.storage_mut::<f32>(),
         v.storage_mut::<f32>(),
     );
-    let back = |t| from_flex::<B, D>(t).expect("the plain flex backend");
+    let back = from_flex::<D>;
     Ok((back(p), back(m), back(v)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Cpu, CpuAutodiff};
+    use crate::{Cpu, CpuAutodiff};
+    use burn::tensor::backend::Backend;
     use burn::tensor::{Distribution, Tolerance, activation::softmax};
-
-    /// Whether tensors of backend `B` take the kernel path (the plain flex backend).
-    fn has_attention_kernel<B: Backend>(device: &B::Device) -> bool {
-        let probe = Tensor::<B, 4>::zeros([1, 1, 1, 1], device);
-        flex_of(&probe).is_some_and(|t| view(&t).is_some())
-    }
-
-    #[test]
-    fn flex_of_reads_the_plain_flex_backend_only() {
-        assert!(has_attention_kernel::<Cpu>(&Default::default()));
-        assert!(!has_attention_kernel::<CpuAutodiff>(&Default::default()));
-    }
 
     #[test]
     fn a_block_of_rows_is_contiguous_and_a_column_block_is_not() {
@@ -478,7 +556,7 @@ mod tests {
                 Tensor::from_inner(sin.clone()),
             );
             let y = if kernel {
-                rope(&xv, &c, &s).expect("autodiff over flex takes the kernel")
+                crate::autodiff::rope(&xv, &c, &s).expect("autodiff over flex takes the kernel")
             } else {
                 let x1 = xv.clone().slice([0..1, 0..h, 0..l, 0..d / 2]);
                 let x2 = xv.clone().slice([0..1, 0..h, 0..l, d / 2..d]);
@@ -510,7 +588,8 @@ mod tests {
             let b = Tensor::<CpuAutodiff, 2>::from_inner(b0.clone()).require_grad();
             let (w, bias) = (wt.clone().transpose(), b.clone().reshape([n]));
             let y = if kernel {
-                linear(&x, &w, Some(&bias)).expect("autodiff over flex takes the kernel")
+                crate::autodiff::matmul(&x, &w).expect("autodiff over flex takes the kernel")
+                    + bias.unsqueeze_dim(0)
             } else {
                 x.clone().matmul(w) + b.clone()
             };
@@ -528,7 +607,7 @@ mod tests {
         got.3.assert_approx_eq::<f32>(&want.3, tol);
         // Inference: the plain flex backend, no bias.
         let w = wt0.clone().transpose();
-        let y = linear(&x0, &w, None).expect("flex takes the kernel");
+        let y = matmul_bias(&x0, &w, None).expect("flex takes the kernel");
         y.into_data()
             .assert_approx_eq::<f32>(&x0.matmul(w).into_data(), tol);
     }
@@ -552,8 +631,14 @@ mod tests {
                 v.clone().swap_dims(1, 2),
             );
             let o = if kernel {
-                attention(&qv, &kv_, &vv, Mask::Causal { offset: 0 }, scale)
-                    .expect("autodiff over flex takes the kernel")
+                crate::autodiff::softmax_attention(
+                    &qv,
+                    &kv_,
+                    &vv,
+                    Mask::Causal { offset: 0 },
+                    scale,
+                )
+                .expect("autodiff over flex takes the kernel")
             } else {
                 composed(qv, kv_, vv, scale)
             };
@@ -580,7 +665,7 @@ mod tests {
         };
         let (q, k, v) = (r(), r(), r());
         let scale = 1.0 / (d as f32).sqrt();
-        let got = attention(&q, &k, &v, Mask::None, scale).expect("flex takes the kernel");
+        let got = softmax_attention(&q, &k, &v, Mask::None, scale).expect("flex takes the kernel");
         let want = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar(scale), 3).matmul(v);
         assert_eq!(got.dims(), [1, h, l, d]);
         got.into_data()

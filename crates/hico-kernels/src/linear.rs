@@ -107,7 +107,7 @@ pub(super) unsafe fn gemm_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::attention::tests::values;
+    use crate::attention::tests::values;
 
     fn reference(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f64> {
         let ([m, k], [_, n]) = (a.shape, b.shape);

@@ -8,7 +8,7 @@ use burn::nn::{
 use burn::tensor::{Distribution, Tensor, Tolerance};
 
 use super::*;
-use crate::backend::Cpu;
+use burn::backend::Flex as Cpu;
 
 #[derive(Module, Debug)]
 struct Toy<B: Backend> {

@@ -1,4 +1,4 @@
-//! hico's matrix products by instruction set (`hico_core::kernels::gemm_isa`), on the
+//! hico's matrix products by instruction set (`hico_kernels::gemm_isa`), on the
 //! product shapes of the tiny models' training and scoring:
 //! - with the AVX-512 kernels they give the bits of `gemm::gemm` (which picks AVX-512 on
 //!   such a CPU) wherever gemm runs its tiled kernels; the small products gemm would run
@@ -11,8 +11,8 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use hico_core::kernels::gemm_isa::gemm_with;
-use hico_core::kernels::simd::Isa;
+use hico_kernels::gemm_isa::gemm_with;
+use hico_kernels::simd::Isa;
 
 /// Pseudo-random values in [-1, 1) from a fixed LCG.
 fn values(n: usize, seed: u64) -> Vec<f32> {

@@ -132,8 +132,8 @@ pub fn rms_norm_grad(x: &[f32], gamma: &[f32], r: &[f32], dy: &[f32]) -> (Vec<f3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::attention::tests::values;
-    use crate::kernels::on_threads;
+    use crate::attention::tests::values;
+    use crate::on_threads;
 
     /// `y` and `r` in f64 by the definition.
     fn forward64(x: &[f32], gamma: &[f32], eps: f64) -> (Vec<f64>, Vec<f64>) {

@@ -356,7 +356,7 @@ pub(super) mod tests {
     use super::*;
 
     /// Deterministic pseudo-random values in [-2, 2) (also the backward's tests).
-    pub(in crate::kernels) fn values(n: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {
@@ -368,7 +368,7 @@ pub(super) mod tests {
             .collect()
     }
 
-    pub(in crate::kernels) fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
+    pub(crate) fn contiguous(data: &[f32], shape: [usize; 4]) -> View4<'_> {
         let [_, h, l, d] = shape;
         View4 {
             data,

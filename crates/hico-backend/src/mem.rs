@@ -5,7 +5,7 @@
 //!
 //! ```ignore
 //! #[global_allocator]
-//! static ALLOC: hico_core::mem::Tracking = hico_core::mem::Tracking;
+//! static ALLOC: hico_backend::mem::Tracking = hico_backend::mem::Tracking;
 //! ```
 //!
 //! The CPU backends allocate tensors on the Rust heap, so this measures what a stage

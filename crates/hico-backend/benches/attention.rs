@@ -1,16 +1,16 @@
 //! Causal attention alone, at the shapes of docs/performance.md's prefill rows: hico's CPU
-//! kernel (`kernels::attention`, what `attention = "own"` runs on flex), the same algorithm
-//! composed of burn ops (`"composed"`, hico-llm's `causal_attention`, measured there), and
+//! kernel (`Flex::attention`, what `attention = "own"` runs on flex), the same algorithm
+//! composed of burn ops (`"composed"`, `hico_backend::composed::attention`, measured in
+//! hico-llm's bench), and
 //! burn-flex's fused op (`"fused"`). `benches/torch_attention_bench.py` times PyTorch's SDPA
 //! on the same shapes. Median of 5 after one warm-up, milliseconds, one JSON line per row.
 //!
-//! `cargo bench -p hico-core --bench attention`
+//! `cargo bench -p hico-backend --bench attention`
 
 use std::time::Instant;
 
 use burn::tensor::{Distribution, Tensor, module::attention as fused, ops::AttentionModuleOptions};
-use hico_core::backend::Cpu;
-use hico_core::kernels::{attention::Mask, flex};
+use hico_backend::{Cpu, HicoBackend, Mask};
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     f();
@@ -26,9 +26,9 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    hico_core::mem::keep_freed_memory();
+    hico_backend::mem::keep_freed_memory();
     // Timed where hico's runs call them: on a worker of rayon's pool (`on_worker`).
-    hico_core::backend::on_worker(run);
+    hico_backend::on_worker(run);
 }
 
 fn run() {
@@ -47,7 +47,8 @@ fn run() {
             let (q, k, v) = (r(heads), r(kv), r(kv));
             let scale = 1.0 / (d as f32).sqrt();
             let kernel = median_ms(|| {
-                let o = flex::attention(&q, &k, &v, Mask::Causal { offset: 0 }, scale).unwrap();
+                let (q, k, v) = (q.clone(), k.clone(), v.clone());
+                let o = Cpu::softmax_attention(q, k, v, Mask::Causal { offset: 0 }, scale, l);
                 let _ = o.into_data();
             });
             let rep = heads / kv;
