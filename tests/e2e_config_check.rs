@@ -47,7 +47,8 @@ fn config_check_knows_the_model() {
     let (ok, err) = check(&hf);
     assert!(!ok);
     assert!(
-        err.contains("config.json") && err.contains("model_type `gpt2` is not supported"),
+        err.contains("config.json")
+            && err.contains("model_type `gpt2` names no decoder family hico loads"),
         "{err}"
     );
 }

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use hico_core::config::PipelineConfig;
 use hico_eval::{ablate::Experiment, bench::Manifest};
 use hico_train::{StageConfig, data::load_annotations};
 
@@ -55,7 +54,7 @@ fn pipeline_configs() {
         .into()
     };
     run_text("pipeline_toml", 1, seeds, "fuzz.toml", |f| {
-        PipelineConfig::load(&f)
+        hico_model::load_config(&f)
             .map(|_| ())
             .map_err(|e| e.to_string())
     });

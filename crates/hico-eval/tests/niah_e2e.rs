@@ -54,7 +54,7 @@ fn build_and_score_a_small_niah_set() {
         letters.len() >= 2,
         "shuffled options put answers under several letters: {letters:?}"
     );
-    let cfg = PipelineConfig::load(&tiny_config()).unwrap();
+    let cfg = hico_model::load_config(&tiny_config()).unwrap();
     let pipe = Pipeline::<B>::new(cfg, &Default::default()).unwrap();
     let opts = ScoreOptions {
         free_form: true,

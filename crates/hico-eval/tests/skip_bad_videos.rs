@@ -55,7 +55,7 @@ fn eval_skips_logs_and_counts_a_damaged_video() {
     });
     let m = build_set(&spec, "<test>".as_ref(), &set, None).unwrap();
     let bad = damage(&set, &m, 2);
-    let cfg = PipelineConfig::load(&tiny_config()).unwrap();
+    let cfg = hico_model::load_config(&tiny_config()).unwrap();
     let pipe = Pipeline::<B>::new(cfg, &Default::default()).unwrap();
     let out = dir.path().join("eval");
     std::fs::create_dir_all(&out).unwrap();

@@ -16,9 +16,13 @@
 //! - [`RunOutput`]: what a run produced; [`RunOutput::write_dir`] writes the run directory
 //!   that `hico plot` reads (config.json, summary.json, provenance.json, retention.json,
 //!   attention.json, ledger.json).
-//! - [`release`]: released VideoChat-Flash models as published (load all three parts from
-//!   one checkpoint, write a model back in that format).
+//! - [`release`]: released VideoChat-Flash models as published (the format's facts, its
+//!   `config.json` → pipeline config, load all three parts from one checkpoint, write a
+//!   model back in that format).
+//! - [`load_config`]: a pipeline config file loaded as hico runs it (`[model]` expanded by
+//!   the release loader, values checked, the LLM's family checked against hico-llm's).
 
+mod config;
 mod error;
 mod model;
 mod output;
@@ -26,6 +30,7 @@ mod pipeline;
 pub mod release;
 pub mod video_slot;
 
+pub use config::{check_llm_family, load_config, validate_config};
 pub use error::ModelError;
 pub use model::{VideoLlm, VisualEmbeds, materialize};
 pub use output::{RunOutput, StageCounts};

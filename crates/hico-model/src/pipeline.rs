@@ -79,7 +79,10 @@ impl<B: HicoBackend> Pipeline<B> {
     pub fn new(cfg: PipelineConfig, device: &Device<B>) -> Result<Self, ModelError> {
         // Configs built in code (grid cells, stage overrides) get the checks a loaded file
         // gets: a drop layer the LLM lacks or an unsupported HF model fails here, by name.
-        cfg.validate(Path::new(&format!("<pipeline config `{}`>", cfg.name)))?;
+        crate::validate_config(
+            &cfg,
+            Path::new(&format!("<pipeline config `{}`>", cfg.name)),
+        )?;
         B::seed(device, cfg.seed);
         if let Some(source) = &cfg.model {
             let (model, tokenizer) = crate::release::load_model(&cfg, source.path(), device)?;

@@ -7,7 +7,6 @@ use std::path::Path;
 use burn::tensor::{Distribution, Tensor};
 use hico_backend::mem::{self, Tracking};
 use hico_backend::{Cpu, cpu_device};
-use hico_core::config::PipelineConfig;
 use hico_core::{FramePlan, VideoInfo};
 use hico_model::Pipeline;
 
@@ -51,7 +50,7 @@ fn encode(p: &Pipeline<Cpu>, n: usize) -> (usize, usize) {
 fn streamed_encoding_memory_does_not_grow_with_frames() {
     assert!(mem::tracking(), "the counting allocator is not installed");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/tiny.toml");
-    let p = Pipeline::<Cpu>::new(PipelineConfig::load(&path).unwrap(), &cpu_device()).unwrap();
+    let p = Pipeline::<Cpu>::new(hico_model::load_config(&path).unwrap(), &cpu_device()).unwrap();
     encode(&p, 16); // one-time set-up out of the figures
     let (short, long) = (64, 1024);
     let (work_s, out_s) = encode(&p, short);

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
 use hico_backend::{Cpu, cpu_device};
-use hico_core::config::release::release_pipeline;
 use hico_core::config::{DropoutConfig, PipelineConfig, parse_toml};
 use hico_core::{LanguageModel, PrefillInput};
+use hico_model::release::release_pipeline;
 use hico_model::release::{ExportOptions, write_release};
 use hico_model::{ModelError, Pipeline, materialize};
 use hico_weights::{SaveDtype, WeightError};

@@ -16,6 +16,7 @@ use hico_backend::{Cpu, cpu_device};
 use hico_core::VisionEncoder;
 use hico_core::config::PixelDtype;
 use hico_core::config::{PipelineConfig, parse_toml_value, pipeline_from_toml};
+use hico_model::release::Formats;
 use hico_model::{EncodedVideo, Pipeline};
 use hico_video::{
     FrameReader, Frames, PassOrder, frames_to_tensor, frames_to_tensor_as, pil_bicubic,
@@ -57,9 +58,14 @@ fn pipeline(dir: &Path) -> Pipeline<Cpu> {
         dir.display()
     );
     let path = Path::new("parity.toml");
-    let cfg: PipelineConfig =
-        pipeline_from_toml(parse_toml_value(&text, path).unwrap(), &text, path).unwrap();
-    cfg.validate(path).unwrap();
+    let cfg: PipelineConfig = pipeline_from_toml(
+        parse_toml_value(&text, path).unwrap(),
+        &text,
+        path,
+        &Formats,
+    )
+    .unwrap();
+    hico_model::validate_config(&cfg, path).unwrap();
     Pipeline::new(cfg, &cpu_device()).unwrap()
 }
 

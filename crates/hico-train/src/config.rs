@@ -295,7 +295,7 @@ impl StageConfig {
         if let Some(size) = self.frames.resolution {
             cfg.video.size = size;
         }
-        cfg.validate(&self.pipeline)?;
+        hico_model::validate_config(&cfg, &self.pipeline)?;
         Ok(cfg)
     }
 }

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use hico_core::config::{PipelineConfig, SamplerConfig};
+use hico_core::config::SamplerConfig;
 use hico_train::StageConfig;
 
 fn load(name: &str) -> StageConfig {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let s = StageConfig::load(&root.join("configs/train").join(name)).unwrap();
-    let p = PipelineConfig::load(&root.join(&s.pipeline)).unwrap();
+    let p = hico_model::load_config(&root.join(&s.pipeline)).unwrap();
     let sp = s.stage_pipeline(&p).unwrap();
     assert_eq!(
         sp.sampler,

@@ -7,9 +7,7 @@ use std::{path::PathBuf, time::Instant};
 
 use anyhow::{Context, Result};
 use burn::tensor::{Device, Distribution, Tensor, backend::AutodiffBackend, backend::Backend};
-use hico_core::{
-    FramePlan, LanguageModel, VideoInfo, config::PipelineConfig, config::SamplerConfig,
-};
+use hico_core::{FramePlan, LanguageModel, VideoInfo, config::SamplerConfig};
 use hico_llm::{AttentionOptions, CausalLm, ids_tensor, text_input};
 use hico_model::Pipeline;
 use serde_json::json;
@@ -221,9 +219,9 @@ impl BenchJob {
                 video,
                 precision,
             } => {
-                let mut cfg = PipelineConfig::load(&config)?;
+                let mut cfg = hico_model::load_config(&config)?;
                 cfg.sampler = SamplerConfig::Uniform { frames };
-                cfg.validate(&config)?;
+                hico_model::validate_config(&cfg, &config)?;
                 let pipe = Pipeline::<I<B>>::new(cfg.clone(), &device)?;
                 let heap0 = hico_backend::mem::reset();
                 let t0 = Instant::now();

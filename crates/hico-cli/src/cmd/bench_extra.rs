@@ -10,7 +10,7 @@ use burn::{
     optim::{AdamWConfig, GradientsParams, Optimizer},
     tensor::{Device, Distribution, Int, Tensor, TensorData},
 };
-use hico_core::{LanguageModel, config::PipelineConfig, config::SamplerConfig};
+use hico_core::{LanguageModel, config::SamplerConfig};
 use hico_llm::{AttentionOptions, CausalLm, ids_tensor, text_input};
 use hico_model::Pipeline;
 use serde_json::{Value, json};
@@ -107,9 +107,9 @@ pub fn train_step<B: HicoAutodiff>(
     precision: Precision,
     device: &Device<B>,
 ) -> Result<()> {
-    let mut cfg = PipelineConfig::load(config)?;
+    let mut cfg = hico_model::load_config(config)?;
     cfg.sampler = SamplerConfig::Uniform { frames };
-    cfg.validate(config)?;
+    hico_model::validate_config(&cfg, config)?;
     let pipe = Pipeline::<B>::new(cfg.clone(), device)?;
     let (l, s) = (cfg.video.clip_len, cfg.video.size);
     let plan = hico_core::FramePlan {

@@ -23,7 +23,7 @@ pub enum Command {
 pub fn run(c: Command) -> Result<()> {
     match c {
         Command::Check { file, print } => {
-            let cfg = PipelineConfig::load(&file)?;
+            let cfg = hico_model::load_config(&file)?;
             if print {
                 println!("{}", serde_json::to_string_pretty(&cfg)?);
             } else {

@@ -153,7 +153,7 @@ impl Job for ReleaseJob {
                 write,
             } => {
                 let cfg = match &config {
-                    Some(c) => PipelineConfig::load(c)?,
+                    Some(c) => hico_model::load_config(c)?,
                     None => pipeline_json(&checkpoint)?,
                 };
                 let mut pipe =
@@ -168,7 +168,7 @@ impl Job for ReleaseJob {
                 vocab,
                 write,
             } => {
-                let cfg = PipelineConfig::load(&config)?;
+                let cfg = hico_model::load_config(&config)?;
                 let opts = write.options();
                 write_random_release::<B::InnerBackend>(&cfg, vocab, &write.out, &opts, &device)?;
                 println!("release directory: {}", write.out.display());

@@ -45,7 +45,7 @@ impl PipelineSource {
             let Some(config) = &self.config else {
                 bail!("give --config FILE, --model DIR (a released model), or both");
             };
-            return Ok(PipelineConfig::load(config)?);
+            return Ok(hico_model::load_config(config)?);
         };
         let (mut root, text, path) = match &self.config {
             Some(c) => {
@@ -67,8 +67,8 @@ impl PipelineSource {
             );
         }
         table.insert("model".into(), model_table(model));
-        let cfg = pipeline_from_toml(root, &text, &path)?;
-        cfg.validate(&path)?;
+        let cfg = pipeline_from_toml(root, &text, &path, &hico_model::release::Formats)?;
+        hico_model::validate_config(&cfg, &path)?;
         Ok(cfg)
     }
 }

@@ -92,7 +92,7 @@ pub fn run(args: Args, device: DeviceArg) -> Result<()> {
             .pipeline
             .clone()
             .unwrap_or_else(|| stage.pipeline.clone());
-        let pipeline = PipelineConfig::load(&pipe_path)
+        let pipeline = hico_model::load_config(&pipe_path)
             .with_context(|| format!("the pipeline of stage {}", path.display()))?;
         plan.push((stage, pipeline));
     }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hico_core::config::PipelineConfig;
 use hico_video::synth::{Codec, Needle, Shape, SynthSpec, write_video_with};
 use hico_video::{FrameReader, build_sampler, probe, timestamp_prompt};
 
@@ -91,7 +90,7 @@ fn parse_needle(s: &str) -> Result<Needle> {
 }
 
 fn sample(file: PathBuf, config: PathBuf, out: PathBuf) -> Result<()> {
-    let cfg = PipelineConfig::load(&config)?;
+    let cfg = hico_model::load_config(&config)?;
     let mut reader = FrameReader::open(&file)?;
     reader.set_resize(cfg.video.resize);
     let info = *reader.info();

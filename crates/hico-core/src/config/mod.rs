@@ -5,7 +5,8 @@
 //! expected (see [`load_toml`]). Defaults follow the reference (docs/design.md) where it has one.
 //! [`PipelineConfig::validate`] checks values, then the config against its model
 //! ([`PipelineConfig::check_model`]: dropout layers within the LLM's depth, ratios that keep
-//! tokens, a supported Hugging Face `model_type`, see [`supported_llms`]).
+//! tokens). Whether hico-llm has the decoder family of a Hugging Face directory is checked
+//! where the families are listed (`hico_model::load_config`, with hico-llm's table).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,6 @@ mod kv_cache;
 mod load;
 mod model;
 pub mod release;
-mod release_map;
 mod semantic;
 mod validate;
 
@@ -24,8 +24,7 @@ pub use dropout::*;
 pub use kv_cache::*;
 pub use load::{from_value, load_toml, parse_toml, parse_toml_value, set_dotted};
 pub use model::*;
-pub use release::{ModelSource, PROJECTOR_PREFIX, VISION_PREFIX, pipeline_from_toml};
-pub use semantic::supported_llms;
+pub use release::{ModelSource, Releases, pipeline_from_toml};
 
 /// The `[video_compressor]` section: one method of the compression zoo (docs/compression.md).
 pub type VideoCompressorConfig = hico_compress::Method;

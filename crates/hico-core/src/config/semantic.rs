@@ -1,26 +1,12 @@
 //! Checks of a pipeline config against the model it builds: values each fine alone that
 //! together would be ignored or break at run time. A drop after a layer the LLM does not
-//! have (silently never happens), a dropout ratio that keeps no visual token, a Hugging Face
-//! directory of a decoder family hico cannot load (which would otherwise surface as a list
-//! of missing tensors). Each error names the file and the key.
+//! have (silently never happens), a dropout ratio that keeps no visual token. Each error
+//! names the file and the key.
 
 use std::path::{Path, PathBuf};
 
-use super::release::RELEASE_MODEL_TYPE;
 use super::*;
 use crate::ConfigError;
-
-/// The decoder families the LLM loader reads from a Hugging Face directory, as
-/// `(model_type, architecture)` of their `config.json`. The one list to extend when
-/// hico-llm learns another family (hico-llm's test `families_match_the_config_check` keeps
-/// this list and its family table equal).
-pub fn supported_llms() -> &'static [(&'static str, &'static str)] {
-    &[
-        ("qwen2", "Qwen2ForCausalLM"),
-        ("llama", "LlamaForCausalLM"),
-        ("qwen3", "Qwen3ForCausalLM"),
-    ]
-}
 
 /// What the checks need to know of the LLM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +118,9 @@ impl PipelineConfig {
     }
 }
 
-/// The layer count of the configured LLM; for a Hugging Face directory, after checking
-/// that its `config.json` names a supported family.
+/// The layer count of the configured LLM; for a Hugging Face directory, its `config.json`'s
+/// `num_hidden_layers` (whether hico-llm has its family is hico-model's check,
+/// `hico_model::load_config`).
 fn llm_facts(llm: &LlmConfig) -> Result<LlmFacts, ConfigError> {
     let dir = match llm {
         LlmConfig::Random {
@@ -160,45 +147,6 @@ fn llm_facts(llm: &LlmConfig) -> Result<LlmFacts, ConfigError> {
         path: file.clone(),
         message: e.to_string(),
     })?;
-    let supported = supported_llms();
-    let names = |f: fn(&(&'static str, &'static str)) -> &'static str| {
-        supported
-            .iter()
-            .map(|s| format!("`{}`", f(s)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match json.get("model_type").and_then(|v| v.as_str()) {
-        Some(t) if supported.iter().any(|s| s.0 == t) => {}
-        // A VideoChat-Flash release: its decoder is a Qwen2 (see `release_map`).
-        Some(RELEASE_MODEL_TYPE) => {}
-        Some(t) => {
-            return Err(bad(
-                "model_type",
-                format!(
-                    "model_type `{t}` is not supported (supported: {})",
-                    names(|s| s.0)
-                ),
-            ));
-        }
-        None => {
-            // No model_type: accept it when `architectures` names a supported one.
-            let archs: Vec<&str> = json
-                .get("architectures")
-                .and_then(|a| a.as_array())
-                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                .unwrap_or_default();
-            if !archs.iter().any(|a| supported.iter().any(|s| s.1 == *a)) {
-                return Err(bad(
-                    "model_type",
-                    format!(
-                        "missing, and architectures {archs:?} name no supported decoder (supported: {})",
-                        names(|s| s.1)
-                    ),
-                ));
-            }
-        }
-    }
     let layers = json
         .get("num_hidden_layers")
         .and_then(|v| v.as_u64())
@@ -329,7 +277,7 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_hf_model_type_is_named() {
+    fn hf_layer_count_is_read_from_config_json() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = tiny();
         c.llm = LlmConfig::Hf {
@@ -338,17 +286,6 @@ mod tests {
             attention_block: 256,
         };
         let file = dir.path().join("config.json");
-        std::fs::write(&file, r#"{"model_type": "gpt2", "num_hidden_layers": 32}"#).unwrap();
-        let e = err(&c);
-        assert!(
-            e.contains("config.json")
-                && e.contains("`model_type`")
-                && e.contains("model_type `gpt2` is not supported")
-                && e.contains("`qwen2`"),
-            "{e}"
-        );
-        std::fs::write(&file, r#"{"architectures": ["GPT2LMHeadModel"]}"#).unwrap();
-        assert!(err(&c).contains("Qwen2ForCausalLM"));
         std::fs::write(&file, r#"{"model_type": "qwen2", "num_hidden_layers": 2}"#).unwrap();
         let e = err(&c);
         assert!(

@@ -7,13 +7,14 @@ use crate::ConfigError;
 
 impl PipelineConfig {
     /// Load and validate a pipeline config file (a `[model]` table expands into the
-    /// release's sections, see [`release`]).
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    /// release's sections by `releases`, see [`release`]; `hico_model::load_config` passes
+    /// the release loader's).
+    pub fn load(path: &Path, releases: &dyn Releases) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
             source,
         })?;
-        let cfg = pipeline_from_toml(parse_toml_value(&text, path)?, &text, path)?;
+        let cfg = pipeline_from_toml(parse_toml_value(&text, path)?, &text, path, releases)?;
         cfg.validate(path)?;
         Ok(cfg)
     }

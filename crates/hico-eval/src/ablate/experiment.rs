@@ -21,6 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use hico_core::config::{PipelineConfig, load_toml, pipeline_from_toml, set_dotted};
+use hico_model::release::Formats;
 use serde::{Deserialize, Serialize};
 
 use crate::{EvalError, bench::BenchSpec};
@@ -418,8 +419,8 @@ pub fn resolve_config(
         })?;
     }
     let exp_text = std::fs::read_to_string(path).unwrap_or_default();
-    let cfg = pipeline_from_toml(root, &exp_text, path)?;
-    cfg.validate(path)?;
+    let cfg = pipeline_from_toml(root, &exp_text, path, &Formats)?;
+    hico_model::validate_config(&cfg, path)?;
     Ok(cfg)
 }
 

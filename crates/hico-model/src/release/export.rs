@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use burn::module::Param;
 use burn::prelude::*;
 use hico_core::PositionMode;
-use hico_core::config::{
-    CompressorConfig, ConnectorConfig, DropoutConfig, PROJECTOR_PREFIX, PipelineConfig,
-    VISION_PREFIX,
-};
+use hico_core::config::{CompressorConfig, ConnectorConfig, DropoutConfig, PipelineConfig};
 use hico_weights::{Layout, SaveDtype, Saver, WeightVisitor, Weights};
+
+use super::{PROJECTOR_PREFIX, VISION_PREFIX};
 use serde_json::{Map, Value, json};
 
 use crate::{ModelError, VideoLlm};
@@ -135,14 +134,8 @@ pub fn release_config_json(
     for (k, val) in llm {
         base.insert(k, val);
     }
-    base.insert(
-        "architectures".into(),
-        json!([hico_core::config::release::RELEASE_ARCHITECTURE]),
-    );
-    base.insert(
-        "model_type".into(),
-        json!(hico_core::config::release::RELEASE_MODEL_TYPE),
-    );
+    base.insert("architectures".into(), json!([super::RELEASE_ARCHITECTURE]));
+    base.insert("model_type".into(), json!(super::RELEASE_MODEL_TYPE));
     base.insert(
         "torch_dtype".into(),
         json!(match dtype {

@@ -2,10 +2,9 @@
 //! LLM) loaded from the release's one checkpoint, and written back in its format.
 //!
 //! The config side (directory / hub-cache resolution, `config.json` → pipeline config with
-//! refusals, `generation_config.json`) lives in
-//! [`hico_core::config::release`](hico_core::config::release); a resolved config with
-//! `model` set is loaded here by [`load_model`] (what [`Pipeline::new`](crate::Pipeline::new)
-//! calls). Keys, by part ([`hico_weights::Weights`] walks, one [`Loader`], one
+//! refusals, `generation_config.json`) is [`config`] (the format's facts: model type,
+//! checkpoint prefixes) and [`config_map`] (key by key); a resolved config with `model` set
+//! is loaded here by [`load_model`] (what [`Pipeline::new`](crate::Pipeline::new) calls). Keys, by part ([`hico_weights::Weights`] walks, one [`Loader`], one
 //! `finish`):
 //!
 //! | part | prefix | key map |
@@ -19,9 +18,15 @@
 //! ([`write_release`], [`write_random_release`]) store the first two as zeros: the current
 //! revision of the release's remote code defines them, and loads without a missing key.
 
+pub mod config;
+pub mod config_map;
 mod export;
 mod random;
 
+pub use config::{
+    Formats, PROJECTOR_PREFIX, RELEASE_ARCHITECTURE, RELEASE_MODEL_TYPE, VISION_PREFIX,
+    release_pipeline, resolve_model_dir, resolve_model_dir_in,
+};
 pub use export::{ExportOptions, release_config_json, walk_release, write_release};
 pub use random::write_random_release;
 
@@ -29,7 +34,7 @@ use hico_backend::HicoBackend;
 use std::path::Path;
 
 use burn::prelude::*;
-use hico_core::config::{PROJECTOR_PREFIX, PipelineConfig, VISION_PREFIX};
+use hico_core::config::PipelineConfig;
 use hico_llm::{AttentionOptions, CausalLm, HicoTokenizer, LlmSpec};
 use hico_vision::{Connector, UmtEncoder};
 use hico_weights::{Loader, WeightFiles, Weights};

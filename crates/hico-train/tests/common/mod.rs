@@ -42,7 +42,7 @@ pub fn dataset() -> &'static Path {
 
 /// The tiny pipeline config.
 pub fn pipeline() -> PipelineConfig {
-    PipelineConfig::load(&repo().join("configs/train/tiny_synth_pipeline.toml")).unwrap()
+    hico_model::load_config(&repo().join("configs/train/tiny_synth_pipeline.toml")).unwrap()
 }
 
 /// `configs/train/tiny_synth.toml` pointed at the test dataset, quiet.

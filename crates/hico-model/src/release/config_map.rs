@@ -1,14 +1,14 @@
 //! The key-by-key mapping of a VideoChat-Flash release's `config.json` and
 //! `generation_config.json` to a [`PipelineConfig`], with the refusals (see
-//! [`super::release`] and docs/release-format.md).
+//! [`super::config`] and docs/release-format.md).
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::release::RELEASE_MODEL_TYPE;
-use super::*;
-use crate::ConfigError;
+use super::config::RELEASE_MODEL_TYPE;
+use hico_core::ConfigError;
+use hico_core::config::*;
 
 /// UMT-L, the tower every release uses (the release code hard-codes it): width, depth,
 /// heads, patch, MLP ratio.
@@ -109,7 +109,7 @@ impl Keys<'_> {
 }
 
 /// The pipeline config of a release `config.json` (generation left at its defaults).
-pub(super) fn map_config(
+pub(crate) fn map_config(
     json: &Value,
     dir: &Path,
     path: &Path,
@@ -258,8 +258,8 @@ pub(super) fn map_config(
         video_compressor: Default::default(),
         llm: LlmConfig::Hf {
             path: dir.to_owned(),
-            attention: crate::config::attention_impl(),
-            attention_block: crate::config::attention_block(),
+            attention: hico_core::config::attention_impl(),
+            attention_block: hico_core::config::attention_block(),
         },
         dropout: dropout(&k)?,
         kv_cache: KvCacheConfig::None,
@@ -315,7 +315,7 @@ fn dropout(k: &Keys) -> Result<DropoutConfig, ConfigError> {
     let staged = StagedDrop {
         layers,
         ratios,
-        positions: crate::PositionMode::Renumber,
+        positions: hico_core::PositionMode::Renumber,
     };
     Ok(match kind.as_str() {
         "uniform" => DropoutConfig::Uniform(staged),
@@ -328,7 +328,7 @@ fn dropout(k: &Keys) -> Result<DropoutConfig, ConfigError> {
 /// `do_sample` false (its default) decodes greedily whatever the temperature; sampling uses
 /// `temperature`, `top_p` and `top_k` (50 when absent, transformers' default);
 /// `repetition_penalty` applies either way; `max_new_tokens` when given.
-pub(super) fn generation(json: &Value, path: &Path) -> Result<GenerationConfig, ConfigError> {
+pub(crate) fn generation(json: &Value, path: &Path) -> Result<GenerationConfig, ConfigError> {
     let k = Keys { json, path };
     let mut g = GenerationConfig::default();
     if k.bool_or("do_sample", false)? {

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use hico_core::config::release::{release_pipeline, resolve_model_dir_in};
 use hico_core::config::{
     CompressorConfig, DropoutConfig, ModelSource, PipelineConfig, PixelDtype, ResizeKind,
     SamplerConfig, parse_toml_value, pipeline_from_toml,
 };
+use hico_model::release::{Formats, release_pipeline, resolve_model_dir_in};
 use serde_json::{Value, json};
 
 /// The `config.json` keys of a 448-px release (the 2B's values), LLM shape included.
@@ -185,8 +185,13 @@ fn unimplemented_values_are_refused_by_key_and_value() {
 fn resolve(toml: &str, base: &Path) -> Result<PipelineConfig, String> {
     let text = toml.replace("DIR", &base.display().to_string());
     let path = Path::new("grid.toml");
-    pipeline_from_toml(parse_toml_value(&text, path).unwrap(), &text, path)
-        .map_err(|e| e.to_string())
+    pipeline_from_toml(
+        parse_toml_value(&text, path).unwrap(),
+        &text,
+        path,
+        &Formats,
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[test]
