@@ -197,4 +197,37 @@ mod tests {
         assert_eq!(a.needles[0].start, 24);
         assert_eq!(a.needles[1].start, 28);
     }
+
+    #[test]
+    fn bad_specs_are_refused_naming_the_key() {
+        use crate::bench::BenchSpec;
+        let err = |extra: &str| {
+            let b: BenchSpec =
+                toml::from_str(&format!("kind = \"order\"\nframes = [8]\n{extra}")).unwrap();
+            match b.validate(std::path::Path::new("x.toml")) {
+                Err(crate::EvalError::Spec { key, .. }) => key,
+                other => panic!("{extra}: {other:?}"),
+            }
+        };
+        // 8 frames = 2 clips: three objects do not fit.
+        assert_eq!(err("max_objects = 3"), "benchmark.frames");
+        assert_eq!(
+            err("min_objects = 3\nmax_objects = 2"),
+            "benchmark.min_objects"
+        );
+        assert_eq!(err("max_objects = 5"), "benchmark.min_objects");
+        assert_eq!(err("max_objects = 2\nask = []"), "benchmark.ask");
+        assert_eq!(
+            err("min_objects = 1\nmax_objects = 2\nask = [\"second\"]"),
+            "benchmark.ask"
+        );
+        assert_eq!(
+            err("max_objects = 2\nobject_size = 40"),
+            "benchmark.object_size"
+        );
+        let ok: BenchSpec =
+            toml::from_str("kind = \"order\"\nframes = [8]\nmax_objects = 2").unwrap();
+        assert!(ok.validate(std::path::Path::new("x.toml")).is_ok());
+        assert_eq!(ok.kind(), "order");
+    }
 }
