@@ -12,6 +12,7 @@ use super::{
     haystack::{haystack, video_haystack},
     manifest::{LETTERS, Manifest, Needle, NeedleRole, Sample, question_text},
     object::object_sample,
+    order::order_sample,
     spec::{BenchSpec, HaystackSource, MhNiahSpec, NiahSpec},
     writer::write_mp4,
 };
@@ -112,6 +113,7 @@ fn one_sample(
         BenchSpec::Niah(s) => niah_sample(s, &mut frames, depth, &mut rng),
         BenchSpec::MhNiah(s) => mh_sample(s, &mut frames, depth, &mut rng),
         BenchSpec::Object(s) => object_sample(s, &mut frames, depth, &mut rng),
+        BenchSpec::Order(s) => order_sample(s, &mut frames, depth, &mut rng),
     };
     write_mp4(&dir.join(&video), &frames, fps)?;
     Ok(Sample {

@@ -6,7 +6,7 @@ use rand::Rng;
 
 use super::{
     build::{BenchRng, letters_for, slot_at},
-    canvas::{ANSWER_COLOURS, Canvas, Shape},
+    canvas::{ANSWER_COLOURS, Canvas, Rgb, Shape},
     manifest::{Needle, NeedleRole, Sample, question_text},
     spec::ObjectSpec,
 };
@@ -26,30 +26,18 @@ pub fn object_sample(
     depth: f64,
     rng: &mut BenchRng,
 ) -> Sample {
-    let size = frames[0].width as i64;
     let slots = frames.len() / s.needle_frames;
     let slot = slot_at(depth, 0, slots);
     let truth = ANSWER_COLOURS[rng.random_range(0..ANSWER_COLOURS.len())];
     let shape = Shape::ALL[rng.random_range(0..Shape::ALL.len())];
-    let r = (s.object_size / 2) as i64;
-    let (lo, hi) = (r, size - 1 - r);
-    let (mut x, mut y) = (rng.random_range(lo..=hi), rng.random_range(lo..=hi));
-    let step = (s.object_size as i64 / 4).max(1);
-    let (mut vx, mut vy) = (
-        rng.random_range(-step..=step),
-        rng.random_range(-step..=step),
-    );
     let start = slot * s.needle_frames;
-    for f in &mut frames[start..start + s.needle_frames] {
-        f.shape(shape, x, y, r, truth.rgb);
-        if !(lo..=hi).contains(&(x + vx)) {
-            vx = -vx;
-        }
-        if !(lo..=hi).contains(&(y + vy)) {
-            vy = -vy;
-        }
-        (x, y) = (x + vx, y + vy);
-    }
+    draw_drifting(
+        &mut frames[start..start + s.needle_frames],
+        shape,
+        truth.rgb,
+        s.object_size,
+        rng,
+    );
     let mut options: Vec<String> = ANSWER_COLOURS.iter().map(|c| c.name.to_string()).collect();
     let answer = letters_for(&mut options, truth.name, rng, s.shuffle_options);
     let answer_text = truth.name.to_string();
@@ -69,6 +57,38 @@ pub fn object_sample(
             text: String::new(),
             shape: Some(format!("{} {}", truth.name, shape.name())),
         }],
+    }
+}
+
+/// Draw `shape` of side `object_size` in colour `rgb` over every frame of `clip`, starting at
+/// a random place wholly inside the frame and moving by a random step of up to
+/// `object_size / 4` pixels per frame on each axis (bouncing off the edges). Draws the start
+/// (x, y) and then the step (vx, vy) from `rng`.
+pub(super) fn draw_drifting(
+    clip: &mut [Canvas],
+    shape: Shape,
+    rgb: Rgb,
+    object_size: usize,
+    rng: &mut BenchRng,
+) {
+    let size = clip[0].width as i64;
+    let r = (object_size / 2) as i64;
+    let (lo, hi) = (r, size - 1 - r);
+    let (mut x, mut y) = (rng.random_range(lo..=hi), rng.random_range(lo..=hi));
+    let step = (object_size as i64 / 4).max(1);
+    let (mut vx, mut vy) = (
+        rng.random_range(-step..=step),
+        rng.random_range(-step..=step),
+    );
+    for f in clip {
+        f.shape(shape, x, y, r, rgb);
+        if !(lo..=hi).contains(&(x + vx)) {
+            vx = -vx;
+        }
+        if !(lo..=hi).contains(&(y + vy)) {
+            vy = -vy;
+        }
+        (x, y) = (x + vx, y + vy);
     }
 }
 

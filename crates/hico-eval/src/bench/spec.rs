@@ -17,6 +17,8 @@ pub enum BenchSpec {
     MhNiah(MhNiahSpec),
     /// A small coloured object moving through one clip of a moving haystack.
     Object(ObjectSpec),
+    /// Two to four small objects in their own clips; which colour appeared first / last.
+    Order(OrderSpec),
 }
 
 /// Where haystack frames come from.
@@ -145,6 +147,60 @@ pub struct ObjectSpec {
     pub haystack: HaystackSource,
 }
 
+/// Order of events: `min_objects..=max_objects` small objects of distinct answer colours,
+/// each drifting through its own clip; the question asks which colour appeared first,
+/// second or last (`bench/order.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSpec {
+    /// Haystack lengths in frames (multiples of `needle_frames`).
+    pub frames: Vec<usize>,
+    /// Depths in `[0, 1]` of the first object's clip among the places it can take.
+    #[serde(default = "default_depths")]
+    pub depths: Vec<f64>,
+    /// Questions per (frames, depth) cell.
+    #[serde(default = "one")]
+    pub repeats: usize,
+    /// Fewest objects per video (1 to 4).
+    #[serde(default = "two")]
+    pub min_objects: usize,
+    /// Most objects per video (up to 4: one per answer colour).
+    #[serde(default = "three")]
+    pub max_objects: usize,
+    /// The kinds of question, one drawn uniformly per video.
+    #[serde(default = "default_ask")]
+    pub ask: Vec<super::order::OrderAsk>,
+    /// Side of each object's bounding box in pixels.
+    #[serde(default = "default_object_size")]
+    pub object_size: usize,
+    /// Frame side in pixels.
+    #[serde(default = "default_size")]
+    pub size: usize,
+    /// Frame rate of the written videos.
+    #[serde(default = "default_fps")]
+    pub fps: f64,
+    /// Frames of each object's clip.
+    #[serde(default = "default_needle_frames")]
+    pub needle_frames: usize,
+    /// Shuffle the four colour options per question (else RED, GREEN, BLUE, YELLOW).
+    #[serde(default)]
+    pub shuffle_options: bool,
+    /// Seed of everything random.
+    #[serde(default)]
+    pub seed: u64,
+    /// Haystack frames.
+    #[serde(default)]
+    pub haystack: HaystackSource,
+}
+
+fn three() -> usize {
+    3
+}
+
+fn default_ask() -> Vec<super::order::OrderAsk> {
+    vec![super::order::OrderAsk::First, super::order::OrderAsk::Last]
+}
+
 fn default_object_size() -> usize {
     16
 }
@@ -184,6 +240,7 @@ impl BenchSpec {
             Self::Niah(_) => "niah",
             Self::MhNiah(_) => "mh_niah",
             Self::Object(_) => "object",
+            Self::Order(_) => "order",
         }
     }
 
@@ -193,6 +250,7 @@ impl BenchSpec {
             Self::Niah(n) => &n.haystack,
             Self::MhNiah(m) => &m.haystack,
             Self::Object(o) => &o.haystack,
+            Self::Order(o) => &o.haystack,
         }
     }
 
@@ -203,6 +261,7 @@ impl BenchSpec {
             Self::Niah(n) => (n.seed, n.repeats) = (seed, repeats),
             Self::MhNiah(m) => (m.seed, m.repeats) = (seed, repeats),
             Self::Object(o) => (o.seed, o.repeats) = (seed, repeats),
+            Self::Order(o) => (o.seed, o.repeats) = (seed, repeats),
         }
         s
     }
@@ -213,6 +272,7 @@ impl BenchSpec {
             Self::Niah(n) => (&n.frames, &n.depths, n.repeats),
             Self::MhNiah(m) => (&m.frames, &m.depths, m.repeats),
             Self::Object(o) => (&o.frames, &o.depths, o.repeats),
+            Self::Order(o) => (&o.frames, &o.depths, o.repeats),
         }
     }
 
@@ -222,6 +282,7 @@ impl BenchSpec {
             Self::Niah(n) => (n.seed, n.size, n.fps),
             Self::MhNiah(m) => (m.seed, m.size, m.fps),
             Self::Object(o) => (o.seed, o.size, o.fps),
+            Self::Order(o) => (o.seed, o.size, o.fps),
         }
     }
 
@@ -257,6 +318,14 @@ impl BenchSpec {
                 o.fps,
                 o.needle_frames,
             ),
+            Self::Order(o) => (
+                &o.frames,
+                &o.depths,
+                o.repeats,
+                o.size,
+                o.fps,
+                o.needle_frames,
+            ),
         };
         if nf == 0 {
             return Err(bad("needle_frames", "must be at least 1".into()));
@@ -282,17 +351,12 @@ impl BenchSpec {
         if fps.is_nan() || fps <= 0.0 {
             return Err(bad("fps", format!("{fps} must be > 0")));
         }
-        if let Self::Object(o) = self
-            && (o.object_size < 3 || o.object_size > size / 2)
-        {
-            return Err(bad(
-                "object_size",
-                format!(
-                    "{} px: need 3 to half the frame side ({})",
-                    o.object_size,
-                    size / 2
-                ),
-            ));
+        if let Self::Object(o) = self {
+            check_object_size(o.object_size, size).map_err(|m| bad("object_size", m))?;
+        }
+        if let Self::Order(o) = self {
+            o.validate_objects(size, frames, nf)
+                .map_err(|(key, message)| bad(key, message))?;
         }
         if let Self::MhNiah(m) = self {
             if m.min_hops < 2 || m.min_hops > m.max_hops {
@@ -324,6 +388,62 @@ impl BenchSpec {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+/// An object side must be 3 px to half the frame side.
+fn check_object_size(object_size: usize, size: usize) -> Result<(), String> {
+    if object_size < 3 || object_size > size / 2 {
+        return Err(format!(
+            "{object_size} px: need 3 to half the frame side ({})",
+            size / 2
+        ));
+    }
+    Ok(())
+}
+
+impl OrderSpec {
+    /// Check the object count, the kinds of question and the object size against the
+    /// shortest haystack; an error names the key.
+    fn validate_objects(
+        &self,
+        size: usize,
+        frames: &[usize],
+        nf: usize,
+    ) -> Result<(), (&'static str, String)> {
+        use super::order::OrderAsk;
+        check_object_size(self.object_size, size).map_err(|m| ("object_size", m))?;
+        if self.min_objects < 1 || self.min_objects > self.max_objects || self.max_objects > 4 {
+            return Err((
+                "min_objects",
+                format!(
+                    "need 1 <= min_objects <= max_objects <= 4 (one per answer colour), \
+                     got {} and {}",
+                    self.min_objects, self.max_objects
+                ),
+            ));
+        }
+        if self.ask.is_empty() {
+            return Err(("ask", "need at least one of first, second, last".into()));
+        }
+        if self.ask.contains(&OrderAsk::Second) && self.min_objects < 2 {
+            return Err((
+                "ask",
+                format!("`second` needs min_objects >= 2, got {}", self.min_objects),
+            ));
+        }
+        let slots = frames.iter().min().copied().unwrap_or(0) / nf;
+        if self.max_objects > slots {
+            return Err((
+                "frames",
+                format!(
+                    "the shortest haystack has {slots} clips of {nf} frames, fewer than \
+                     max_objects = {}",
+                    self.max_objects
+                ),
+            ));
         }
         Ok(())
     }
