@@ -229,9 +229,10 @@ impl Figure for AccuracyVsTokens<'_> {
         let ns = self.series.len() as f64;
         let width = x_range_width(log, a, b);
         for (i, (name, pts)) in self.series.iter().enumerate() {
-            // Nudge series apart (only when there are error bars to keep apart).
+            // Nudge series apart (only when there are error bars to keep apart), by at most
+            // 4 % of the axis in all, so that many series do not move points off their x.
             let dx = if bars {
-                (i as f64 - (ns - 1.0) / 2.0) * width * 0.012
+                (i as f64 - (ns - 1.0) / 2.0) * width * (0.04 / ns).min(0.012)
             } else {
                 0.0
             };
