@@ -69,6 +69,19 @@ pub struct SampleScore {
     pub kv_bytes: f64,
     /// Wall-clock seconds (decode, encode, prefill and generation).
     pub seconds: f64,
+    /// Wall-clock seconds of decoding and encoding the video (sampler, vision encoder, clip
+    /// compressor, connector).
+    #[serde(default)]
+    pub encode_seconds: f64,
+    /// Wall-clock seconds of the `[video_compressor]` slot (the question's embeddings, the
+    /// method's plan and its application; 0 for `none`).
+    #[serde(default)]
+    pub slot_seconds: f64,
+    /// Wall-clock seconds of the LLM prefill: from the prompt's assembly to the last
+    /// position's logits read back to the host (in-LLM methods such as `framefusion` and
+    /// dropout act inside it).
+    #[serde(default)]
+    pub prefill_seconds: f64,
 }
 
 /// Accuracy of one (depth, haystack length) cell.
@@ -146,14 +159,23 @@ pub fn score_sample<B: HicoBackend>(
         message,
     };
     let t0 = Instant::now();
-    let video = pipe
+    let encoded = pipe
         .encode_video(&dir.join(&sample.video), None)
-        .and_then(|v| pipe.compress_video(&v, &sample.question))
         .map_err(|e| model_err(e.to_string()))?;
+    // The encoder's output on the host before the clock moves on (a lazy backend would
+    // otherwise bill the encoder to the slot or the prefill).
+    let _ = encoded.embeds.clone().into_data();
+    let t_encoded = Instant::now();
+    let video = pipe
+        .compress_video(&encoded, &sample.question)
+        .map_err(|e| model_err(e.to_string()))?;
+    let _ = video.embeds.clone().into_data();
+    let t_slot = Instant::now();
     let pre = pipe
         .prefill(&video, &sample.question, Vec::new())
         .map_err(|e| model_err(e.to_string()))?;
     let logits: Vec<f32> = pre.last_logits.into_data().iter::<f32>().collect();
+    let t_prefill = Instant::now();
     let letter_logits = letters.map(|id| logits.get(id as usize).copied().unwrap_or(f32::MIN));
     let best = (0..4).fold(0, |b, k| {
         if letter_logits[k] > letter_logits[b] {
@@ -207,6 +229,9 @@ pub fn score_sample<B: HicoBackend>(
         prefill_flops: cost.total_flops,
         kv_bytes: cost.total_kv_bytes,
         seconds: t0.elapsed().as_secs_f64(),
+        encode_seconds: (t_encoded - t0).as_secs_f64(),
+        slot_seconds: (t_slot - t_encoded).as_secs_f64(),
+        prefill_seconds: (t_prefill - t_slot).as_secs_f64(),
     };
     Ok((score, if record { run } else { None }))
 }

@@ -109,6 +109,17 @@ pub fn accuracy_vs_tokens(
     title: &str,
     out_stem: &Path,
 ) -> Result<Vec<PathBuf>, VizError> {
+    accuracy_vs(points, title, "visual tokens per frame", out_stem)
+}
+
+/// [`accuracy_vs_tokens`] with another x axis: `points`' `tokens_per_frame` is drawn as
+/// `x_desc` (e.g. kept tokens, milliseconds).
+pub fn accuracy_vs(
+    points: &[TokenPoint],
+    title: &str,
+    x_desc: &str,
+    out_stem: &Path,
+) -> Result<Vec<PathBuf>, VizError> {
     if points.is_empty() {
         return Err(VizError::Data {
             plot: title.into(),
@@ -126,7 +137,14 @@ pub fn accuracy_vs_tokens(
     for (_, v) in &mut series {
         v.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    render(&AccuracyVsTokens { series, title }, out_stem)
+    render(
+        &AccuracyVsTokens {
+            series,
+            title,
+            x_desc,
+        },
+        out_stem,
+    )
 }
 
 /// The drawn width of the x axis (in axis units) for nudging series apart.
@@ -141,11 +159,16 @@ fn x_range_width(log: bool, a: f64, b: f64) -> f64 {
 struct AccuracyVsTokens<'a> {
     series: Vec<(String, Vec<Pt>)>,
     title: &'a str,
+    x_desc: &'a str,
 }
 
 impl Figure for AccuracyVsTokens<'_> {
     fn size(&self) -> (u32, u32) {
-        (1000, 620)
+        // Room for the legend when many series share the plot.
+        (
+            1000,
+            (620 + 24 * self.series.len().saturating_sub(6) as u32).min(1000),
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -186,9 +209,9 @@ impl Figure for AccuracyVsTokens<'_> {
         chart
             .configure_mesh()
             .x_desc(if log {
-                "visual tokens per frame (log scale)"
+                format!("{} (log scale)", self.x_desc)
             } else {
-                "visual tokens per frame"
+                self.x_desc.to_string()
             })
             .y_desc("accuracy")
             .label_style(font(16))
@@ -206,9 +229,10 @@ impl Figure for AccuracyVsTokens<'_> {
         let ns = self.series.len() as f64;
         let width = x_range_width(log, a, b);
         for (i, (name, pts)) in self.series.iter().enumerate() {
-            // Nudge series apart (only when there are error bars to keep apart).
+            // Nudge series apart (only when there are error bars to keep apart), by at most
+            // 4 % of the axis in all, so that many series do not move points off their x.
             let dx = if bars {
-                (i as f64 - (ns - 1.0) / 2.0) * width * 0.012
+                (i as f64 - (ns - 1.0) / 2.0) * width * (0.04 / ns).min(0.012)
             } else {
                 0.0
             };

@@ -11,7 +11,9 @@
 //! - [`drop_pattern`]: layers × sampled frames, colour = fraction of each frame's tokens kept;
 //! - [`niah_heatmap`]: NIAH accuracy over needle depth × haystack length;
 //! - [`accuracy_vs_tokens`]: accuracy vs visual tokens per frame, one series per compressor,
-//!   with 95 % interval bars when given;
+//!   with 95 % interval bars when given ([`accuracy_vs`]: the same with another x axis);
+//! - [`cost_plots`]: accuracy vs visual tokens kept and vs measured prefill time, one point
+//!   per cell pooled over the seeds, one series per compression method;
 //! - [`patch_overlay`]: which patches of the sampled frames reach each layer (kept, merged,
 //!   dropped), drawn on the frames;
 //! - [`loss_curve`]: training loss per step and its moving mean;
@@ -41,6 +43,9 @@
 //!   to the highest seed's upper end), cell files are read from the first seed's
 //!   `seed-<s>/cells/<cell>/`, one `loss_seed-<s>` curve per seed from `seed-<s>/train/`;
 //!   `depth_curve.csv` (`layers_seen,accuracy,n`) and `depth_curve_seeds.csv` → `depth_curve`.
+//! - **Cost columns** (`method`, `correct`, `n`, `layer_visual_tokens`, `prefill_ms` in
+//!   `results.csv`, as `hico ablate` writes them) → `accuracy_vs_kept_tokens` and
+//!   `accuracy_vs_prefill_time` ([`cost_plots`]).
 
 mod attention;
 mod bench;
@@ -51,15 +56,17 @@ mod heatmap;
 mod overlay;
 mod retention;
 mod run_dir;
+mod zoo;
 
 pub use attention::attention_heatmap;
-pub use bench::{NiahCell, TokenPoint, accuracy_vs_tokens, niah_heatmap};
+pub use bench::{NiahCell, TokenPoint, accuracy_vs, accuracy_vs_tokens, niah_heatmap};
 pub use depth::{DepthSeries, depth_curve};
 pub use overlay::{Frames, loss_curve, patch_overlay};
 pub use retention::{drop_pattern, retention_lines};
 pub use run_dir::{
     ResultRow, load_json, plot_run_dir, read_losses, read_niah_csv, read_results_csv, token_points,
 };
+pub use zoo::{CostPoint, cost_plots, read_cost_points, wilson95};
 
 pub use hico_core::trace::{AttentionCapture, RetentionTrace};
 

@@ -67,7 +67,11 @@ fn split_csv(line: &str) -> Vec<String> {
 
 /// Read a CSV file as rows of the named columns (in the order of `cols`; a name in
 /// `optional` that the header lacks reads as empty fields).
-fn read_csv(path: &Path, cols: &[&str], optional: &[&str]) -> Result<Vec<Vec<String>>, VizError> {
+pub(crate) fn read_csv(
+    path: &Path,
+    cols: &[&str],
+    optional: &[&str],
+) -> Result<Vec<Vec<String>>, VizError> {
     let csv_err = |msg: String| VizError::Csv {
         path: path.to_path_buf(),
         msg,
@@ -293,6 +297,9 @@ fn plot_ablation(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, VizError> {
     seeds.dedup();
     let rows = mean_over_seeds(&all);
     let mut files = Vec::new();
+    if let Some(points) = crate::zoo::read_cost_points(&dir.join("results.csv"))? {
+        files.extend(crate::zoo::cost_plots(&points, out)?);
+    }
     let points = token_points(&rows);
     if !points.is_empty() {
         files.extend(accuracy_vs_tokens(

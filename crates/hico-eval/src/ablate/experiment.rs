@@ -24,6 +24,7 @@ use hico_core::config::{PipelineConfig, load_toml, pipeline_from_toml, set_dotte
 use hico_model::release::Formats;
 use serde::{Deserialize, Serialize};
 
+use super::listed::{CellSpec, listed_cells};
 use crate::{EvalError, bench::BenchSpec};
 
 /// An experiment file.
@@ -49,8 +50,13 @@ pub struct Experiment {
     /// Scoring options.
     #[serde(default)]
     pub score: ScoreSpec,
-    /// Dotted key → list of values; every combination is a cell.
+    /// Dotted key → list of values; every combination is a cell (may be left out when
+    /// `[[cells]]` lists the cells).
+    #[serde(default)]
     pub grid: toml::Table,
+    /// Listed cells (`[[cells]]`), each setting several keys at once; after the grid's.
+    #[serde(default, rename = "cells")]
+    pub listed: Vec<CellSpec>,
     /// Cells to compare on the same questions (exact McNemar test), `[[paired]]` tables.
     #[serde(default)]
     pub paired: Vec<PairSpec>,
@@ -328,7 +334,13 @@ impl Experiment {
     /// Every cell of the grid, configs resolved and validated; errors name the experiment
     /// file and the key.
     pub fn cells(&self, path: &Path) -> Result<Vec<Cell>, EvalError> {
-        expand_grid(&self.base, &self.overrides, &self.grid, path)
+        let mut cells = match self.grid.is_empty() && !self.listed.is_empty() {
+            true => Vec::new(),
+            false => expand_grid(&self.base, &self.overrides, &self.grid, path)?,
+        };
+        let listed = listed_cells(&self.base, &self.overrides, &self.listed, path, &cells)?;
+        cells.extend(listed);
+        Ok(cells)
     }
 
     /// The base config with the overrides, then `values` (dotted key, value) applied,

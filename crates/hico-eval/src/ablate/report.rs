@@ -24,6 +24,11 @@ pub struct Row {
     pub tokens_per_frame: Option<usize>,
     /// Dropout schedule: its kind, or its full label when kinds repeat in the grid.
     pub dropout: String,
+    /// The compression method that acts in the cell ([`super::budget::method_of`]): the
+    /// `[video_compressor]` kind, else the in-LLM `[dropout]` or `[kv_cache]` kind, else
+    /// the clip compressor's kind.
+    #[serde(default)]
+    pub method: String,
     /// `(dotted key, label)` of the cell's grid values.
     pub labels: Vec<(String, String)>,
     /// Accuracy by letter logits (absent when the cell failed).
@@ -35,6 +40,20 @@ pub struct Row {
     pub exact_match: Option<f64>,
     /// Mean visual tokens entering the LLM per question.
     pub visual_tokens: f64,
+    /// Mean over the decoder layers of the visual tokens at each layer's input, per question
+    /// (equals `visual_tokens` unless a method drops or merges inside the LLM).
+    #[serde(default)]
+    pub layer_visual_tokens: f64,
+    /// Mean milliseconds per question of decoding and encoding the video.
+    #[serde(default)]
+    pub encode_ms: f64,
+    /// Mean milliseconds per question of the `[video_compressor]` slot.
+    #[serde(default)]
+    pub slot_ms: f64,
+    /// Mean milliseconds per question of the LLM prefill (prompt assembly to the last
+    /// position's logits on the host).
+    #[serde(default)]
+    pub prefill_ms: f64,
     /// Mean frames sampled per question.
     pub frames: f64,
     /// Mean prefill GFLOP per question (analytic ledger).
@@ -103,7 +122,8 @@ fn grid_keys(rows: &[Row]) -> Vec<String> {
 /// Write `results.csv` with the csv crate: `cell`, `seed` (empty outside a seeded run), one
 /// column `grid.<key>` per grid key (the value's label), then `compressor, tokens_per_frame, dropout, accuracy, acc_low95, acc_high95,
 /// correct, n, exact_match, visual_tokens, frames, prefill_gflop, kv_kib, seconds,
-/// pred_a..pred_d, hico_version, git_commit, error`.
+/// pred_a..pred_d, hico_version, git_commit, error, method, layer_visual_tokens, encode_ms,
+/// slot_ms, prefill_ms` (the last five appended so older readers keep their columns).
 pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
     let err = |e: csv::Error| EvalError::Io {
         path: path.into(),
@@ -138,6 +158,11 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
             "hico_version",
             "git_commit",
             "error",
+            "method",
+            "layer_visual_tokens",
+            "encode_ms",
+            "slot_ms",
+            "prefill_ms",
         ]
         .map(String::from),
     );
@@ -176,6 +201,11 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
             r.hico_version.clone(),
             r.git_commit.clone(),
             r.error.clone().unwrap_or_default(),
+            r.method.clone(),
+            format!("{:.1}", r.layer_visual_tokens),
+            format!("{:.3}", r.encode_ms),
+            format!("{:.3}", r.slot_ms),
+            format!("{:.3}", r.prefill_ms),
         ]);
         w.write_record(&rec).map_err(err)?;
     }
@@ -194,13 +224,13 @@ pub fn write_markdown(
     let mut t = format!("# {title}\n{sections}");
     t += "\n## Every cell and model\n\n| cell | seed | compressor | tokens/frame | dropout | \
          accuracy | 95 % CI | correct/n | exact match | visual tokens | frames | prefill GFLOP | \
-         KV KiB | seconds | predicted A/B/C/D | error |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+         KV KiB | prefill ms | seconds | predicted A/B/C/D | error |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for r in rows {
         let ci = r.interval();
         t += &format!(
             "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.0} | {:.0} | {:.4} | {:.0} \
-             | {:.1} | {} | {} |\n",
+             | {:.2} | {:.1} | {} | {} |\n",
             r.cell,
             r.seed.map(|s| s.to_string()).unwrap_or_default(),
             r.compressor,
@@ -222,6 +252,7 @@ pub fn write_markdown(
             r.frames,
             r.prefill_gflop,
             r.kv_kib,
+            r.prefill_ms,
             r.seconds,
             r.predicted.map(|p| p.to_string()).join("/"),
             md_clean(r.error.as_deref().unwrap_or("")),

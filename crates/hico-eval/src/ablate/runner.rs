@@ -378,6 +378,13 @@ fn run_cell<B: HicoBackend>(
     row.correct = scores.samples.iter().filter(|s| s.correct).count();
     row.exact_match = scores.exact_match;
     row.visual_tokens = mean(&|s| s.visual_tokens as f64);
+    row.layer_visual_tokens = mean(&|s| {
+        let l = s.visual_per_layer.len().max(1) as f64;
+        s.visual_per_layer.iter().sum::<usize>() as f64 / l
+    });
+    row.encode_ms = mean(&|s| s.encode_seconds * 1e3);
+    row.slot_ms = mean(&|s| s.slot_seconds * 1e3);
+    row.prefill_ms = mean(&|s| s.prefill_seconds * 1e3);
     row.frames = mean(&|s| s.sampled_frames as f64);
     row.prefill_gflop = mean(&|s| s.prefill_flops / 1e9);
     row.kv_kib = mean(&|s| s.kv_bytes / 1024.0);
@@ -453,10 +460,15 @@ fn empty_row(cell: &Cell, dropout: String) -> Row {
         compressor: c.kind().into(),
         tokens_per_frame,
         dropout,
+        method: super::budget::method_of(&cell.config),
         labels: cell.labels.clone(),
         accuracy: None,
         exact_match: None,
         visual_tokens: 0.0,
+        layer_visual_tokens: 0.0,
+        encode_ms: 0.0,
+        slot_ms: 0.0,
+        prefill_ms: 0.0,
         frames: 0.0,
         prefill_gflop: 0.0,
         kv_kib: 0.0,

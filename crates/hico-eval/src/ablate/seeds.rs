@@ -14,6 +14,7 @@ use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    budget::budget_markdown,
     depth::{DepthPoint, depth_cells, depth_markdown, depth_points, write_depth_csvs},
     experiment::Experiment,
     report::{Row, md_clean, mean_by_depth, write_csv, write_markdown},
@@ -237,6 +238,7 @@ pub fn write_tables(
     if !paired.is_empty() {
         sections += &paired_markdown(&paired, results.len());
     }
+    sections += &budget_markdown(results);
     if results.iter().any(|r| !r.depth.is_empty()) {
         write_depth_csvs(out, results)?;
         sections += &depth_markdown(results);
