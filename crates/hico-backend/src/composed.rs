@@ -195,17 +195,20 @@ pub fn rms_norm<B: Backend, const D: usize>(
     (x / rms.cast(dtype)) * gamma.unsqueeze()
 }
 
-/// `x · w (+ bias)`.
+/// `x · w (+ bias)`: burn's `module::linear`, what burn's `Linear::forward` runs (the
+/// backend's own linear op).
 pub fn linear<B: Backend>(
     x: Tensor<B, 2>,
     w: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
 ) -> Tensor<B, 2> {
-    let y = x.matmul(w);
-    match bias {
-        Some(b) => y + b.unsqueeze_dim(0),
-        None => y,
-    }
+    burn::tensor::module::linear(x, w, bias)
+}
+
+/// `x · wᵀ` with `w` stored `[n, k]`, as `(w · xᵀ)ᵀ`: the product reads `w` in its stored
+/// layout (a product with its transposed view may copy the whole matrix per call).
+pub fn matmul_wt<B: Backend>(x: Tensor<B, 2>, w: Tensor<B, 2>) -> Tensor<B, 2> {
+    w.matmul(x.transpose()).transpose()
 }
 
 /// The `[1, s, n]` averaging matrix of one axis of length `n` cut into `s` cells

@@ -60,6 +60,13 @@ impl HicoBackend for Flex {
             .unwrap_or_else(|| composed::linear(x, w, bias))
     }
 
+    /// A few rows (a decode step): one streaming pass of dot products along `w`'s rows;
+    /// more rows: burn's product of the stored layout.
+    fn matmul_wt(x: Tensor<Self, 2>, w: Tensor<Self, 2>) -> Tensor<Self, 2> {
+        few_rows_matmul(&x, &w.clone().transpose(), None)
+            .unwrap_or_else(|| composed::matmul_wt(x, w))
+    }
+
     fn cell_means(x: Tensor<Self, 3>, cells: Cells) -> Tensor<Self, 3> {
         cell_means(&x, cells).unwrap_or_else(|| composed::cell_means(x, cells))
     }

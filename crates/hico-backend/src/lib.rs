@@ -113,6 +113,14 @@ pub trait HicoBackend: Backend {
         composed::linear(x, w, bias)
     }
 
+    /// `x · wᵀ` with `w` stored `[n, k]` (a tied output head: the embedding matrix).
+    ///
+    /// # Shapes
+    /// - `x`: `[m, k]`, `w`: `[n, k]`; returns `[m, n]`
+    fn matmul_wt(x: Tensor<Self, 2>, w: Tensor<Self, 2>) -> Tensor<Self, 2> {
+        composed::matmul_wt(x, w)
+    }
+
     /// The mean feature of every cell of each frame's patch grid (the `pool` compressor).
     ///
     /// # Shapes

@@ -169,13 +169,9 @@ impl<B: HicoBackend> CausalLm<B> {
         let h = hico_backend::nn::rms_norm(&self.model.norm, h);
         match &self.lm_head {
             Some(head) => head.forward_rows(h),
-            // `h · Wᵀ` with `W` read in its stored `[vocab, hidden]` layout (a transposed
-            // view; on the CPU a few rows take one streaming pass of dot products along W's
-            // rows, more rows one product reading it in place).
-            None => {
-                let w = self.model.embed_tokens.weight.val();
-                B::matmul_bias(h, w.transpose(), None)
-            }
+            // `h · Wᵀ` with `W` read in its stored `[vocab, hidden]` layout (on the CPU a
+            // few rows take one streaming pass of dot products along W's rows).
+            None => B::matmul_wt(h, self.model.embed_tokens.weight.val()),
         }
     }
 }
