@@ -21,8 +21,9 @@ fn pool() -> (u64, u64) {
     (u.bytes_reserved, u.bytes_in_use)
 }
 
-/// Pool growth of one prefill + decode of `l` visual tokens.
-fn run(m: &CausalLm<Gpu>, l: usize) -> u64 {
+/// (bytes reserved, bytes in use with the KV cache alive) after one prefill + decode of
+/// `l` visual tokens, the pool cleaned before.
+fn run(m: &CausalLm<Gpu>, l: usize) -> (u64, u64) {
     let dev = gpu();
     let _ = Gpu::sync(&dev);
     Gpu::memory_cleanup(&dev);
@@ -72,7 +73,7 @@ fn run(m: &CausalLm<Gpu>, l: usize) -> u64 {
         reserved.saturating_sub(before) as f64 / 1048576.0,
         in_use as f64 / 1048576.0
     );
-    reserved
+    (reserved, in_use)
 }
 
 #[test]
@@ -80,22 +81,28 @@ fn device_memory_grows_linearly_with_the_tokens() {
     for imp in [AttentionImpl::Own, AttentionImpl::Fused] {
         let m: CausalLm<Gpu> = model("gqa", imp, &gpu());
         let lens = [1024, 2048, 4096];
-        let peaks: Vec<u64> = lens.iter().map(|&l| run(&m, l)).collect();
+        let (peaks, in_use): (Vec<u64>, Vec<u64>) = lens.iter().map(|&l| run(&m, l)).unzip();
         // One layer's scores of the whole sequence (4 heads × L² f32) at the longest length:
         // hico's tiles never hold it; the pool must stay well below it.
         let l = *lens.last().unwrap() as u64 + 5;
         let full_scores = 4 * l * l * 4;
         println!(
-            "wgpu-parity memory {imp:?}: reserved {peaks:?} bytes for {lens:?} tokens; one L×L score tensor is {full_scores} bytes"
+            "wgpu-parity memory {imp:?}: reserved {peaks:?}, in use {in_use:?} bytes for \
+             {lens:?} tokens; one L×L score tensor is {full_scores} bytes"
         );
+        // What stays in use (the KV cache) grows linearly: 2,048 more tokens add about
+        // twice what 1,024 more did (a quadratic term would make it 6×).
+        let (a, b) = (in_use[1] - in_use[0], in_use[2] - in_use[1]);
+        assert!(b <= 3 * a && b >= a, "{imp:?}: in use {in_use:?}");
         if imp == AttentionImpl::Own {
+            // The whole run's high-water mark stays far below one L×L score tensor: hico's
+            // tiles never hold one. (burn's fused op is measured, not asserted: its autotune
+            // tries candidate kernels that do, docs/gpu.md.)
+            let top = peaks[2];
             assert!(
-                peaks[2] < full_scores / 2,
-                "{imp:?}: {} bytes reserved at {l} tokens",
-                peaks[2]
+                top < full_scores / 8,
+                "{imp:?}: {top} bytes reserved at {l} tokens"
             );
-            // Doubling the tokens at most about doubles the pool (pages come in coarse sizes).
-            assert!(peaks[2] <= 3 * peaks[1].max(1 << 20), "{imp:?}: {peaks:?}");
         }
     }
 }

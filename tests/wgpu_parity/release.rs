@@ -4,7 +4,8 @@
 //! code's tensors (vision tower, ToMe, projector, spliced embeddings, prefill logits), the
 //! greedy ids and, at 448, the visual tokens kept at each drop layer. The sampler and the
 //! pixel preprocessing run on the host (the CPU suite checks them bit for bit); the tensors
-//! go to the device from there. Run with hico's composed attention and burn's fused op.
+//! go to the device from there. 224 px runs everywhere; 448 px (with its drop layers, own and
+//! fused attention) needs a device with storage buffers above 128 MiB (see below).
 
 use std::path::{Path, PathBuf};
 
@@ -173,12 +174,20 @@ fn release_224_matches_the_official_code() {
     check("release_224", AttentionImpl::Own);
 }
 
+/// Not on lavapipe: one of the 448-px tower's buffers is 147 MiB (154,140,672 bytes), above
+/// lavapipe's 128 MiB storage-buffer limit (`maxStorageBufferRange`), and cubecl-wgpu
+/// panics on its device thread ("can't allocate buffer of size") while the caller reads
+/// garbage (the tower output then differs by 4.3). A real GPU's limit is far higher:
+/// `cargo test --features wgpu --test wgpu_parity -- --ignored` there.
 #[test]
+#[ignore = "above lavapipe's 128 MiB storage-buffer limit; run with --ignored on a GPU"]
 fn release_448_matches_the_official_code() {
     check("release_448", AttentionImpl::Own);
 }
 
+/// As [`release_448_matches_the_official_code`], with burn's fused attention.
 #[test]
+#[ignore = "above lavapipe's 128 MiB storage-buffer limit; run with --ignored on a GPU"]
 fn release_448_matches_the_official_code_with_fused_attention() {
     check("release_448", AttentionImpl::Fused);
 }
