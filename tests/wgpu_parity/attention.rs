@@ -9,7 +9,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 use hico_core::config::AttentionImpl;
 use hico_llm::AttentionOptions;
-use hico_llm::attention::{causal_attention, decoder_attention};
+use hico_llm::attention::decoder_attention;
 
 use super::common::{Cpu, Gpu, close, cpu, gpu, values};
 
@@ -78,7 +78,11 @@ fn composed_and_fused_causal_attention_match_the_explicit_product() {
         );
         let want = reference(&q, &k, &v, 0, true);
         let what = format!("attention causal [1, {h}/{kv}, {l}, {hd}]");
-        let own = causal_attention(gpu4(&q), gpu4(&k), gpu4(&v), 0, block);
+        let composed = AttentionOptions {
+            implementation: AttentionImpl::Composed,
+            block,
+        };
+        let own = decoder_attention(gpu4(&q), gpu4(&k), gpu4(&v), 0, &composed);
         close(
             &format!("{what} composed (tile {block})"),
             &values(own),

@@ -2,7 +2,7 @@
 //! rules of `dropout.json` (kept indices and logits of the reference rule) and FrameFusion's
 //! `framefusion.json` (the official rule re-read into torch), all on the `gqa` fixture model.
 
-use burn::tensor::{Tensor, TensorData, backend::Backend};
+use burn::tensor::{Tensor, TensorData};
 use hico_core::config::AttentionImpl;
 use hico_core::config::{DropoutConfig, FrameFusionDrop};
 use hico_core::{FrameLayout, PositionMode, PrefillInput};

@@ -10,13 +10,13 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::Tensor;
 use hico_core::VisionEncoder;
 use hico_core::config::AttentionImpl;
 use hico_core::config::{LlmConfig, PipelineConfig, parse_toml_value, pipeline_from_toml};
-use hico_core::weights::WeightFiles;
 use hico_model::Pipeline;
 use hico_video::{FrameReader, Frames, PassOrder, frames_to_tensor_as, pil_bicubic};
+use hico_weights::WeightFiles;
 use serde_json::Value;
 
 use super::common::{Cpu, Gpu, close, cpu, gpu, root, values};
