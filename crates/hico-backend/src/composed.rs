@@ -1,7 +1,8 @@
 //! The ops of [`crate::HicoBackend`] composed of burn ops: the trait's default methods, what
 //! every backend without a kernel of its own runs (and burn-autodiff tracks), and the forms
-//! `attention = "composed"` forces everywhere. [`fused_where_exact`] is the cubecl backends'
-//! attention: burn's fused op where it computes exactly what hico asks.
+//! `attention = "composed"` forces everywhere. [`fused_within`] is the cubecl backends'
+//! attention: burn's fused op where it computes exactly what hico asks and its memory is
+//! bounded, else the tiles.
 
 use burn::tensor::{
     Bool, Int, Tensor, TensorData, activation, backend::Backend, module::attention as fused,
@@ -128,11 +129,17 @@ pub fn attention<B: Backend>(
 
 /// burn's fused attention op where it computes exactly [`attention`]'s result: no mask, or
 /// a causal mask over a fresh prefill (`offset == 0`, as many queries as keys; backends
-/// differ in how they align a causal mask when there are more keys than queries). Key and
-/// value heads are repeated for grouped-query attention (the op wants as many as the query
-/// heads). Anything else (a decode step, a chunk of queries after a cache) runs
-/// [`attention`]. Not for autodiff backends: burn-autodiff implements the fused op as the
-/// naive `L × L` product.
+/// differ in how they align a causal mask when there are more keys than queries), with the
+/// op's own scale `1/√d` (the flash kernels of burn-cubecl take no other: given any explicit
+/// scale, burn runs its naive `L × L` form instead, so a scale within an ulp of `1/√d` is
+/// passed as the default and any other runs [`attention`]). Key and value heads are
+/// repeated for grouped-query attention (the op wants as many as the query heads). Anything
+/// else (a decode step, a chunk of queries after a cache) runs [`attention`]. Not for
+/// autodiff backends: burn-autodiff implements the fused op as the naive `L × L` product.
+///
+/// Memory is burn's: with `autotune`, burn benchmarks its naive form beside the flash
+/// kernels for up to 4,096 queries (and runs it alone without `autotune`), which holds
+/// every `L × L` score; [`fused_within`] bounds that.
 pub fn fused_where_exact<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
@@ -141,19 +148,56 @@ pub fn fused_where_exact<B: Backend>(
     scale: f32,
     block: usize,
 ) -> Tensor<B, 4> {
-    let (lq, lk) = (q.dims()[2], k.dims()[2]);
+    let [_, heads, lq, d] = q.dims();
+    let lk = k.dims()[2];
     let is_causal = match mask {
         Mask::None => false,
         Mask::Causal { offset: 0 } if lq == lk => true,
         Mask::Causal { .. } => return attention(q, k, v, mask, scale, block),
     };
-    let rep = q.dims()[1] / k.dims()[1];
+    if !is_default_scale(scale, d) {
+        return attention(q, k, v, mask, scale, block);
+    }
+    let rep = heads / k.dims()[1];
     let options = AttentionModuleOptions {
-        scale: Some(scale as f64),
+        scale: None,
         softcap: None,
         is_causal,
     };
     fused(q, repeat_kv(k, rep), repeat_kv(v, rep), None, None, options)
+}
+
+/// The most bytes of scores burn's fused op may hold at once under [`fused_within`]: half
+/// of lavapipe's 128 MiB storage-buffer limit, and on a GPU a few hundred thousand
+/// scores per head, where the flash kernel's gain over hico's tiles is small.
+pub const FUSED_SCORES_MAX_BYTES: usize = 64 << 20;
+
+/// [`fused_where_exact`] where burn's naive form of the op (`B·heads·Lq·Lk` f32 scores)
+/// fits [`FUSED_SCORES_MAX_BYTES`], else the tiled [`attention`], whose scratch is one tile
+/// whatever the length: the cubecl backends' `attention = "own"`, so a long prefill's memory
+/// grows linearly with its tokens on every backend.
+pub fn fused_within<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Mask,
+    scale: f32,
+    block: usize,
+) -> Tensor<B, 4> {
+    let [b, heads, lq, _] = q.dims();
+    let scores = b * heads * lq * k.dims()[2] * size_of::<f32>();
+    if scores <= FUSED_SCORES_MAX_BYTES {
+        fused_where_exact(q, k, v, mask, scale, block)
+    } else {
+        attention(q, k, v, mask, scale, block)
+    }
+}
+
+/// Whether `scale` is the fused op's default `1/√d` to within an ulp (hico computes it as
+/// `d^-0.5` in some places and `1/√d` in others).
+fn is_default_scale(scale: f32, d: usize) -> bool {
+    let default = (d as f32).sqrt().recip();
+    (scale - default).abs() <= 2.0 * f32::EPSILON * default
 }
 
 /// The rotate-half rotary step: `x · cos + [−x₂, x₁] · sin`.
@@ -277,38 +321,55 @@ mod tests {
         activation::softmax(s, 3).matmul(v)
     }
 
-    /// Batches of two, grouped-query heads, tiles that do not divide the lengths: the tiled
-    /// form, the explicit one and the flex kernel all equal the full matrix.
+    /// Batches of two, grouped-query heads, tiles that do not divide the lengths, the fused
+    /// op's own scale and another: the tiled form, the explicit one, the flex kernel and the
+    /// fused op where exact all equal the full matrix.
     #[test]
     fn tiles_the_explicit_product_and_the_kernel_equal_the_full_matrix() {
         let dev = Default::default();
         let (b, kv, g, d) = (2, 2, 3, 8);
         let r = |h, l| Tensor::<Cpu, 4>::random([b, h, l, d], Distribution::Normal(0.0, 1.0), &dev);
-        let scale = 0.3;
-        for (lq, lk, mask) in [
-            (45, 45, Mask::None),
-            (45, 45, Mask::Causal { offset: 0 }),
-            (7, 45, Mask::Causal { offset: 38 }),
-            (1, 45, Mask::Causal { offset: 44 }),
-        ] {
-            let (q, k, v) = (r(kv * g, lq), r(kv, lk), r(kv, lk));
-            let offset = match mask {
-                Mask::None => None,
-                Mask::Causal { offset } => Some(offset),
-            };
-            let want = naive(q.clone(), k.clone(), v.clone(), offset, scale).into_data();
-            let tol = Tolerance::absolute(1e-5);
-            for block in [16, 64] {
-                attention(q.clone(), k.clone(), v.clone(), mask, scale, block)
+        for scale in [0.3, (d as f32).powf(-0.5)] {
+            for (lq, lk, mask) in [
+                (45, 45, Mask::None),
+                (45, 45, Mask::Causal { offset: 0 }),
+                (7, 45, Mask::Causal { offset: 38 }),
+                (1, 45, Mask::Causal { offset: 44 }),
+            ] {
+                let (q, k, v) = (r(kv * g, lq), r(kv, lk), r(kv, lk));
+                let offset = match mask {
+                    Mask::None => None,
+                    Mask::Causal { offset } => Some(offset),
+                };
+                let want = naive(q.clone(), k.clone(), v.clone(), offset, scale).into_data();
+                let tol = Tolerance::absolute(1e-5);
+                for block in [16, 64] {
+                    attention(q.clone(), k.clone(), v.clone(), mask, scale, block)
+                        .into_data()
+                        .assert_approx_eq::<f32>(&want, tol);
+                }
+                Cpu::softmax_attention(q.clone(), k.clone(), v.clone(), mask, scale, 16)
+                    .into_data()
+                    .assert_approx_eq::<f32>(&want, tol);
+                fused_within(q.clone(), k.clone(), v.clone(), mask, scale, 16)
+                    .into_data()
+                    .assert_approx_eq::<f32>(&want, tol);
+                fused_where_exact(q, k, v, mask, scale, 16)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);
             }
-            Cpu::softmax_attention(q.clone(), k.clone(), v.clone(), mask, scale, 16)
-                .into_data()
-                .assert_approx_eq::<f32>(&want, tol);
-            fused_where_exact(q, k, v, mask, scale, 16)
-                .into_data()
-                .assert_approx_eq::<f32>(&want, tol);
+        }
+    }
+
+    /// Only the fused op's own `1/√d` (to an ulp, however it is computed) is passed to it as
+    /// its default; any other scale would make burn-cubecl run its naive form.
+    #[test]
+    fn the_default_scale_is_recognised_to_an_ulp() {
+        for d in [8, 32, 64, 72, 80, 128] {
+            assert!(is_default_scale((d as f32).powf(-0.5), d), "{d}");
+            assert!(is_default_scale(1.0 / (d as f32).sqrt(), d), "{d}");
+            assert!(is_default_scale((1.0 / (d as f64).sqrt()) as f32, d), "{d}");
+            assert!(!is_default_scale(1.01 / (d as f32).sqrt(), d), "{d}");
         }
     }
 

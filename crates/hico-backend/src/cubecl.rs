@@ -1,6 +1,7 @@
 //! The cubecl backends (burn-cuda, burn-wgpu), plain and under burn's fusion: attention is
-//! burn's fused op where it is exact ([`composed::fused_where_exact`]: flash attention,
-//! autotuned where burn is built with `autotune`); every other op is the composed burn ops,
+//! burn's fused op where it is exact and its scores fit [`composed::FUSED_SCORES_MAX_BYTES`]
+//! ([`composed::fused_within`]: flash attention, autotuned where burn is built with
+//! `autotune`), else hico's tiles; every other op is the composed burn ops,
 //! whose elementwise chains burn's fusion compiles into single kernels.
 
 use burn::tensor::Tensor;
@@ -19,7 +20,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> HicoBacken
         scale: f32,
         block: usize,
     ) -> Tensor<Self, 4> {
-        composed::fused_where_exact(q, k, v, mask, scale, block)
+        composed::fused_within(q, k, v, mask, scale, block)
     }
 }
 
@@ -33,6 +34,6 @@ impl<B: burn_fusion::FusionBackend> HicoBackend for burn_fusion::Fusion<B> {
         scale: f32,
         block: usize,
     ) -> Tensor<Self, 4> {
-        composed::fused_where_exact(q, k, v, mask, scale, block)
+        composed::fused_within(q, k, v, mask, scale, block)
     }
 }
