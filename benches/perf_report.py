@@ -257,7 +257,7 @@ def profiles(tmp):
     open(cfg, "w").write(stage.replace('pipeline = "configs/', f'pipeline = "{ROOT}/configs/'))
     md = head + [f"On-CPU samples of `perf record -F 997` (shares do not depend on the machine's load; "
                  f"load average {os.getloadavg()[0]:.1f} at the start), debug build: dependencies "
-                 "(burn, flex, gemm) at opt-level 2, hico-core (its CPU kernels) at 3, hico's other crates at 0. "
+                 "(burn, flex, gemm) at opt-level 2, hico-kernels and hico-backend at 3, hico's other crates at 0. "
                  "Symbols sorted into op "
                  "kinds by name (benches/perf_profile.py); fused closures of flex kernels show as "
                  "`dispatch, shapes, closures`.", ""]
@@ -313,7 +313,7 @@ def llm_vs_torch(quick):
 
 
 def attention_vs_torch():
-    """Causal attention alone: hico's kernel and burn-flex's fused op (`cargo bench -p hico-core
+    """Causal attention alone: hico's kernel and burn-flex's fused op (`cargo bench -p hico-backend
     --bench attention`) beside PyTorch's SDPA (benches/torch_attention_bench.py)."""
     md = ["## Attention alone vs PyTorch SDPA (causal, f32, one layer's heads)", "",
           "hico's CPU kernel (`hico_kernels::attention`: 256-row query blocks × 512-key chunks, online",
@@ -325,7 +325,7 @@ def attention_vs_torch():
           "| shape | tokens | heads / kv heads | hico kernel (ms) | burn fused (ms) | torch SDPA (ms) | kernel / torch |",
           "|---|---|---|---|---|---|---|"]
     try:
-        h = jsonl(sh(["cargo", "bench", "-q", "-p", "hico-core", "--bench", "attention"]))
+        h = jsonl(sh(["cargo", "bench", "-q", "-p", "hico-backend", "--bench", "attention"]))
         t = jsonl(sh([sys.executable, "benches/torch_attention_bench.py", "--threads", str(os.cpu_count())]))
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         return md[:2] + [f"(not run: {e})", ""]
