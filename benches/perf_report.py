@@ -23,7 +23,10 @@ PyTorch columns (the LLM rows are skipped without them). Sections (keys for --on
               and a debug build, `cargo build -p hico`: benches/perf_profile.py);
   backend     the CPU backend choice.
 `--only llm,attention` re-measures those sections and keeps the others as they stand in the
-existing file; `--skip video,vision` leaves sections out of a full run.
+existing file; `--skip video,vision` leaves sections out of a full run. `--isa avx2` on an
+AVX-512 machine measures both sides as an AVX2 machine would run them: hico's kernels and
+matrix products through `HICO_KERNEL_ISA=avx2`, PyTorch through `ATEN_CPU_CAPABILITY=avx2`,
+`MKL_ENABLE_INSTRUCTIONS=AVX2` and `ONEDNN_MAX_CPU_ISA=AVX2` (write it to another `--out`).
 """
 import datetime
 import argparse
@@ -51,8 +54,18 @@ def jsonl(out):
 
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    if os.environ.get("HICO_KERNEL_ISA"):
+        isa += f", capped at {os.environ['HICO_KERNEL_ISA']} for hico and PyTorch (--isa)"
     mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-    return f"{cpu}, {os.cpu_count()} cores, {mem} GiB, {platform.system()} {platform.release()}"
+    return f"{cpu} ({isa}), {os.cpu_count()} cores, {mem} GiB, {platform.system()} {platform.release()}"
+
+
+# What `--isa avx2` sets for every child process: hico's cap and PyTorch's (ATen's vectorised
+# kernels, MKL's BLAS, oneDNN).
+ISA_CAPS = {"avx2": {"HICO_KERNEL_ISA": "avx2", "ATEN_CPU_CAPABILITY": "avx2",
+                     "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
 
 
 def dropout_configs(tmp):
@@ -435,7 +448,11 @@ def main():
     ap.add_argument("--skip", default="", help=f"comma list of sections to leave out ({keys}; release2b: only the 2B load)")
     ap.add_argument("--only", default="", help="comma list of sections to re-measure; the others are kept as they "
                     "are in the existing --out file (each section says when it was measured)")
+    ap.add_argument("--isa", choices=sorted(ISA_CAPS), help="cap hico's and PyTorch's instruction set "
+                    "(an AVX2 machine's kernels on an AVX-512 one)")
     a = ap.parse_args()
+    if a.isa:
+        os.environ.update(ISA_CAPS[a.isa])
     skip = set(filter(None, a.skip.split(",")))
     only = set(filter(None, a.only.split(",")))
     unknown = (only | skip) - {k for k, _, _ in SECTIONS} - {"release2b"}

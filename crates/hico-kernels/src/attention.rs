@@ -30,6 +30,13 @@ pub const MAX_QUERIES: usize = 256;
 // 256 × 512 tiles (PyTorch's flash-attention CPU kernel uses the same): against 128 × 256,
 // 8-13 % less time at 8,192 tokens on a Xeon with AVX-512 (docs/performance.md, session 11);
 // larger tiles amortise each product's packing and call over more work.
+/// Fewest tasks per thread of rayon's pool before the query blocks are halved (down to 32
+/// queries): causal tasks differ in cost (a block's keys end at its last query), so a few
+/// large ones leave a thread idle at the end. The small shape at 512 tokens (4 query heads
+/// over 2 key heads) made 8 tasks of 256 rows on 2 threads and took 1.3 or 2.1 ms run to
+/// run with AVX2 kernels; 16 tasks of 128 rows, 1.3-1.5 ms. A row's result does not depend
+/// on its block (each output is its own ordered sum), so neither do the bits.
+const TASKS_PER_THREAD: usize = 8;
 
 pub use super::view::View4;
 
@@ -121,7 +128,11 @@ fn run(
         return (out, lse);
     }
     let g = heads / kv;
-    let block = (TASK_ROWS / g).clamp(16, MAX_QUERIES).min(lq);
+    let mut block = (TASK_ROWS / g).clamp(16, MAX_QUERIES).min(lq);
+    let enough = TASKS_PER_THREAD * rayon::current_num_threads();
+    while block > 32 && b * kv * lq.div_ceil(block) < enough {
+        block = block.div_ceil(2);
+    }
     let blocks = lq.div_ceil(block);
     let ptr = OutPtr(out.as_mut_ptr());
     let lse_ptr = with_lse.then_some(OutPtr(lse.as_mut_ptr()));
@@ -423,6 +434,44 @@ pub(super) mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(worst < tol, "largest difference {worst}");
+    }
+
+    /// The query blocks follow the pool's thread count ([`TASKS_PER_THREAD`]); the bits do
+    /// not: one thread (the largest blocks) and eight (blocks halved down to 32 queries).
+    #[test]
+    fn the_bits_do_not_depend_on_the_thread_count() {
+        let (b, kv, g, d, l) = (1, 2, 2, 64, 512);
+        let qd = values(b * kv * g * l * d, 7);
+        let kd = values(b * kv * l * d, 8);
+        let vd = values(b * kv * l * d, 9);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                attention_with_lse(
+                    contiguous(&qd, [b, kv * g, l, d]),
+                    contiguous(&kd, [b, kv, l, d]),
+                    contiguous(&vd, [b, kv, l, d]),
+                    Mask::Causal { offset: 0 },
+                    0.125,
+                )
+            })
+        };
+        let (one, eight) = (run(1), run(8));
+        assert!(
+            one.0
+                .iter()
+                .zip(&eight.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            one.1
+                .iter()
+                .zip(&eight.1)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 
     #[test]
