@@ -199,21 +199,23 @@ fn release_224_matches_the_official_code() {
     check("release_224", AttentionImpl::Own);
 }
 
-/// Not on lavapipe: the tower, ToMe and projector stages pass there (clip by clip), but
-/// `Pipeline::encode_frames` runs several clips per batch, and at 448 px one of its buffers
-/// is 300 MiB (314,703,872 bytes), above lavapipe's 128 MiB storage-buffer limit
-/// (`maxStorageBufferRange`): cubecl-wgpu panics on its device thread ("can't allocate
-/// buffer of size") and the caller reads garbage (spliced embeddings off by 3.1). A real
-/// GPU's limit is far higher: `cargo test --features wgpu --test wgpu_parity -- --ignored`.
+/// The 448-px release: `Pipeline::encode_frames` runs several clips per batch, whose
+/// vision attention would hold 300 MiB of scores in one tensor (314,703,872 bytes) if run
+/// as one product; `own` on the cubecl backends keeps every score tensor within
+/// `FUSED_SCORES_MAX_BYTES` (64 MiB), so it runs under lavapipe's 128 MiB storage-buffer
+/// limit (`maxStorageBufferRange`).
 #[test]
-#[ignore = "a 300 MiB buffer, above lavapipe's 128 MiB storage-buffer limit; run with --ignored on a GPU"]
 fn release_448_matches_the_official_code() {
     check("release_448", AttentionImpl::Own);
 }
 
-/// As [`release_448_matches_the_official_code`], with burn's fused attention.
+/// As [`release_448_matches_the_official_code`], with burn's fused attention, which has no
+/// such bound: not on lavapipe. There the 300 MiB buffer is refused, cubecl-wgpu panics on
+/// its device thread ("can't allocate buffer of size") and the caller reads garbage
+/// (spliced embeddings off by 3.1). A real GPU's limit is far higher:
+/// `cargo test --features wgpu --test wgpu_parity -- --ignored`.
 #[test]
-#[ignore = "a 300 MiB buffer, above lavapipe's 128 MiB storage-buffer limit; run with --ignored on a GPU"]
+#[ignore = "burn's fused op makes a 300 MiB buffer, above lavapipe's 128 MiB storage-buffer limit; run with --ignored on a GPU"]
 fn release_448_matches_the_official_code_with_fused_attention() {
     check("release_448", AttentionImpl::Fused);
 }

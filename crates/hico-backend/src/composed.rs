@@ -174,7 +174,10 @@ pub const FUSED_SCORES_MAX_BYTES: usize = 64 << 20;
 
 /// [`fused_where_exact`] where burn's naive form of the op (`B·heads·Lq·Lk` f32 scores)
 /// fits [`FUSED_SCORES_MAX_BYTES`], else the tiled [`attention`], whose scratch is one tile
-/// whatever the length: the cubecl backends' `attention = "own"`, so a long prefill's memory
+/// whatever the length, with tiles of `block` halved until one tile's scores
+/// (`B·heads·block²`) fit the bound too (the vision encoder asks for one tile of every
+/// key; 64 frames of 448 px made a 300 MiB score tensor): the cubecl backends'
+/// `attention = "own"`, so no score tensor outgrows the bound and a long prefill's memory
 /// grows linearly with its tokens on every backend.
 pub fn fused_within<B: Backend>(
     q: Tensor<B, 4>,
@@ -184,13 +187,30 @@ pub fn fused_within<B: Backend>(
     scale: f32,
     block: usize,
 ) -> Tensor<B, 4> {
+    bounded(q, k, v, mask, scale, block, FUSED_SCORES_MAX_BYTES)
+}
+
+/// [`fused_within`] with the bound `max_bytes`.
+fn bounded<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    mask: Mask,
+    scale: f32,
+    block: usize,
+    max_bytes: usize,
+) -> Tensor<B, 4> {
     let [b, heads, lq, _] = q.dims();
-    let scores = b * heads * lq * k.dims()[2] * size_of::<f32>();
-    if scores <= FUSED_SCORES_MAX_BYTES {
-        fused_where_exact(q, k, v, mask, scale, block)
-    } else {
-        attention(q, k, v, mask, scale, block)
+    let lk = k.dims()[2];
+    let f32s = |n: usize| n * size_of::<f32>();
+    if f32s(b * heads * lq * lk) <= max_bytes {
+        return fused_where_exact(q, k, v, mask, scale, block);
     }
+    let mut tile = block.clamp(1, lk.max(1));
+    while tile > 16 && f32s(b * heads * tile * tile) > max_bytes {
+        tile = tile.div_ceil(2);
+    }
+    attention(q, k, v, mask, scale, tile)
 }
 
 /// Whether `scale` is the fused op's default `1/√d` to within an ulp (hico computes it as
@@ -354,6 +374,19 @@ mod tests {
                 fused_within(q.clone(), k.clone(), v.clone(), mask, scale, 16)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);
+                // Over a small bound: the tiles, one tile of every key (the encoder's ask)
+                // halved until a tile's scores fit.
+                bounded(
+                    q.clone(),
+                    k.clone(),
+                    v.clone(),
+                    mask,
+                    scale,
+                    lk,
+                    4 * 24 * 24 * 4,
+                )
+                .into_data()
+                .assert_approx_eq::<f32>(&want, tol);
                 fused_where_exact(q, k, v, mask, scale, 16)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);
