@@ -168,8 +168,9 @@ pub fn fused_where_exact<B: Backend>(
 }
 
 /// The most bytes of scores burn's fused op may hold at once under [`fused_within`]: half
-/// of lavapipe's 128 MiB storage-buffer limit, and on a GPU a few hundred thousand
-/// scores per head, where the flash kernel's gain over hico's tiles is small.
+/// of lavapipe's 128 MiB storage-buffer limit; 16 M f32 scores, a prefill of about 1,180
+/// tokens at 12 heads. Which side of it is faster on a GPU is what `scripts/gpu-check.sh`'s
+/// `long` part measures (not yet run).
 pub const FUSED_SCORES_MAX_BYTES: usize = 64 << 20;
 
 /// [`fused_where_exact`] where burn's naive form of the op (`B·heads·Lq·Lk` f32 scores)
