@@ -174,25 +174,13 @@ pub fn fused_where_exact<B: Backend>(
 pub const FUSED_SCORES_MAX_BYTES: usize = 64 << 20;
 
 /// [`fused_where_exact`] where burn's naive form of the op (`B·heads·Lq·Lk` f32 scores)
-/// fits [`FUSED_SCORES_MAX_BYTES`], else the tiled [`attention`], whose scratch is one tile
-/// whatever the length, with tiles of `block` halved until one tile's scores
-/// (`B·heads·block²`) fit the bound too (the vision encoder asks for one tile of every
-/// key; 64 frames of 448 px made a 300 MiB score tensor): the cubecl backends'
-/// `attention = "own"`, so no score tensor outgrows the bound and a long prefill's memory
-/// grows linearly with its tokens on every backend.
+/// fits `max_bytes` (the cubecl backends pass [`FUSED_SCORES_MAX_BYTES`]), else the tiled
+/// [`attention`], whose scratch is one tile whatever the length, with tiles of `block`
+/// halved until one tile's scores (`B·heads·block²`) fit the bound too (the vision encoder
+/// asks for one tile of every key; a batch of 448-px clips made a 300 MiB score tensor):
+/// the cubecl backends' `attention = "own"`, so no score tensor outgrows the bound and a
+/// long prefill's memory grows linearly with its tokens on every backend.
 pub fn fused_within<B: Backend>(
-    q: Tensor<B, 4>,
-    k: Tensor<B, 4>,
-    v: Tensor<B, 4>,
-    mask: Mask,
-    scale: f32,
-    block: usize,
-) -> Tensor<B, 4> {
-    bounded(q, k, v, mask, scale, block, FUSED_SCORES_MAX_BYTES)
-}
-
-/// [`fused_within`] with the bound `max_bytes`.
-fn bounded<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -214,7 +202,7 @@ fn bounded<B: Backend>(
     attention(q, k, v, mask, scale, tile)
 }
 
-/// Whether `scale` is the fused op's default `1/√d` to within an ulp (hico computes it as
+/// Whether `scale` is the fused op's default `1/√d` to within two ulps (hico computes it as
 /// `d^-0.5` in some places and `1/√d` in others).
 fn is_default_scale(scale: f32, d: usize) -> bool {
     let default = (d as f32).sqrt().recip();
@@ -372,22 +360,16 @@ mod tests {
                 Cpu::softmax_attention(q.clone(), k.clone(), v.clone(), mask, scale, 16)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);
-                fused_within(q.clone(), k.clone(), v.clone(), mask, scale, 16)
+                let (qc, kc, vc) = (q.clone(), k.clone(), v.clone());
+                fused_within(qc, kc, vc, mask, scale, 16, FUSED_SCORES_MAX_BYTES)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);
                 // Over a small bound: the tiles, one tile of every key (the encoder's ask)
                 // halved until a tile's scores fit.
-                bounded(
-                    q.clone(),
-                    k.clone(),
-                    v.clone(),
-                    mask,
-                    scale,
-                    lk,
-                    4 * 24 * 24 * 4,
-                )
-                .into_data()
-                .assert_approx_eq::<f32>(&want, tol);
+                let (qc, kc, vc) = (q.clone(), k.clone(), v.clone());
+                fused_within(qc, kc, vc, mask, scale, lk, 4 * 24 * 24 * 4)
+                    .into_data()
+                    .assert_approx_eq::<f32>(&want, tol);
                 fused_where_exact(q, k, v, mask, scale, 16)
                     .into_data()
                     .assert_approx_eq::<f32>(&want, tol);

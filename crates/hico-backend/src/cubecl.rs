@@ -7,7 +7,8 @@
 use burn::tensor::Tensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
-use crate::{HicoBackend, Mask, composed};
+use crate::composed::{self, FUSED_SCORES_MAX_BYTES};
+use crate::{HicoBackend, Mask};
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> HicoBackend
     for CubeBackend<R, F, I, BT>
@@ -20,7 +21,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> HicoBacken
         scale: f32,
         block: usize,
     ) -> Tensor<Self, 4> {
-        composed::fused_within(q, k, v, mask, scale, block)
+        composed::fused_within(q, k, v, mask, scale, block, FUSED_SCORES_MAX_BYTES)
     }
 }
 
@@ -34,6 +35,6 @@ impl<B: burn_fusion::FusionBackend> HicoBackend for burn_fusion::Fusion<B> {
         scale: f32,
         block: usize,
     ) -> Tensor<Self, 4> {
-        composed::fused_within(q, k, v, mask, scale, block)
+        composed::fused_within(q, k, v, mask, scale, block, FUSED_SCORES_MAX_BYTES)
     }
 }
